@@ -1,0 +1,243 @@
+"""The one configuration model: `geoledger.toml` overlaid by `GEOLEDGER_*` environment variables.
+
+Environment variables use `__` to descend into nested fields, for example
+`GEOLEDGER_TEMPORAL__ADDRESS=temporal:7233` or `GEOLEDGER_REGIONS__US__WAL_DIR=/data/wal`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ledger.errors import ConfigError
+
+CONFIG_ENV_VAR = "GEOLEDGER_CONFIG"
+DEFAULT_CONFIG_FILE = "geoledger.toml"
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a config file must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectStoreConfig(_Strict):
+    """Where a region keeps its objects. `url` is `s3://bucket/prefix`, `gs://bucket/prefix` or
+    `file:///absolute/path`."""
+
+    url: str
+    # Overrides the provider's endpoint, for emulators (moto, fake-gcs-server) and S3-compatibles.
+    endpoint_url: str | None = None
+    # S3 only: the signing region of the bucket.
+    region_name: str = "us-east-1"
+    # S3 server-side encryption: AES256 (SSE-S3) or aws:kms with `kms_key_id`.
+    sse: Literal["AES256", "aws:kms"] = "AES256"
+    kms_key_id: str | None = None
+    # GCS only: customer-managed encryption key (projects/…/cryptoKeys/…).
+    kms_key_name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        parsed = urlparse(url)
+        if parsed.scheme in ("s3", "gs"):
+            if not parsed.netloc:
+                raise ValueError(f"expected {parsed.scheme}://bucket/prefix, got {url!r}")
+        elif parsed.scheme == "file":
+            if not parsed.path.startswith("/"):
+                raise ValueError(f"expected file:///absolute/path, got {url!r}")
+        else:
+            raise ValueError(f"expected a url starting s3://, gs:// or file://, got {url!r}")
+        return url
+
+    @model_validator(mode="after")
+    def _kms_needs_key(self) -> ObjectStoreConfig:
+        if self.sse == "aws:kms" and not self.kms_key_id:
+            raise ValueError("sse = 'aws:kms' needs kms_key_id")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return urlparse(self.url).scheme
+
+    @property
+    def bucket(self) -> str:
+        """The bucket name; for `file://` stores, the root directory."""
+        parsed = urlparse(self.url)
+        return parsed.path if parsed.scheme == "file" else parsed.netloc
+
+    @property
+    def prefix(self) -> str:
+        parsed = urlparse(self.url)
+        return "" if parsed.scheme == "file" else parsed.path.strip("/")
+
+
+class NodeConfig(_Strict):
+    """One ingest node: it owns the WAL stream `<region>/<name>`."""
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(f"node names are 1-32 of [a-z0-9-] starting with a letter, got {name!r}")
+        return name
+
+
+class RegionConfig(_Strict):
+    nodes: list[NodeConfig] = Field(min_length=1)
+    wal_dir: Path
+    control_dsn: str
+    # One DSN per dedup shard; the routing table in the control database says which are live.
+    shard_dsns: list[str] = Field(min_length=1)
+    object_store: ObjectStoreConfig
+    # Regions whose stores receive this region's shipped segments (ARCHITECTURE §3).
+    ship_targets: list[str] = Field(default_factory=list)
+    # Private key file the region signs its CRR manifests with.
+    signing_key_file: Path | None = None
+
+    @field_validator("control_dsn", "shard_dsns")
+    @classmethod
+    def _postgres_dsn(cls, value: str | list[str]) -> str | list[str]:
+        for dsn in [value] if isinstance(value, str) else value:
+            if urlparse(dsn).scheme not in ("postgresql", "postgres"):
+                raise ValueError(f"expected a postgresql:// DSN, got {dsn!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_nodes(self) -> RegionConfig:
+        names = [node.name for node in self.nodes]
+        if len(names) != len(set(names)):
+            raise ValueError(f"node names must be unique, got {names}")
+        return self
+
+
+class TemporalConfig(_Strict):
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    ui_url: str = "http://127.0.0.1:8233"
+    # Where each worker process serves the SDK's own temporal_* metrics.
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+
+
+class TenantPolicy(_Strict):
+    """Per-tenant policy. Tiering and retention fields are filled in by their own features."""
+
+    hot_ttl_days: int = Field(default=7, ge=0)
+    warm_ttl_days: int = Field(default=90, ge=0)
+    retention_days: int | None = Field(default=None, ge=1)
+
+
+class DevStackConfig(_Strict):
+    """Ports and state of the embedded stack started by `geoledger dev up`."""
+
+    state_dir: Path = Path(".geoledger")
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    postgres_port: int = Field(default=55432, ge=1, le=65535)
+    s3_port: int = Field(default=4566, ge=1, le=65535)
+    gcs_port: int = Field(default=4443, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GEOLEDGER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    temporal: TemporalConfig = TemporalConfig()
+    dev: DevStackConfig = DevStackConfig()
+    regions: dict[str, RegionConfig] = Field(min_length=1)
+    tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
+
+    @field_validator("regions")
+    @classmethod
+    def _region_names(cls, regions: dict[str, RegionConfig]) -> dict[str, RegionConfig]:
+        for name in regions:
+            if not _NAME.match(name):
+                raise ValueError(f"region names are 1-32 of [a-z0-9-], got {name!r}")
+        return regions
+
+    @model_validator(mode="after")
+    def _ship_targets_exist(self) -> Settings:
+        for name, region in self.regions.items():
+            for target in region.ship_targets:
+                if target not in self.regions:
+                    raise ValueError(
+                        f"regions.{name}.ship_targets names unknown region {target!r}; "
+                        f"known: {sorted(self.regions)}"
+                    )
+        return self
+
+    def region(self, name: str) -> RegionConfig:
+        try:
+            return self.regions[name]
+        except KeyError:
+            raise ConfigError(f"unknown region {name!r}; configured: {sorted(self.regions)}") from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then environment, then the TOML file.
+        toml_file = _config_path_from_context()
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+
+_config_path: Path | None = None
+
+
+def _config_path_from_context() -> Path:
+    return _config_path or Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE))
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the configuration, raising one `ConfigError` that lists every bad field by its path.
+
+    `path` defaults to `$GEOLEDGER_CONFIG`, then `./geoledger.toml`.
+    """
+    global _config_path
+    resolved = path or Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE))
+    if not resolved.is_file():
+        raise ConfigError(f"configuration file {resolved} does not exist")
+    _config_path = resolved
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(resolved, exc)) from None
+    except ValueError as exc:  # a TOML syntax error surfaces as a decode error (a ValueError)
+        raise ConfigError(f"{resolved}: {exc}") from None
+    finally:
+        _config_path = None
+
+
+def format_validation_error(source: Path, exc: ValidationError) -> str:
+    lines = [f"{source}: {exc.error_count()} invalid field(s):"]
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  - {where}: {error['msg']}")
+    return "\n".join(lines)
