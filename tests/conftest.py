@@ -1,0 +1,83 @@
+"""Session-wide real services: one embedded stack (Temporal dev server, PostgreSQL, moto S3,
+fake-gcs-server) on private loopback ports, started once and stopped at the end of the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ledger.config import DevStackConfig, Settings, load_settings
+from storage.embedded.config_template import render_dev_config
+from storage.embedded.process import free_port
+from storage.embedded.s3 import DEV_CREDENTIALS
+from storage.embedded.stack import EmbeddedStack
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    settings: Settings
+    config_path: Path
+    stack: EmbeddedStack
+
+    @property
+    def temporal_address(self) -> str:
+        return self.stack.temporal.address
+
+    @property
+    def s3_endpoint(self) -> str:
+        return self.stack.s3.endpoint_url
+
+    @property
+    def gcs_endpoint(self) -> str:
+        return self.stack.gcs.endpoint_url
+
+    def postgres_dsn(self, database: str = "postgres") -> str:
+        return self.stack.postgres.dsn(database)
+
+
+def _private_dev_config(state_dir: Path) -> DevStackConfig:
+    return DevStackConfig(
+        state_dir=state_dir,
+        temporal_port=free_port(),
+        temporal_ui_port=free_port(),
+        postgres_port=free_port(),
+        s3_port=free_port(),
+        gcs_port=free_port(),
+    )
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The embedded stack on private ports; `settings` describes two regions on it."""
+    for name, value in DEV_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    root = tmp_path_factory.mktemp("stack")
+    config_path = root / "geoledger.toml"
+    config_path.write_text(
+        render_dev_config(_private_dev_config(root / "state"), free_port(), free_port())
+    )
+    settings = load_settings(config_path)
+    stack = EmbeddedStack(
+        settings,
+        temporal_extra_args=(
+            # Lets tests exercise continue-as-new without thousands of events.
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=200",
+        ),
+    )
+    try:
+        stack.up()
+        yield RunningStack(settings, config_path, stack)
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def settings(running_stack: RunningStack) -> Settings:
+    return running_stack.settings
