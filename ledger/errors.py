@@ -9,3 +9,35 @@ class LedgerError(Exception):
 
 class ConfigError(LedgerError):
     """The configuration is missing or invalid; the message lists every bad field."""
+
+
+class CanonicalFormError(LedgerError):
+    """A value has no RFC 8785 canonical form (NaN, infinity, an integer beyond 2**53 - 1, a
+    non-string key, a lone surrogate, a non-JSON type), or bytes are not canonical base64url."""
+
+
+class EventSchemaError(LedgerError):
+    """An event does not match the envelope schema.
+
+    `field` names the offending field ("event" when the whole object is wrong) and `reason` is the
+    machine-readable form clients and the ingest API report, for example "schema.event_id".
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = f"schema.{field}"
+        self.detail = message
+
+
+class KeyFormatError(LedgerError):
+    """Key material is not in the expected encoding (PKCS8 PEM, raw base64url, 32-byte seed)."""
+
+
+class ClockDriftError(LedgerError):
+    """A remote hybrid-logical-clock timestamp is further ahead of the local wall clock than the
+    configured bound allows."""
+
+
+class RecordDecodeError(LedgerError):
+    """WAL record bytes are not a well-formed, canonical record of a version we understand."""

@@ -1,0 +1,68 @@
+"""Canonical byte forms: the bytes that are signed and hashed must not depend on who wrote them.
+
+Two encodings live here: RFC 8785 JSON Canonicalization Scheme (JCS) for every JSON value we sign,
+hash or store, and unpadded base64url (RFC 4648 §5) in its canonical form (§3.5) for signatures and
+raw keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, cast
+
+import rfc8785
+
+from ledger.errors import CanonicalFormError
+
+_B64URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def canonical_bytes(value: object) -> bytes:
+    """Serialize a JSON value as RFC 8785 (JCS) §3.2: sorted keys (UTF-16 code units), ECMAScript
+    number form (§3.2.2.3), minimal string escaping, UTF-8, no whitespace, no trailing newline.
+
+    Requires `value` to be built from dict (str keys), list, tuple, str, int, float, bool, None.
+    Raises CanonicalFormError for NaN or infinity, integers outside +-(2**53 - 1) (JCS numbers are
+    IEEE 754 doubles, so larger integers would silently lose precision), non-string keys, strings
+    that are not valid Unicode (lone surrogates), other types, and nesting deeper than the
+    interpreter's recursion limit.
+    """
+    try:
+        return rfc8785.dumps(cast(Any, value))
+    except RecursionError:
+        raise CanonicalFormError(
+            "expected a JSON value nested less deeply than the recursion limit, got deeper nesting"
+        ) from None
+    except ValueError as exc:  # rfc8785.CanonicalizationError, and UnicodeError from key sorting
+        raise CanonicalFormError(f"expected a value with an RFC 8785 form, got: {exc}") from None
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode as base64url without padding, RFC 4648 §5 with the §3.2 padding omitted."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode_exact(text: str, size: int) -> bytes:
+    """Decode unpadded, canonical base64url (RFC 4648 §5, §3.5) of exactly `size` bytes.
+
+    Requires size >= 0. Raises CanonicalFormError for padding, characters outside the URL-safe
+    alphabet, a length that does not encode `size` bytes, or non-zero pad bits (the one encoding a
+    strict decoder accepts for those bytes is the only one we accept, so the text is canonical).
+    """
+    if size < 0:
+        raise ValueError(f"expected size >= 0, got {size}")
+    expected_chars = (size * 4 + 2) // 3
+    if len(text) != expected_chars:
+        raise CanonicalFormError(
+            f"expected {expected_chars} base64url characters for {size} bytes, got {len(text)}"
+        )
+    if not _B64URL_ALPHABET.fullmatch(text):
+        raise CanonicalFormError(
+            f"expected only base64url characters [A-Za-z0-9_-] without '=' padding, got {text!r}"
+        )
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # Non-zero pad bits decode to the same bytes as the canonical text; re-encoding exposes them.
+    if b64url_encode(data) != text:
+        raise CanonicalFormError(f"expected canonical base64url (zero pad bits), got {text!r}")
+    return data
