@@ -1,7 +1,7 @@
 """The configuration of the two-region embedded stack, rendered as `geoledger.toml` text.
 
-The committed `geoledger.toml` is this template rendered with the default ports; tests render it with
-private ports and state directories so they never collide with a running `make demo`.
+The committed `geoledger.toml` is this template rendered with the default ports; tests render it
+with private ports and state directories so they never collide with a running `make demo`.
 """
 
 from __future__ import annotations

@@ -20,5 +20,7 @@ class PartFailedError(StackError):
     """A part did not start; the message carries the tail of its log."""
 
     def __init__(self, part: str, reason: str, log_tail: str) -> None:
-        super().__init__(f"{part} failed to start: {reason}\n--- last lines of its log ---\n{log_tail}")
+        super().__init__(
+            f"{part} failed to start: {reason}\n--- last lines of its log ---\n{log_tail}"
+        )
         self.part = part

@@ -63,7 +63,9 @@ class EmbeddedPostgres:
         ]  # fmt: skip
         result = _run_as(args, user)
         if result.returncode != 0:
-            raise PartFailedError(PART, result.stderr.strip() or result.stdout.strip(), self._tail())
+            raise PartFailedError(
+                PART, result.stderr.strip() or result.stdout.strip(), self._tail()
+            )
         wait_until(PART, lambda: port_open(self.port, self.host), None, self.log_path)
 
     def stop(self) -> None:
@@ -83,7 +85,9 @@ class EmbeddedPostgres:
         created: list[str] = []
         conn = await asyncpg.connect(self.dsn())
         try:
-            existing = {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
+            existing = {
+                row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")
+            }
             for name in names:
                 if name not in existing:
                     # Identifiers cannot be bound as parameters; quote them instead.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -77,7 +78,9 @@ def wait_until(
         if ready():
             return
         if process is not None and process.poll() is not None:
-            raise PartFailedError(part, f"exited with code {process.returncode}", log_tail(log_path))
+            raise PartFailedError(
+                part, f"exited with code {process.returncode}", log_tail(log_path)
+            )
         time.sleep(0.1)
     raise PartFailedError(part, f"not ready after {timeout_s:.0f}s", log_tail(log_path))
 
@@ -117,7 +120,5 @@ def _is_zombie(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

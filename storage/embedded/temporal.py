@@ -13,7 +13,12 @@ from storage.embedded.process import LOOPBACK, ensure_port_free, port_open, spaw
 
 PART = "temporal"
 # Custom search attributes the workflows upsert so the web UI can filter by them.
-SEARCH_ATTRIBUTES = ("GeoRegion=Keyword", "GeoStream=Keyword", "GeoTenant=Keyword", "GeoPhase=Keyword")
+SEARCH_ATTRIBUTES = (
+    "GeoRegion=Keyword",
+    "GeoStream=Keyword",
+    "GeoTenant=Keyword",
+    "GeoPhase=Keyword",
+)
 
 
 def temporal_binary() -> str:

@@ -1,0 +1,50 @@
+# geoledger: `make demo` runs the main job on the embedded stack, `make test` runs the tests.
+# Both bootstrap what they need (.venv with every package) on a fresh machine.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SDK_PY := $(wildcard sdk/python/pyproject.toml)
+# CI sets REQUIRE_ALL_SDKS=1: a missing Go or Node toolchain is then a failure, not a skip.
+REQUIRE_ALL_SDKS ?= 0
+
+.PHONY: bootstrap demo test lint pytest sdk-test bench soak down clean
+
+bootstrap: $(STAMP)
+
+$(STAMP): pyproject.toml $(SDK_PY)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]' $(if $(SDK_PY),-e sdk/python)
+	touch $@
+
+demo: bootstrap
+	$(BIN)/geoledger demo
+
+test: bootstrap lint pytest sdk-test
+
+lint: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy ledger storage workflows activities workers api cli
+
+pytest: bootstrap
+	$(BIN)/pytest -q -m "not slow" --durations=15
+
+sdk-test: bootstrap
+	@if [ -x sdk/run-tests.sh ]; then \
+		bash sdk/run-tests.sh $(if $(filter 1,$(REQUIRE_ALL_SDKS)),--require-all); \
+	else echo "sdk/run-tests.sh not present: no SDK suites to run"; fi
+
+bench: bootstrap
+	@for b in tests/perf/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+soak: bootstrap
+	GEOLEDGER_SOAK_ITERATIONS=2000 $(BIN)/pytest -q -m slow
+
+down: bootstrap
+	$(BIN)/geoledger dev down
+
+clean: down
+	rm -rf .geoledger

@@ -1,0 +1,57 @@
+"""Activity of the smoke workflow: write an object to a region's store and read it back."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ledger.config import Settings
+from storage.objectstore import ObjectStoreError, open_object_store
+
+
+class ObjectRoundTripInput(BaseModel):
+    region: str
+    key: str
+    size: int = 4096
+
+
+class ObjectRoundTripResult(BaseModel):
+    region: str
+    store: str
+    key: str
+    bytes: int
+    sha256: str
+
+
+class SmokeActivities:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @activity.defn(name="smoke_object_round_trip")
+    async def object_round_trip(self, request: ObjectRoundTripInput) -> ObjectRoundTripResult:
+        """Put a deterministic object, get it back and compare the bytes."""
+        store = open_object_store(self._settings.region(request.region).object_store)
+        data = hashlib.sha256(request.key.encode()).digest() * (request.size // 32 + 1)
+        data = data[: request.size]
+        try:
+            await store.put(request.key, data)
+            echoed = await store.get(request.key)
+        except ObjectStoreError as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__) from exc
+        if echoed != data:
+            raise ApplicationError(
+                f"{store.describe()}/{request.key}: read back {len(echoed)} bytes that differ "
+                f"from the {len(data)} written",
+                type="SmokeMismatch",
+                non_retryable=True,
+            )
+        return ObjectRoundTripResult(
+            region=request.region,
+            store=store.describe(),
+            key=request.key,
+            bytes=len(data),
+            sha256=hashlib.sha256(echoed).hexdigest(),
+        )

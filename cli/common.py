@@ -1,0 +1,52 @@
+"""What every command shares: loading the configuration, JSON output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from ledger.config import Settings, load_settings
+from ledger.errors import ConfigError
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # the command ran and something it checked or did failed
+    BAD_INPUT = 2  # the command was given something it cannot use; nothing was changed
+    UNAVAILABLE = 3  # a service the command needs is down
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file (default: $GEOLEDGER_CONFIG or ./geoledger.toml).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail(str(exc), ExitCode.BAD_INPUT)
+
+
+def fail(message: str, code: ExitCode = ExitCode.FAILED) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(int(code))
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")

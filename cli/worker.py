@@ -1,0 +1,33 @@
+"""`geoledger worker run --queue NAME`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from cli.common import ConfigOption, ExitCode, fail, settings_from
+from workers.registry import registration_for
+from workers.run import run_worker
+
+worker_app = typer.Typer(help="Temporal workers.")
+
+
+@worker_app.command("run")
+def run(
+    queue: Annotated[str, typer.Option("--queue", "-q", help="Task queue to poll.")],
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Port of /metrics (default from the configuration).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Poll one task queue until SIGTERM, then drain gracefully."""
+    settings = settings_from(config)
+    try:
+        registration_for(queue, settings)
+    except KeyError as exc:
+        fail(str(exc.args[0]), ExitCode.BAD_INPUT)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_worker(settings, queue, metrics_port))

@@ -1,0 +1,61 @@
+"""The configuration model: defaults, environment overrides, and one error listing every bad field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.config import DevStackConfig, load_settings
+from ledger.errors import ConfigError
+from storage.embedded.config_template import render_dev_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_config_is_the_rendered_default() -> None:
+    # The committed file is what `render_dev_config` makes of the defaults; drift is a bug.
+    assert (REPO_ROOT / "geoledger.toml").read_text() == render_dev_config(DevStackConfig())
+
+
+def test_default_describes_us_on_s3_and_eu_on_gcs() -> None:
+    settings = load_settings(REPO_ROOT / "geoledger.toml")
+    assert settings.regions["us"].object_store.scheme == "s3"
+    assert settings.regions["eu"].object_store.scheme == "gs"
+    assert settings.regions["us"].ship_targets == ["us", "eu"]
+    assert settings.temporal.ui_url.endswith(":8233")
+
+
+def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOLEDGER_TEMPORAL__ADDRESS", "temporal.internal:7233")
+    settings = load_settings(REPO_ROOT / "geoledger.toml")
+    assert settings.temporal.address == "temporal.internal:7233"
+
+
+def test_every_bad_field_is_listed_by_path(tmp_path: Path) -> None:
+    text = render_dev_config(DevStackConfig())
+    text = text.replace('url = "s3://geoledger-us/ledger"', 'url = "ftp://nowhere"')
+    text = text.replace("postgresql://postgres@127.0.0.1:55432/geoledger_eu_control", "mysql://x")
+    text = text.replace('ship_targets = ["us", "eu"]', 'ship_targets = ["us", "eu"]\nbogus = 1')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(bad)
+    message = str(caught.value)
+    assert "3 invalid field(s)" in message
+    assert "regions.us.object_store.url" in message
+    assert "regions.eu.control_dsn" in message
+    assert "regions.us.bogus" in message
+
+
+def test_unknown_ship_target_is_named(tmp_path: Path) -> None:
+    text = render_dev_config(DevStackConfig()).replace('["eu", "us"]', '["eu", "mars"]')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match="unknown region 'mars'"):
+        load_settings(bad)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "absent.toml")

@@ -1,0 +1,49 @@
+"""`geoledger worker run --queue NAME`: one worker that stops gracefully on SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+from ledger.config import Settings
+from storage.embedded.process import free_port
+from workers.client import connect
+from workers.metrics import serve_metrics
+from workers.registry import registration_for
+
+log = logging.getLogger("geoledger.worker")
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
+
+async def run_worker(settings: Settings, queue: str, metrics_port: int | None = None) -> None:
+    """Poll `queue` until SIGTERM or SIGINT, then let running activities finish."""
+    registration = registration_for(queue, settings)
+    sdk_address = f"127.0.0.1:{free_port()}"
+    client = await connect(settings, sdk_address)
+    port = serve_metrics(
+        settings.temporal.worker_metrics_port if metrics_port is None else metrics_port,
+        sdk_address,
+    )
+    log.info("worker for %s: metrics on http://127.0.0.1:%d/metrics", queue, port)
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=list(registration.workflows),
+        activities=list(registration.activities),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_heartbeat_throttle_interval=timedelta(seconds=2),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        print(f"worker polling {queue} on {settings.temporal.address}", flush=True)
+        await stop.wait()
+        log.info("signal received: draining %s", queue)
+    print(f"worker for {queue} stopped", flush=True)

@@ -1,0 +1,39 @@
+"""SmokeWorkflow: proves the stack end to end - Temporal runs an activity that writes and reads an
+object in every region's store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.smoke import ObjectRoundTripInput, ObjectRoundTripResult
+
+
+class SmokeInput(BaseModel):
+    regions: list[str]
+    object_key: str = "smoke/roundtrip.bin"
+
+
+class SmokeResult(BaseModel):
+    round_trips: list[ObjectRoundTripResult]
+
+
+@workflow.defn
+class SmokeWorkflow:
+    @workflow.run
+    async def run(self, request: SmokeInput) -> SmokeResult:
+        results: list[ObjectRoundTripResult] = []
+        for region in request.regions:
+            result = await workflow.execute_activity(
+                "smoke_object_round_trip",
+                ObjectRoundTripInput(region=region, key=request.object_key),
+                result_type=ObjectRoundTripResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=5)),
+            )
+            results.append(result)
+        return SmokeResult(round_trips=results)
