@@ -97,7 +97,9 @@ class NodeConfig(_Strict):
     @classmethod
     def _valid_name(cls, name: str) -> str:
         if not _NAME.match(name):
-            raise ValueError(f"node names are 1-32 of [a-z0-9-] starting with a letter, got {name!r}")
+            raise ValueError(
+                f"node names are 1-32 of [a-z0-9-] starting with a letter, got {name!r}"
+            )
         return name
 
 
@@ -192,7 +194,9 @@ class Settings(BaseSettings):
         try:
             return self.regions[name]
         except KeyError:
-            raise ConfigError(f"unknown region {name!r}; configured: {sorted(self.regions)}") from None
+            raise ConfigError(
+                f"unknown region {name!r}; configured: {sorted(self.regions)}"
+            ) from None
 
     @classmethod
     def settings_customise_sources(
