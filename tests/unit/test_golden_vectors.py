@@ -1,0 +1,208 @@
+"""The SDK golden vectors: committed file is current, and its values hold up when recomputed
+independently of the reference code that generated them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typer.testing import CliRunner
+
+from cli.sdk import DEFAULT_VECTORS_PATH, sdk_app, vectors_are_current
+from ledger.golden import build_vectors, materialize_payload, render_vectors
+
+# RFC 8785 Appendix B: IEEE 754 double (hex) -> canonical JSON number text.
+RFC8785_APPENDIX_B = [
+    ("0000000000000000", "0"),
+    ("8000000000000000", "0"),
+    ("0000000000000001", "5e-324"),
+    ("8000000000000001", "-5e-324"),
+    ("7fefffffffffffff", "1.7976931348623157e+308"),
+    ("ffefffffffffffff", "-1.7976931348623157e+308"),
+    ("4340000000000000", "9007199254740992"),
+    ("c340000000000000", "-9007199254740992"),
+    ("4430000000000000", "295147905179352830000"),
+    ("44b52d02c7e14af5", "9.999999999999997e+22"),
+    ("44b52d02c7e14af6", "1e+23"),
+    ("44b52d02c7e14af7", "1.0000000000000001e+23"),
+    ("444b1ae4d6e2ef4e", "999999999999999700000"),
+    ("444b1ae4d6e2ef4f", "999999999999999900000"),
+    ("444b1ae4d6e2ef50", "1e+21"),
+    ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"),
+    ("3eb0c6f7a0b5ed8d", "0.000001"),
+    ("41b3de4355555553", "333333333.3333332"),
+    ("41b3de4355555554", "333333333.33333325"),
+    ("41b3de4355555555", "333333333.3333333"),
+    ("41b3de4355555556", "333333333.3333334"),
+    ("41b3de4355555557", "333333333.33333343"),
+    ("becbf647612f3696", "-0.0000033333333333333333"),
+    ("43143ff3c1cb0959", "1424953923781206.2"),
+]
+
+SIGNING_DOMAIN = b"geoledger.event.v1\x00"
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return json.loads(render_vectors())
+
+
+def test_committed_file_is_current() -> None:
+    assert vectors_are_current(DEFAULT_VECTORS_PATH), (
+        "sdk/golden/vectors.json is stale: run `geoledger sdk vectors` and commit it"
+    )
+
+
+def test_check_exits_1_on_a_stale_file_and_0_on_a_fresh_one(tmp_path: Path) -> None:
+    target = tmp_path / "vectors.json"
+    runner = CliRunner()
+    assert runner.invoke(sdk_app, ["vectors", "--check", "--out", str(target)]).exit_code == 1
+
+    assert runner.invoke(sdk_app, ["vectors", "--out", str(target)]).exit_code == 0
+    assert runner.invoke(sdk_app, ["vectors", "--check", "--out", str(target)]).exit_code == 0
+
+    stale = target.read_text().replace('"format": 1', '"format": 0')
+    target.write_text(stale)
+    result = runner.invoke(sdk_app, ["vectors", "--check", "--out", str(target)])
+    assert result.exit_code == 1
+    assert "stale" in result.output
+
+
+def test_build_is_deterministic() -> None:
+    assert build_vectors() == build_vectors()
+
+
+def test_document_header(document: dict[str, Any]) -> None:
+    assert document["generated_by"] == "geoledger sdk vectors"
+    assert bytes.fromhex(document["signing_domain_hex"]) == SIGNING_DOMAIN
+    assert len(document["cases"]) >= 30
+    assert len({case["name"] for case in document["cases"]}) == len(document["cases"])
+
+
+def test_numbers_include_rfc8785_appendix_b(document: dict[str, Any]) -> None:
+    generated = {entry["ieee754"]: entry["canonical"] for entry in document["numbers"]}
+    for bits, text in RFC8785_APPENDIX_B:
+        assert generated[bits] == text, bits
+
+
+def test_keys_are_derived_from_their_published_seeds(document: dict[str, Any]) -> None:
+    for entry in document["keys"]:
+        seed = hashlib.sha256(f"geoledger-golden-{entry['name']}".encode()).digest()
+        assert entry["seed_hex"] == seed.hex()
+        key = serialization.load_pem_private_key(entry["private_key_pem"].encode(), None)
+        assert isinstance(key, Ed25519PrivateKey)
+        raw_private = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        assert raw_private == seed
+        raw_public = _b64url(entry["public_key"])
+        assert raw_public == key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        assert entry["key_id"] == "ed25519:" + hashlib.sha256(raw_public).hexdigest()[:16]
+
+
+def test_each_case_recomputes_independently(document: dict[str, Any]) -> None:
+    keys = {entry["name"]: entry for entry in document["keys"]}
+    for case in document["cases"]:
+        envelope = dict(case["envelope"])
+        if "payload_recipe" in case:
+            envelope["payload"] = materialize_payload(case["payload_recipe"])
+        canonical = _jcs_of(envelope)
+        assert hashlib.sha256(canonical).hexdigest() == case["content_digest_hex"], case["name"]
+        assert len(canonical) == case["canonical_size"]
+        if "canonical_hex" in case:
+            assert canonical.hex() == case["canonical_hex"]
+            assert case["signing_input_hex"] == (SIGNING_DOMAIN + canonical).hex()
+        else:
+            assert (
+                hashlib.sha256(SIGNING_DOMAIN + canonical).hexdigest()
+                == (case["signing_input_sha256"])
+            )
+        assert case["key_id"] == keys[case["key"]]["key_id"] == envelope["key_id"]
+        public = Ed25519PublicKey.from_public_bytes(_b64url(case["public_key"]))
+        public.verify(_b64url(case["signature"]), SIGNING_DOMAIN + canonical)
+        assert case["valid"] is True
+
+
+def test_maximal_payloads_are_exactly_at_the_limit(document: dict[str, Any]) -> None:
+    limit = document["max_payload_bytes"]
+    maximal = [case for case in document["cases"] if "payload_recipe" in case]
+    assert {case["name"] for case in maximal} >= {"maximal_payload_ascii"}
+    for case in maximal:
+        assert case["payload_canonical_size"] == limit == 262144
+        payload = materialize_payload(case["payload_recipe"])
+        assert len(_jcs_of(payload)) == limit
+
+
+def test_tampered_variants(document: dict[str, Any]) -> None:
+    for case in document["cases"]:
+        names = {variant["name"] for variant in case["tampered"]}
+        assert {
+            "flipped_signature_bit",
+            "changed_payload",
+            "wrong_key",
+            "padded_signature",
+            "non_canonical_pad_bits",
+        } <= names, case["name"]
+        for variant in case["tampered"]:
+            # Only reordering members keeps a signature valid: order is not part of JCS output.
+            assert variant["valid"] is (variant["name"] == "reordered_payload_members")
+            if variant["name"] == "flipped_signature_bit":
+                original = _b64url(case["signature"])
+                flipped = _b64url(variant["signature"])
+                diff = int.from_bytes(original, "big") ^ int.from_bytes(flipped, "big")
+                assert diff.bit_count() == 1
+            if variant["name"] == "non_canonical_pad_bits":
+                # Same bytes under a lenient decoder: only strictness can reject it.
+                lenient = base64.urlsafe_b64decode(variant["signature"] + "==")
+                assert lenient == _b64url(case["signature"])
+                assert variant["signature"] != case["signature"]
+
+
+def test_flipped_bits_do_not_verify_under_plain_cryptography(document: dict[str, Any]) -> None:
+    case = document["cases"][0]
+    canonical = bytes.fromhex(case["canonical_hex"])
+    public = Ed25519PublicKey.from_public_bytes(_b64url(case["public_key"]))
+    (variant,) = [v for v in case["tampered"] if v["name"] == "flipped_signature_bit"]
+    with pytest.raises(InvalidSignature):
+        public.verify(_b64url(variant["signature"]), SIGNING_DOMAIN + canonical)
+
+
+# Each invalid envelope's name starts with the field the reference must name in its error.
+EXPECTED_FIELD_BY_NAME_PREFIX = [
+    ("tenant_id_", "tenant_id"),
+    ("event_id_", "event_id"),
+    ("key_id_", "key_id"),
+    ("occurred_at_", "occurred_at"),
+    ("type_", "type"),
+    ("payload_", "payload"),
+    ("missing_type", "type"),
+    ("unknown_field", "event"),
+]
+
+
+def test_invalid_envelopes_name_their_field(document: dict[str, Any]) -> None:
+    assert len(document["invalid_envelopes"]) >= 30
+    for entry in document["invalid_envelopes"]:
+        (expected,) = [f for p, f in EXPECTED_FIELD_BY_NAME_PREFIX if entry["name"].startswith(p)]
+        assert entry["field"] == expected, entry["name"]
+
+
+def _jcs_of(value: Any) -> bytes:
+    # The rfc8785 package directly, not ledger.canonical, so a wrapper bug would show up here.
+    return rfc8785.dumps(value)
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
