@@ -4,7 +4,8 @@ Snapshots in Globally Distributed Databases" (OPODIS 2014), Figure 5.
 A timestamp is one integer, `physical_ms << 16 | logical`. Packing makes the clock's (l, c) pair
 compare as a plain integer, and turns the algorithm's case analysis into `max(...)` and `+ 1`:
 a logical counter that would pass 0xFFFF carries into the millisecond, so the clock stays strictly
-increasing and at most one millisecond ahead of the busiest wall clock per 65536 events.
+increasing and runs ahead of the wall clock only while more than 65536 events share a millisecond
+(or a peer's clock is ahead).
 """
 
 from __future__ import annotations
