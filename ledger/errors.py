@@ -41,3 +41,7 @@ class ClockDriftError(LedgerError):
 
 class RecordDecodeError(LedgerError):
     """WAL record bytes are not a well-formed, canonical record of a version we understand."""
+
+
+class ManifestError(LedgerError):
+    """CRR manifest bytes are malformed, not canonical, or inconsistent with their segment."""
