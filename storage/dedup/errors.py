@@ -1,0 +1,35 @@
+"""Errors raised by the dedup store. Every message says what was expected and what was got."""
+
+from __future__ import annotations
+
+
+class DedupError(Exception):
+    """Base of every error `storage.dedup` raises."""
+
+
+class DedupRecordError(DedupError):
+    """A record handed to `apply` is not one the store can hold; nothing was written."""
+
+
+class RoutingError(DedupError):
+    """The routing table is missing, or names shards the configuration does not have."""
+
+
+class MigrationError(DedupError):
+    """A schema migration file is malformed, was changed after it was applied, or failed."""
+
+
+class DedupShardError(DedupError):
+    """An operation on one shard failed; for `apply`, that shard's transaction was rolled back.
+
+    `shard` is the index of the shard that failed. Other shards of the same batch may have
+    committed: re-applying the whole batch is safe, since applying a record twice is a no-op.
+    """
+
+    def __init__(self, shard: int, message: str) -> None:
+        super().__init__(f"dedup shard {shard}: {message}")
+        self.shard = shard
+
+
+class DedupUnavailableError(DedupError):
+    """A database of the store could not be reached; the message names it (never its password)."""

@@ -1,0 +1,261 @@
+"""`DedupStore`: a region's sharded, convergent dedup store (ARCHITECTURE §3, invariant I3)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TypeVar
+
+import asyncpg
+
+from ledger.config import RegionConfig
+from storage.dedup import dump, read
+from storage.dedup.apply import Position, apply_to_shard
+from storage.dedup.errors import DedupError, DedupRecordError, DedupShardError
+from storage.dedup.models import ApplyResult, Conflict, DedupRecord, StoredEvent
+from storage.dedup.pool import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_SIZE,
+    ConnectionInit,
+    ShardPools,
+)
+from storage.dedup.routing import Route, RoutingTable
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class _ShardBatch:
+    """The records one shard receives: their indexes in the batch, and which of them this shard
+    answers for (a dual-written record is answered for by its read shard)."""
+
+    indexes: list[int] = field(default_factory=list)
+    answers: list[bool] = field(default_factory=list)
+
+
+class DedupStore:
+    """One pool per database, the cached route, and the operations every node needs.
+
+    Open it with `await DedupStore.open(region)` (or `async with await DedupStore.open(...)`)
+    and close it with `close()`.
+    """
+
+    def __init__(self, pools: ShardPools, routing: RoutingTable) -> None:
+        self._pools = pools
+        self._routing = routing
+
+    @classmethod
+    async def open(
+        cls,
+        region: RegionConfig,
+        *,
+        min_size: int = DEFAULT_MIN_SIZE,
+        max_size: int = DEFAULT_MAX_SIZE,
+        init: ConnectionInit | None = None,
+    ) -> DedupStore:
+        """Connect to the region's control database and shards and load the current route.
+
+        Raises DedupUnavailableError when a database cannot be reached, RoutingError when the
+        region was never migrated or its route needs more shards than are configured.
+        """
+        pools = await ShardPools.open(region, min_size=min_size, max_size=max_size, init=init)
+        try:
+            async with pools.control.acquire() as conn:
+                routing = await RoutingTable.load(conn, len(pools.shards))
+        except BaseException:
+            await pools.close()
+            raise
+        return cls(pools, routing)
+
+    async def close(self) -> None:
+        await self._pools.close()
+
+    async def __aenter__(self) -> DedupStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def route(self) -> Route:
+        return self._routing.route
+
+    @property
+    def pools(self) -> ShardPools:
+        return self._pools
+
+    async def refresh_routing(self) -> Route:
+        """Re-read the route from the control database (after a re-sharding step)."""
+        async with self._pools.control.acquire() as conn:
+            return await self._routing.refresh(conn)
+
+    async def apply(
+        self,
+        records: Sequence[DedupRecord],
+        *,
+        stream: str | None = None,
+        through_seq: int | None = None,
+    ) -> list[ApplyResult]:
+        """Apply records; return one result per record, in order.
+
+        Each shard applies its records in one transaction, shards concurrently. When `stream`
+        and `through_seq` are given, every shard written to also records, in that same
+        transaction, that `stream` is applied through `through_seq` (the position never goes
+        back). Applying a record again is a no-op that reports the outcome it has now.
+
+        Requires every record to pass `DedupRecord.check` and `stream`/`through_seq` to be given
+        together; raises DedupRecordError otherwise, before anything is written. Raises
+        DedupShardError when a shard fails: that shard changed nothing, others may have
+        committed, and re-applying the batch is safe.
+        """
+        position = _position(stream, through_seq)
+        for record in records:
+            record.check()
+        route = self.route
+        batches = self._group(route, records, position is not None)
+        shard_results = await self._each_shard(
+            {
+                shard: apply_to_shard(
+                    self._pools.shards[shard], [records[i] for i in batch.indexes], position
+                )
+                for shard, batch in batches.items()
+            },
+            "apply",
+        )
+        results: list[ApplyResult | None] = [None] * len(records)
+        for shard, batch in batches.items():
+            for index, answers, result in zip(
+                batch.indexes, batch.answers, shard_results[shard], strict=True
+            ):
+                if answers:
+                    results[index] = result
+        assert all(result is not None for result in results)
+        return [result for result in results if result is not None]
+
+    @staticmethod
+    def _group(
+        route: Route, records: Sequence[DedupRecord], every_shard: bool
+    ) -> dict[int, _ShardBatch]:
+        # A position must reach every written shard, even one no record of the batch routes to:
+        # the region's watermark is the minimum over shards.
+        write_shards = route.shard_count if route.dual_writing else route.ring_size
+        batches = {shard: _ShardBatch() for shard in range(write_shards)} if every_shard else {}
+        for index, record in enumerate(records):
+            for rank, shard in enumerate(route.write_shards(record.tenant_id, record.event_id)):
+                batch = batches.setdefault(shard, _ShardBatch())
+                batch.indexes.append(index)
+                batch.answers.append(rank == 0)
+        return batches
+
+    async def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
+        """The key's winning record, or None if no record of it was applied."""
+        shard = self.route.read_shard(tenant_id, event_id)
+        return await self._on_shard(
+            shard, read.fetch_event(self._pools.shards[shard], tenant_id, event_id)
+        )
+
+    async def applied_positions(self) -> dict[str, int]:
+        """Per stream, the highest seq applied on every written shard (0 where one has none)."""
+        per_shard = await self._each_shard(
+            {shard: read.fetch_positions(self._pools.shards[shard]) for shard in self._written()},
+            "read positions",
+        )
+        streams = {stream for positions in per_shard.values() for stream in positions}
+        return {
+            stream: min(positions.get(stream, 0) for positions in per_shard.values())
+            for stream in sorted(streams)
+        }
+
+    async def applied_position(self, stream: str) -> int:
+        """The stream's replay watermark in this region: the minimum over shards, 0 if never."""
+        return (await self.applied_positions()).get(stream, 0)
+
+    async def conflicts(self, tenant_id: str | None = None, limit: int = 100) -> list[Conflict]:
+        """Up to `limit` conflicts (optionally of one tenant), by key then loser origin."""
+        if limit < 1:
+            raise DedupRecordError(f"limit: expected at least 1, got {limit}")
+        per_shard = await self._each_shard(
+            {
+                shard: read.fetch_conflicts(self._pools.shards[shard], tenant_id, limit)
+                for shard in self._read()
+            },
+            "read conflicts",
+        )
+        merged = sorted(
+            (c for conflicts in per_shard.values() for c in conflicts), key=read.conflict_order
+        )
+        return merged[:limit]
+
+    async def count_events(self) -> int:
+        """How many keys have a winner."""
+        counts = await self._each_shard(
+            {
+                shard: read.fetch_count(self._pools.shards[shard], read.COUNT_EVENTS)
+                for shard in self._read()
+            },
+            "count events",
+        )
+        return sum(counts.values())
+
+    async def dump_digest(self) -> dict[int, str]:
+        """Per shard of the read ring, the hex SHA-256 of its dump (see storage/dedup/dump.py)."""
+        return await self._each_shard(
+            {shard: dump.shard_digest(self._pools.shards[shard]) for shard in self._read()},
+            "dump",
+        )
+
+    async def dump_digest_total(self) -> str:
+        """The hex SHA-256 of the whole region's dump, independent of the number of shards."""
+        pools = [self._pools.shards[shard] for shard in self._read()]
+        try:
+            return await dump.merged_digest(pools)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise DedupError(f"dump: {exc}") from exc
+
+    def _read(self) -> range:
+        return range(self.route.ring_size)
+
+    def _written(self) -> range:
+        route = self.route
+        return range(route.shard_count if route.dual_writing else route.ring_size)
+
+    async def _on_shard(self, shard: int, work: Awaitable[_T]) -> _T:
+        return (await self._each_shard({shard: work}, "read"))[shard]
+
+    async def _each_shard(self, work: dict[int, Awaitable[_T]], what: str) -> dict[int, _T]:
+        """Run one awaitable per shard concurrently, let all finish, then raise the first
+        failure as DedupShardError naming its shard and step."""
+        shards = list(work)
+        outcomes = await asyncio.gather(*work.values(), return_exceptions=True)
+        results: dict[int, _T] = {}
+        for shard, outcome in zip(shards, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                raise DedupShardError(shard, f"{what}: {outcome}") from outcome
+            if isinstance(outcome, BaseException):
+                raise outcome
+            results[shard] = outcome
+        return results
+
+
+def _position(stream: str | None, through_seq: int | None) -> Position | None:
+    if stream is None and through_seq is None:
+        return None
+    if stream is None or through_seq is None:
+        raise DedupRecordError(
+            f"expected stream and through_seq together, got stream={stream!r}, "
+            f"through_seq={through_seq!r}"
+        )
+    if "/" not in stream:
+        raise DedupRecordError(f"stream: expected '<region>/<node>', got {stream!r}")
+    if isinstance(through_seq, bool) or not 0 <= through_seq <= (1 << 63) - 1:
+        raise DedupRecordError(
+            f"through_seq: expected an integer in 0..2**63-1, got {through_seq!r}"
+        )
+    return Position(stream, through_seq)
