@@ -1,0 +1,3 @@
+module github.com/geoledger/geoledger/sdk/go
+
+go 1.22
