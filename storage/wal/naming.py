@@ -1,0 +1,69 @@
+"""Names inside a stream's WAL directory, and where a stream's directory lives.
+
+A stream `<region>/<node>` keeps its segments in `<wal_dir>/<region>/<node>/`:
+
+- `<first_seq:020d>.seg`  a sealed segment (immutable, fsync'd, safe to ship),
+- `<first_seq:020d>.open` the one active segment, still growing,
+- `stream`                the stream's name, so a directory cannot be reused for another stream,
+- `writer.lock`           the `flock` that keeps a second writer out.
+
+Seqs are positional: the n-th record (0-based) of a segment named F has seq F + n.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from storage.wal.errors import InvalidStreamNameError
+
+SEALED_SUFFIX = ".seg"
+OPEN_SUFFIX = ".open"
+LOCK_FILE_NAME = "writer.lock"
+STREAM_FILE_NAME = "stream"
+
+_SEQ_DIGITS = 20
+_SEGMENT_NAME = re.compile(r"^(\d{20})\.(seg|open)$")
+# The same rule `ledger.config` applies to region and node names.
+_NAME_PART = r"[a-z][a-z0-9-]{0,31}"
+_STREAM_NAME = re.compile(rf"^({_NAME_PART})/({_NAME_PART})$")
+
+
+def segment_file_name(first_seq: int, *, sealed: bool) -> str:
+    """Requires first_seq >= 1."""
+    if first_seq < 1:
+        raise ValueError(f"expected a first seq >= 1, got {first_seq}")
+    return f"{first_seq:0{_SEQ_DIGITS}d}{SEALED_SUFFIX if sealed else OPEN_SUFFIX}"
+
+
+def looks_like_segment(name: str) -> bool:
+    """True for every name ending like a segment, well-formed or not."""
+    return name.endswith((SEALED_SUFFIX, OPEN_SUFFIX))
+
+
+def parse_segment_file_name(name: str) -> tuple[int, bool] | None:
+    """`(first_seq, sealed)` for a well-formed segment name, None for anything else."""
+    match = _SEGMENT_NAME.match(name)
+    if match is None:
+        return None
+    first_seq = int(match.group(1))
+    if first_seq < 1:
+        return None
+    return first_seq, match.group(2) == "seg"
+
+
+def check_stream_name(stream: str) -> tuple[str, str]:
+    """`(region, node)` of a stream named `<region>/<node>`; raises InvalidStreamNameError."""
+    match = _STREAM_NAME.match(stream)
+    if match is None:
+        raise InvalidStreamNameError(
+            f"expected a stream name <region>/<node>, each 1-32 of [a-z0-9-] starting with a "
+            f"letter, got {stream!r}"
+        )
+    return match.group(1), match.group(2)
+
+
+def stream_directory(wal_dir: Path, stream: str) -> Path:
+    """Where stream `<region>/<node>` keeps its segments under a region's `wal_dir`."""
+    region, node = check_stream_name(stream)
+    return wal_dir / region / node

@@ -1,0 +1,177 @@
+"""Reading a stream's WAL directory, also from another process while its writer runs.
+
+Readers never modify files. Sealed segments are immutable, so reading them needs no
+coordination. The open segment grows under the reader: it is read up to its last complete
+valid frame, so a frame the writer is still writing is simply not seen yet. Records of the open
+segment may not be fsync'd yet (the writer acknowledges after the fsync); consumers that must
+only see durable records (CRR) read sealed segments only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.wal.errors import WalCorruptionError
+from storage.wal.naming import (
+    looks_like_segment,
+    parse_segment_file_name,
+    segment_file_name,
+)
+from storage.wal.segment import parse_open_segment, parse_sealed_segment
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    path: Path
+    first_seq: int
+    sealed: bool
+    # Known for sealed segments; None for the open one, which is still growing.
+    last_seq: int | None = None
+    records: int | None = None
+
+
+def _scan_directory(directory: Path) -> list[tuple[int, bool, str]]:
+    """`(first_seq, sealed, name)` of every segment file, sorted by first seq, layout-checked.
+
+    Names, not paths: building a Path costs more than everything else here, and callers skip
+    most segments.
+    """
+    found: list[tuple[int, bool, str]] = []
+    for name in os.listdir(directory):
+        parsed = parse_segment_file_name(name)
+        if parsed is None:
+            if looks_like_segment(name):
+                raise WalCorruptionError(
+                    directory / name, None, "expected a segment name <20 digits>.seg|.open"
+                )
+            continue  # the lock file, the stream file, an editor's backup ...
+        found.append((parsed[0], parsed[1], name))
+    # Same first seq: the sealed one first, so the duplicate check below reports the open one.
+    found.sort(key=lambda entry: (entry[0], not entry[1]))
+    open_names = [name for _, sealed, name in found if not sealed]
+    if len(open_names) > 1:
+        raise WalCorruptionError(
+            directory,
+            None,
+            f"expected at most one open segment, got {len(open_names)}: {', '.join(open_names)}",
+        )
+    for (seq, _, name), (next_seq, _, next_name) in itertools.pairwise(found):
+        if seq == next_seq:
+            raise WalCorruptionError(
+                directory / next_name,
+                None,
+                f"expected one segment per first seq, but {name} also exists",
+            )
+    if open_names and open_names[0] != found[-1][2]:
+        raise WalCorruptionError(
+            directory / open_names[0],
+            None,
+            f"expected the open segment to be the newest, but {found[-1][2]} is newer",
+        )
+    if found and found[0][0] != 1:
+        raise WalCorruptionError(
+            directory / found[0][2],
+            None,
+            f"expected the first segment to start at seq 1, got {found[0][0]}",
+        )
+    return found
+
+
+def _segments_after(directory: Path, after_seq: int) -> list[SegmentInfo]:
+    """The sealed segments holding a seq > `after_seq`, then the open segment if any.
+
+    A sealed segment's last seq is one less than the next segment's first seq (seqs are
+    gap-free), so only the newest sealed segment, when no open segment follows it, is read to
+    count its records. Whether the counts really match is checked when segments are read
+    (`iter_records`) and when a writer opens the directory.
+    """
+    found = _scan_directory(directory)
+    infos: list[SegmentInfo] = []
+    for index, (first_seq, sealed, name) in enumerate(found):
+        if not sealed:
+            infos.append(SegmentInfo(directory / name, first_seq, sealed=False))
+        elif index + 1 < len(found):
+            last_seq = found[index + 1][0] - 1
+            if last_seq > after_seq:
+                infos.append(_sealed_info(directory / name, first_seq, last_seq))
+        else:
+            path = directory / name
+            last_seq = first_seq + len(parse_sealed_segment(path, path.read_bytes())) - 1
+            if last_seq > after_seq:
+                infos.append(_sealed_info(path, first_seq, last_seq))
+    return infos
+
+
+def _sealed_info(path: Path, first_seq: int, last_seq: int) -> SegmentInfo:
+    return SegmentInfo(path, first_seq, True, last_seq, last_seq - first_seq + 1)
+
+
+def list_segments(directory: Path) -> list[SegmentInfo]:
+    """Every segment of the stream in `directory`, oldest first; the open one (if any) last.
+
+    Cheap: only the newest sealed segment is read, and only when no open segment follows it.
+    """
+    return _segments_after(directory, 0)
+
+
+def sealed_segments_after(directory: Path, after_seq: int) -> list[SegmentInfo]:
+    """The sealed segments holding at least one seq greater than `after_seq`, oldest first."""
+    return [info for info in _segments_after(directory, after_seq) if info.sealed]
+
+
+def _first_seq_from_path(path: Path) -> int:
+    parsed = parse_segment_file_name(path.name)
+    if parsed is None:
+        raise WalCorruptionError(path, None, "expected a segment name <20 digits>.seg|.open")
+    return parsed[0]
+
+
+def read_segment(path: Path) -> list[tuple[int, bytes]]:
+    """`(seq, record)` of every record of a sealed segment; any bad frame is a hard error."""
+    first_seq = _first_seq_from_path(path)
+    records = parse_sealed_segment(path, path.read_bytes())
+    return [(first_seq + index, record) for index, record in enumerate(records)]
+
+
+def _read_open_segment(info: SegmentInfo) -> list[bytes]:
+    """The complete valid records of the open segment, or of the sealed segment it became if
+    the writer sealed it after we listed the directory."""
+    try:
+        data = info.path.read_bytes()
+    except FileNotFoundError:
+        sealed_path = info.path.with_name(segment_file_name(info.first_seq, sealed=True))
+        return parse_sealed_segment(sealed_path, sealed_path.read_bytes())
+    return parse_open_segment(info.path, data).records
+
+
+def iter_records(
+    directory: Path, after_seq: int = 0, include_open: bool = True
+) -> Iterator[tuple[int, bytes]]:
+    """`(seq, record)` for every seq > `after_seq`, in seq order: the sealed segments, then the
+    open one up to its last complete valid frame.
+
+    Never yields part of a record and never modifies a file. Stops at a torn tail of the open
+    segment; raises WalCorruptionError for a bad frame in a sealed segment, for a bad frame
+    followed by valid ones in the open segment, and when a sealed segment's record count does
+    not reach the next segment's first seq (a gap).
+    """
+    for info in _segments_after(directory, after_seq):
+        if info.sealed:
+            assert info.last_seq is not None and info.records is not None
+            records = read_segment(info.path)
+            if len(records) != info.records:
+                raise WalCorruptionError(
+                    info.path,
+                    None,
+                    f"expected {info.records} records (seqs {info.first_seq}..{info.last_seq}, "
+                    f"as the next segment starts at {info.last_seq + 1}), got {len(records)}",
+                )
+            yield from ((seq, record) for seq, record in records if seq > after_seq)
+        elif include_open:
+            for index, record in enumerate(_read_open_segment(info)):
+                if info.first_seq + index > after_seq:
+                    yield info.first_seq + index, record
