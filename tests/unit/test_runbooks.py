@@ -55,7 +55,9 @@ class Runbook:
         level; the whole file when `anchor` is None. Raises KeyError for an unknown anchor."""
         if anchor is None:
             return self.headings, "\n".join(self.lines)
-        index = next(i for i, h in enumerate(self.headings) if h.anchor == anchor)
+        index = next((i for i, h in enumerate(self.headings) if h.anchor == anchor), None)
+        if index is None:
+            raise KeyError(f"{self.path.name} has no heading #{anchor}")
         start = self.headings[index]
         inner: list[Heading] = []
         end = len(self.lines)
@@ -210,6 +212,8 @@ def test_runbook_has_the_on_call_sections(path: Path) -> None:
     titles = [h.text.strip().lower() for h in runbook.headings]
     missing = [section for section in REQUIRED_SECTIONS if section not in titles]
     assert not missing, f"{path.name} lacks the sections {missing}; it has {titles}"
+    first = [titles.index(section) for section in REQUIRED_SECTIONS]
+    assert first == sorted(first), f"{path.name}: expected {REQUIRED_SECTIONS} in that order"
 
 
 @pytest.mark.parametrize("path", RUNBOOK_FILES, ids=lambda p: p.name)
