@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )
 """
 SELECT_APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
 RECORD_APPLIED = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
 
 
@@ -184,6 +186,8 @@ async def _migrate_control(region: RegionConfig) -> tuple[DatabaseMigration, Rou
         async with conn.transaction():
             await conn.execute(LOCK, MIGRATION_LOCK_KEY)
             route = await ensure_initial_route(conn, len(region.shard_dsns))
+    except (*_DRIVER_ERRORS, MigrationError) as exc:
+        raise MigrationError(f"control ({describe_dsn(region.control_dsn)}): {exc}") from exc
     finally:
         await conn.close()
     result = DatabaseMigration(
@@ -196,6 +200,8 @@ async def _migrate_one(label: str, dsn: str, target: Target) -> DatabaseMigratio
     conn = await _connect(dsn)
     try:
         applied = await migrate_database(conn, target)
+    except (*_DRIVER_ERRORS, MigrationError) as exc:
+        raise MigrationError(f"{label} ({describe_dsn(dsn)}): {exc}") from exc
     finally:
         await conn.close()
     return DatabaseMigration(label, describe_dsn(dsn), [m.file_name for m in applied])

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import asyncpg
+
 from ledger.ring import shard_of
 from storage.dedup.errors import RoutingError
 
@@ -95,7 +97,10 @@ class Route:
 
 async def read_current_route(conn: Any) -> Route:
     """The route with the highest epoch. Raises RoutingError when there is none."""
-    row = await conn.fetchrow(SELECT_CURRENT_ROUTE)
+    try:
+        row = await conn.fetchrow(SELECT_CURRENT_ROUTE)
+    except asyncpg.UndefinedTableError:
+        row = None
     if row is None:
         raise RoutingError(
             "expected a route in dedup_routing, found none: run `geoledger db migrate` first"
