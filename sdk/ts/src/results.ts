@@ -1,0 +1,48 @@
+/** What the server answered: one EventResult per event, and deprecation notices. */
+
+export type EventStatus = "accepted" | "duplicate" | "conflict" | "rejected";
+
+export const EVENT_STATUSES: readonly EventStatus[] = ["accepted", "duplicate", "conflict", "rejected"];
+
+/**
+ * The server's verdict on one event; `index` is its position in the `send` call. accepted:
+ * stored now; duplicate: an identical event was stored before; conflict: another event with this
+ * event_id but other content won; rejected: bad signature or schema (`reason`, `detail`).
+ */
+export interface EventResult {
+  index: number;
+  tenant_id: string;
+  event_id: string;
+  status: EventStatus;
+  reason: string | null;
+  detail: string | null;
+}
+
+/** True when the event is stored as sent (accepted or duplicate). */
+export function isOk(result: EventResult): boolean {
+  return result.status === "accepted" || result.status === "duplicate";
+}
+
+/** The Deprecation (RFC 9745), Sunset (RFC 8594) and Link headers of an answer, verbatim. */
+export interface DeprecationNotice {
+  deprecation: string | null;
+  sunset: string | null;
+  link: string | null;
+}
+
+export function deprecationFrom(headers: Headers): DeprecationNotice | undefined {
+  const deprecation = headers.get("deprecation");
+  const sunset = headers.get("sunset");
+  if (deprecation === null && sunset === null) {
+    return undefined;
+  }
+  return { deprecation, sunset, link: headers.get("link") };
+}
+
+/** The answer to one `send`: results[i] belongs to the i-th event. */
+export interface SendResult {
+  results: EventResult[];
+  deprecation: DeprecationNotice | undefined;
+  /** True when every event was accepted or a duplicate. */
+  allOk: boolean;
+}
