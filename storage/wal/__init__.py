@@ -24,6 +24,7 @@ from storage.wal.reader import (
     read_segment,
     sealed_segments_after,
 )
+from storage.wal.segment import parse_sealed_segment
 from storage.wal.writer import CommitHook, WalWriter, WalWriterStats
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "WalWriterStats",
     "iter_records",
     "list_segments",
+    "parse_sealed_segment",
     "read_segment",
     "sealed_segments_after",
     "stream_directory",
