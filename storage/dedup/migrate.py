@@ -75,26 +75,26 @@ def load_migrations(target: Target | None = None) -> list[Migration]:
     for entry in resources.files("storage.dedup").joinpath("migrations").iterdir():
         if not entry.name.endswith(".sql"):
             continue
-        match = _FILE_NAME.fullmatch(entry.name)
-        if match is None:
-            raise MigrationError(
-                f"expected migration file names like 0001_control_name.sql or "
-                f"0002_shard_name.sql, got {entry.name!r}"
-            )
-        version = int(match["version"])
+        version, file_target, name = parse_file_name(entry.name)
         if version in found:
             raise MigrationError(
                 f"expected one file per version, got {found[version].file_name!r} and "
                 f"{entry.name!r} for version {version}"
             )
-        found[version] = Migration(
-            version, _target(match["target"]), match["name"], entry.read_text(encoding="utf-8")
-        )
+        found[version] = Migration(version, file_target, name, entry.read_text(encoding="utf-8"))
     return [found[v] for v in sorted(found) if target is None or found[v].target == target]
 
 
-def _target(text: str) -> Target:
-    return "control" if text == "control" else "shard"
+def parse_file_name(file_name: str) -> tuple[int, Target, str]:
+    """(version, target, name) of `NNNN_<target>_<name>.sql`; MigrationError otherwise."""
+    match = _FILE_NAME.fullmatch(file_name)
+    if match is None:
+        raise MigrationError(
+            "expected a migration file name like 0001_control_name.sql or 0002_shard_name.sql, "
+            f"got {file_name!r}"
+        )
+    target: Target = "control" if match["target"] == "control" else "shard"
+    return int(match["version"]), target, match["name"]
 
 
 async def migrate_database(conn: Any, target: Target) -> list[Migration]:
