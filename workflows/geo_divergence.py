@@ -1,0 +1,294 @@
+"""GeoDivergenceWorkflow: checks that every pair of regions holds the same records of every source
+stream up to the lower of their replay watermarks (ARCHITECTURE §3 "Geo-divergence", I3).
+
+Per pair (a, b), a < b, and per stream S: `upto = min(watermark_a(S), watermark_b(S))`. Bucket
+fingerprints of 1..upto in both regions first; buckets that differ are fingerprinted again, finer,
+until they are at most `exact_range` seqs wide; those ranges are then diffed record by record. The
+bisection runs here, on fingerprints the activities return; records never pass through the
+history beyond a capped sample (the full list is in region a's store). Who won a key is not
+compared: that legitimately differs while other streams are still replaying.
+
+Task queue `geoledger-crr`. Ids: `geo-divergence-<timestamp>` for on-demand checks; the Temporal
+Schedule `geo-divergence` starts runs named `geo-divergence-<timestamp>` as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from itertools import combinations
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.geo import (
+        DIFF_SEQS_PER_CALL,
+        EXACT_DIFF,
+        FINGERPRINTS,
+        NON_RETRYABLE_ERRORS,
+        WATERMARKS,
+        WRITE_REPORT,
+        ExactDiffInput,
+        ExactDiffResult,
+        FingerprintsInput,
+        FingerprintsResult,
+        RangeFingerprintModel,
+        RegionWatermarks,
+        SeqRangeModel,
+        StreamComparison,
+        WatermarksInput,
+        WatermarksResult,
+        WriteReportInput,
+        WriteReportResult,
+    )
+
+SCHEDULE_ID = "geo-divergence"
+WORKFLOW_ID_PREFIX = "geo-divergence"
+MEMO_KEY = "geo_divergence"
+
+# A fingerprint payload holds about this many buckets (a count and a hash each, ~26 bytes of
+# JSON): ~55 KB, well under Temporal's 256 KB payload warning.
+BUCKETS_PER_FINGERPRINT_CALL = 2048
+RANGES_PER_DIFF_CALL = 64
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+
+def on_demand_workflow_id(now: datetime) -> str:
+    """`geo-divergence-<UTC timestamp, milliseconds>` for a check started by hand."""
+    return f"{WORKFLOW_ID_PREFIX}-{now.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z"
+
+
+class GeoDivergenceInput(BaseModel):
+    # Regions to compare, pairwise; None: every configured region.
+    regions: list[str] | None = None
+    # Buckets each fingerprinted range is cut into.
+    buckets: int = Field(default=64, ge=2, le=1024)
+    # Ranges at most this wide are diffed record by record instead of fingerprinted again.
+    exact_range: int = Field(default=256, ge=1, le=4096)
+    # Divergent records returned per stream (all of them are in the report object).
+    max_sample: int = Field(default=20, ge=0, le=1000)
+    # Per stream, at most this many ranges are diffed; beyond, the stream is marked truncated.
+    max_diff_ranges: int = Field(default=512, ge=1, le=100_000)
+
+
+class PairComparison(BaseModel):
+    a: str
+    b: str
+    pair: str
+    streams: list[StreamComparison] = Field(default_factory=list)
+    differing_keys: int = 0
+    # Object key of the full report in region a's store (None when the pair was skipped).
+    report_key: str | None = None
+    # Why the pair was not compared (a region re-sharding), None when it was.
+    skipped: str | None = None
+
+
+class GeoDivergenceResult(BaseModel):
+    workflow_id: str
+    checked_at: str
+    pairs: list[PairComparison]
+
+    @property
+    def differing_keys(self) -> int:
+        return sum(pair.differing_keys for pair in self.pairs)
+
+
+class StreamBisection:
+    """The bisection of one stream, as a plan the workflow feeds with fingerprints.
+
+    Starts from 1..upto. `record` takes both regions' fingerprints of the ranges handed out by
+    `next_ranges`; a differing bucket of at most `exact_range` seqs is queued for the exact diff,
+    a wider one for the next, finer round. Every bucket is narrower than its range, so this ends.
+    At most `max_diff_ranges` ranges are diffed (the lowest seqs first); `truncated` says whether
+    some were dropped.
+    """
+
+    def __init__(self, upto: int, exact_range: int, max_diff_ranges: int) -> None:
+        self.exact_range = exact_range
+        self.max_diff_ranges = max_diff_ranges
+        self.pending: list[SeqRangeModel] = [SeqRangeModel(lo=1, hi=upto)] if upto > 0 else []
+        self.to_diff: list[SeqRangeModel] = []
+        self.truncated = False
+
+    def next_ranges(self, limit: int) -> list[SeqRangeModel]:
+        """Up to `limit` ranges to fingerprint next, lowest first (sorted and disjoint)."""
+        taken, self.pending = self.pending[:limit], self.pending[limit:]
+        return taken
+
+    def record(self, in_a: list[RangeFingerprintModel], in_b: list[RangeFingerprintModel]) -> None:
+        for mine, theirs in zip(in_a, in_b, strict=True):
+            for seqs in mine.differing_ranges(theirs):
+                if seqs.size <= self.exact_range:
+                    self.to_diff.append(seqs)
+                else:
+                    self.pending.append(seqs)
+        self._cap()
+
+    def _cap(self) -> None:
+        # Every pending range yields at least one range to diff, so their sum bounds the work.
+        if len(self.to_diff) + len(self.pending) > self.max_diff_ranges:
+            ranked = sorted(
+                [(r.lo, True, r) for r in self.to_diff] + [(r.lo, False, r) for r in self.pending],
+                key=lambda entry: entry[0],
+            )[: self.max_diff_ranges]
+            self.to_diff = [r for _, diff, r in ranked if diff]
+            self.pending = [r for _, diff, r in ranked if not diff]
+            self.truncated = True
+        # Ranges found in this round lie below those still waiting: keep the queue sorted, as a
+        # fingerprint call needs its ranges sorted and disjoint.
+        self.pending.sort(key=lambda r: r.lo)
+
+    def diff_batches(self) -> list[list[SeqRangeModel]]:
+        """The ranges to diff, sorted, in batches of at most RANGES_PER_DIFF_CALL ranges and
+        DIFF_SEQS_PER_CALL seqs."""
+        batches: list[list[SeqRangeModel]] = []
+        batch: list[SeqRangeModel] = []
+        seqs = 0
+        for seq_range in sorted(self.to_diff, key=lambda r: r.lo):
+            full = len(batch) == RANGES_PER_DIFF_CALL or seqs + seq_range.size > DIFF_SEQS_PER_CALL
+            if batch and full:
+                batches.append(batch)
+                batch, seqs = [], 0
+            batch.append(seq_range)
+            seqs += seq_range.size
+        if batch:
+            batches.append(batch)
+        return batches
+
+
+@workflow.defn
+class GeoDivergenceWorkflow:
+    def __init__(self) -> None:
+        self._request = GeoDivergenceInput()
+
+    @workflow.run
+    async def run(self, request: GeoDivergenceInput) -> GeoDivergenceResult:
+        self._request = request
+        checked_at = workflow.now().isoformat()
+        marks = await workflow.execute_activity(
+            WATERMARKS,
+            WatermarksInput(regions=request.regions),
+            result_type=WatermarksResult,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        pairs = list(combinations(sorted(marks.regions, key=lambda r: r.region), 2))
+        workflow.upsert_memo(
+            {MEMO_KEY: {"status": "running", "pairs": [f"{a.region}-{b.region}" for a, b in pairs]}}
+        )
+        compared = await asyncio.gather(*(self._pair(a, b, checked_at) for a, b in pairs))
+        result = GeoDivergenceResult(
+            workflow_id=workflow.info().workflow_id, checked_at=checked_at, pairs=list(compared)
+        )
+        workflow.upsert_memo({MEMO_KEY: _summary(result)})
+        return result
+
+    async def _pair(
+        self, a: RegionWatermarks, b: RegionWatermarks, checked_at: str
+    ) -> PairComparison:
+        pair = PairComparison(a=a.region, b=b.region, pair=f"{a.region}-{b.region}")
+        busy = [r for r in (a, b) if r.resharding]
+        if busy:
+            pair.skipped = ", ".join(f"{r.region} is re-sharding (phase {r.phase})" for r in busy)
+            return pair
+        streams = sorted(a.positions.keys() | b.positions.keys())
+        # A stream one region never applied has watermark 0 there: nothing is compared yet.
+        uptos = [min(a.positions.get(s, 0), b.positions.get(s, 0)) for s in streams]
+        compared = await asyncio.gather(
+            *(
+                self._stream(a.region, b.region, stream, upto)
+                for stream, upto in zip(streams, uptos, strict=True)
+            )
+        )
+        pair.streams = list(compared)
+        pair.differing_keys = sum(s.differing_keys for s in pair.streams)
+        report = await workflow.execute_activity(
+            WRITE_REPORT,
+            WriteReportInput(a=a.region, b=b.region, checked_at=checked_at, streams=pair.streams),
+            result_type=WriteReportResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        pair.report_key = report.key
+        return pair
+
+    async def _stream(self, a: str, b: str, stream: str, upto: int) -> StreamComparison:
+        request = self._request
+        found = StreamComparison(stream=stream, upto=upto)
+        plan = StreamBisection(upto, request.exact_range, request.max_diff_ranges)
+        per_call = max(1, BUCKETS_PER_FINGERPRINT_CALL // request.buckets)
+        first_round = True
+        while plan.pending:
+            ranges = plan.next_ranges(per_call)
+            in_a, in_b = await asyncio.gather(
+                self._fingerprints(a, stream, ranges), self._fingerprints(b, stream, ranges)
+            )
+            if first_round:
+                # The first round covers 1..upto whole: its counts are the records compared.
+                found.records_a = sum(fp.records for fp in in_a)
+                found.records_b = sum(fp.records for fp in in_b)
+                first_round = False
+            plan.record(in_a, in_b)
+        found.truncated = plan.truncated
+        diffs = await asyncio.gather(
+            *(self._diff(a, b, stream, batch) for batch in plan.diff_batches())
+        )
+        for diff in diffs:
+            found.differing_keys += diff.differing_keys
+            found.sample.extend(diff.sample)
+            if diff.part_key is not None:
+                found.part_keys.append(diff.part_key)
+        found.ranges_diffed = len(plan.to_diff)
+        found.sample = found.sample[: request.max_sample]
+        return found
+
+    async def _fingerprints(
+        self, region: str, stream: str, ranges: list[SeqRangeModel]
+    ) -> list[RangeFingerprintModel]:
+        result: FingerprintsResult = await workflow.execute_activity(
+            FINGERPRINTS,
+            FingerprintsInput(
+                region=region, stream=stream, ranges=ranges, buckets=self._request.buckets
+            ),
+            result_type=FingerprintsResult,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return result.ranges
+
+    async def _diff(
+        self, a: str, b: str, stream: str, ranges: list[SeqRangeModel]
+    ) -> ExactDiffResult:
+        result: ExactDiffResult = await workflow.execute_activity(
+            EXACT_DIFF,
+            ExactDiffInput(
+                a=a, b=b, stream=stream, ranges=ranges, max_sample=self._request.max_sample
+            ),
+            result_type=ExactDiffResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return result
+
+
+def _summary(result: GeoDivergenceResult) -> dict[str, object]:
+    """The memo the web UI shows: pairs checked and divergent records per pair."""
+    return {
+        "status": "divergent" if result.differing_keys else "clean",
+        "checked_at": result.checked_at,
+        "pairs_checked": sum(1 for pair in result.pairs if pair.skipped is None),
+        "divergent_keys": {pair.pair: pair.differing_keys for pair in result.pairs},
+        "skipped": {pair.pair: pair.skipped for pair in result.pairs if pair.skipped},
+        "reports": {pair.pair: pair.report_key for pair in result.pairs if pair.report_key},
+    }
