@@ -18,6 +18,7 @@ import google_crc32c
 from storage.wal.errors import EmptyRecordError, RecordTooLargeError
 
 HEADER = struct.Struct(">II")
+_LENGTH = struct.Struct(">I")
 HEADER_BYTES = HEADER.size
 MAX_RECORD_BYTES = 16 << 20
 
@@ -97,7 +98,7 @@ def scan_frames(data: bytes) -> tuple[list[Frame], BadFrame | None]:
         problem = _frame_problem(data, offset)
         if problem is not None:
             return frames, BadFrame(offset, problem)
-        (length,) = struct.unpack_from(">I", data, offset)
+        (length,) = _LENGTH.unpack_from(data, offset)
         start = offset + HEADER_BYTES
         frames.append(Frame(offset, data[start : start + length]))
         offset = start + length
@@ -116,6 +117,8 @@ def find_valid_frame(data: bytes, start: int) -> int | None:
         if candidate is None:
             return None
         offset = candidate.start()
+        if offset + HEADER_BYTES >= len(data):
+            return None  # no room left for a header and one record byte
         if data[offset : offset + 4] == b"\x00\x00\x00\x00":
             # A zero length is never valid: jump over the whole zero run (crashes leave long
             # zero-filled tails) to the last offset whose length field could still be non-zero.
@@ -124,7 +127,22 @@ def find_valid_frame(data: bytes, start: int) -> int | None:
                 return None
             offset = max(offset + 1, non_zero.start() - 3)
             continue
-        if _frame_problem(data, offset) is None:
+        if _plausible_frame_at(data, offset) and _frame_problem(data, offset) is None:
             return offset
         offset += 1
     return None
+
+
+def _plausible_frame_at(data: bytes, offset: int) -> bool:
+    """Cheap filter before the CRC: a frame that fits in `data` and is followed by the end of
+    `data`, by a partial header, or by a header with a valid length - as every frame the writer
+    wrote is. Without it, scanning a torn multi-MiB record of random bytes costs one CRC over
+    megabytes at every offset whose bytes happen to look like a small length."""
+    length: int = _LENGTH.unpack_from(data, offset)[0]
+    end = offset + HEADER_BYTES + length
+    if not 0 < length <= MAX_RECORD_BYTES or end > len(data):
+        return False
+    if len(data) - end < HEADER_BYTES:
+        return True
+    next_length: int = _LENGTH.unpack_from(data, end)[0]
+    return 0 < next_length <= MAX_RECORD_BYTES

@@ -169,7 +169,14 @@ async def test_a_reader_never_sees_part_of_a_record_being_written(tmp_path: Path
                 frame = encode_frame(_numbered_record(index, 16 * 1024 + index * 3001))
                 for start in range(0, len(frame), 4096):
                     segment.write(frame[start : start + 4096])
-                    time.sleep(0)  # let the reader in mid-frame
+                    if start == 0:
+                        # Mid-frame: make sure at least one whole read pass happens right now.
+                        passes = len(reader.passes)
+                        deadline = time.monotonic() + 2
+                        while len(reader.passes) < passes + 2 and time.monotonic() < deadline:
+                            time.sleep(0.0005)
+                    else:
+                        time.sleep(0)  # let the reader in wherever it likes
 
     await asyncio.to_thread(write_slowly)
     reader.stop.set()
