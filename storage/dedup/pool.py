@@ -70,6 +70,13 @@ class ShardPools:
             if init is not None:
                 await init(conn)
 
+        async def keep_session(conn: Any) -> None:
+            # Nothing to undo: the store sets no session state but the staging table, which must
+            # outlive the checkout. Skipping asyncpg's default reset (advisory unlock, CLOSE ALL,
+            # UNLISTEN, RESET ALL) saves a round trip per shard per batch; an open transaction
+            # is still rolled back by the pool before this runs.
+            return None
+
         async def init_control(conn: Any) -> None:
             if init is not None:
                 await init(conn)
@@ -78,7 +85,9 @@ class ShardPools:
         inits = [init_control] + [init_shard] * len(region.shard_dsns)
         results = await asyncio.gather(
             *(
-                asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=hook)
+                asyncpg.create_pool(
+                    dsn, min_size=min_size, max_size=max_size, init=hook, reset=keep_session
+                )
                 for dsn, hook in zip(dsns, inits, strict=True)
             ),
             return_exceptions=True,

@@ -1,14 +1,13 @@
 """Apply is set-based: the statements a batch costs do not grow with its size.
 
 The store accepts an `init` hook for its connections; here it attaches an asyncpg query logger,
-which sees every statement the client sends (BEGIN, COMMIT and the pool's reset included). Two
-checks follow from it, and both fail if someone reverts to per-row SQL:
+which sees every statement the client sends (BEGIN and COMMIT included). Two deterministic checks
+follow from it, and both fail if someone reverts to per-row SQL:
 - a batch of 1,000 records sends exactly as many statements as a batch of 10;
-- the records travel as arrays: the statements that carry data carry all 1,000 records.
-A throughput floor, far below what this machine measures (tests/perf/bench_dedup.py: ~17,000
-records/s for 1,000-record batches) but above what one statement per record reaches over
-loopback, backs them up.
-"""
+- the records travel as arrays: the statements that carry data carry all 1,000 records, once.
+A throughput floor backs them up coarsely: it sits far below what this machine measures
+(tests/perf/bench_dedup.py: ~17,000 records/s for 1,000-record batches when idle, ~5,000 when
+heavily loaded), so that it does not flake on a busy machine."""
 
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ from tests.integration.test_dedup_helpers import fresh_region, record, truncate_
 
 pytestmark = pytest.mark.timeout(120)
 
-MIN_RECORDS_PER_SECOND = 2_000
+MIN_RECORDS_PER_SECOND = 1_000
 
 
 class Statements:
