@@ -57,6 +57,13 @@ DIVERGENCE_KEYS = Gauge(
     "(up to the lower of their replay watermarks).",
     ["pair"],
 )
+# With several workers on the queue, each exports the count of the last check it reported: this
+# says which sample is the freshest (alert on the pair's newest one).
+LAST_CHECK_TIMESTAMP = Gauge(
+    "geo_dedup_divergence_last_check_timestamp_seconds",
+    "Unix time at which this process last reported a geo-divergence check of the pair.",
+    ["pair"],
+)
 
 _T = TypeVar("_T")
 
@@ -364,6 +371,7 @@ class GeoActivities:
                 ],
             )
         DIVERGENCE_KEYS.labels(pair).set(sum(s.differing_keys for s in request.streams))
+        LAST_CHECK_TIMESTAMP.labels(pair).set_to_current_time()
         return WriteReportResult(key=key, bytes=size)
 
     async def _read_ring(self, region: str) -> list[object]:

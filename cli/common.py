@@ -10,9 +10,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from temporalio.client import Client
 
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
+from workers.client import connect
 
 
 class ExitCode(IntEnum):
@@ -50,3 +52,11 @@ def fail(message: str, code: ExitCode = ExitCode.FAILED) -> NoReturn:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+async def temporal_client(settings: Settings) -> Client:
+    """Connect to Temporal, or exit with code 3 naming the address."""
+    try:
+        return await connect(settings)
+    except RuntimeError as exc:
+        fail(f"cannot reach Temporal at {settings.temporal.address}: {exc}", ExitCode.UNAVAILABLE)

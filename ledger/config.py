@@ -112,8 +112,12 @@ class RegionConfig(_Strict):
     object_store: ObjectStoreConfig
     # Regions whose stores receive this region's shipped segments (ARCHITECTURE §3).
     ship_targets: list[str] = Field(default_factory=list)
-    # Private key file the region signs its CRR manifests with.
+    # Private key file (PKCS8 PEM) the region signs its CRR manifests with; only the region's own
+    # workers need it.
     signing_key_file: Path | None = None
+    # The matching public key (raw, base64url) that other regions verify manifests with. When
+    # absent it is derived from `signing_key_file` (single-machine setups like the embedded stack).
+    manifest_public_key: str | None = None
 
     @field_validator("control_dsn", "shard_dsns")
     @classmethod
@@ -137,6 +141,16 @@ class TemporalConfig(_Strict):
     ui_url: str = "http://127.0.0.1:8233"
     # Where each worker process serves the SDK's own temporal_* metrics.
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+
+
+class CrrConfig(_Strict):
+    """Cross-region replication tuning."""
+
+    zstd_level: int = Field(default=3, ge=1, le=22)
+    max_concurrent_uploads: int = Field(default=4, ge=1, le=64)
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # How often each node's worker measures wal_crr_lag_seconds.
+    lag_sample_interval_s: float = Field(default=1.0, gt=0, le=60)
 
 
 class TenantPolicy(_Strict):
@@ -168,6 +182,7 @@ class Settings(BaseSettings):
 
     temporal: TemporalConfig = TemporalConfig()
     dev: DevStackConfig = DevStackConfig()
+    crr: CrrConfig = CrrConfig()
     regions: dict[str, RegionConfig] = Field(min_length=1)
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
 

@@ -4,6 +4,8 @@ fake-gcs-server) on private loopback ports, started once and stopped at the end 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +55,13 @@ def _private_dev_config(state_dir: Path) -> DevStackConfig:
 
 
 @pytest.fixture(scope="session")
-def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def running_stack() -> Iterator[RunningStack]:
     """The embedded stack on private ports; `settings` describes two regions on it."""
     for name, value in DEV_CREDENTIALS.items():
         os.environ.setdefault(name, value)
-    root = tmp_path_factory.mktemp("stack")
+    # Not under pytest's basetemp: pytest prunes and re-permissions old numbered temp dirs, and
+    # the database files belong to the unprivileged server user, so keep them apart.
+    root = Path(tempfile.mkdtemp(prefix="geoledger-test-stack-"))
     config_path = root / "geoledger.toml"
     config_path.write_text(
         render_dev_config(_private_dev_config(root / "state"), free_port(), free_port())
@@ -76,6 +80,7 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         yield RunningStack(settings, config_path, stack)
     finally:
         stack.down()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,35 @@
-"""What each task queue runs: its workflows and the activities they call."""
+"""What each task queue runs: its workflows, the activities they call, and the background tasks
+and resources the worker process owns for them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from activities.region_resources import RegionResources
+from activities.replay import ReplayActivities
+from activities.ship import ShipActivities
 from activities.smoke import SmokeActivities
 from ledger.config import Settings
+from workers.lag_monitor import LagMonitor
 from workflows import queues
+from workflows.replay_wal import ReplayWalWorkflow
+from workflows.ship_wal import ShipWalWorkflow
 from workflows.smoke import SmokeWorkflow
+
+
+async def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True)
 class QueueRegistration:
     workflows: Sequence[type]
     activities: Sequence[Callable[..., Any]]
+    # Started with the worker (metric exporters); each returns when cancelled.
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=tuple)
+    close: Callable[[], Awaitable[None]] = _nothing
 
 
 def registration_for(queue: str, settings: Settings) -> QueueRegistration:
@@ -26,8 +40,46 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
     if queue == queues.OPS:
         smoke = SmokeActivities(settings)
         return QueueRegistration(workflows=[SmokeWorkflow], activities=[smoke.object_round_trip])
-    if queue in queues.SHARED_QUEUES:
-        # Queues whose features are not deployed yet poll nothing harmful: an empty registration
-        # is refused by the SDK, so say so instead.
-        raise KeyError(f"task queue {queue!r} has nothing registered yet")
-    raise KeyError(f"unknown task queue {queue!r}; known: {', '.join(queues.SHARED_QUEUES)}")
+    if queue == queues.CRR:
+        resources = RegionResources(settings)
+        replay = ReplayActivities(settings, resources)
+        return QueueRegistration(
+            workflows=[ShipWalWorkflow, ReplayWalWorkflow],
+            activities=[replay.replay_position, replay.list_manifests, replay.apply_segment],
+            close=resources.close,
+        )
+    node = _node_of(queue, settings)
+    if node is not None:
+        region, node_name = node
+        ship = ShipActivities(settings, region, node_name)
+        resources = RegionResources(settings)
+        monitor = LagMonitor(settings, region, node_name, resources)
+        return QueueRegistration(
+            workflows=[],
+            activities=[
+                ship.list_sealed_segments,
+                ship.ship_segment,
+                ship.commit_manifest,
+                ship.read_watermark,
+            ],
+            background=[monitor.run],
+            close=resources.close,
+        )
+    known = [*queues.SHARED_QUEUES, *(_node_queues(settings))]
+    raise KeyError(f"unknown task queue {queue!r}; known: {', '.join(known)}")
+
+
+def _node_queues(settings: Settings) -> list[str]:
+    return [
+        queues.node_queue(region, node.name)
+        for region, config in settings.regions.items()
+        for node in config.nodes
+    ]
+
+
+def _node_of(queue: str, settings: Settings) -> tuple[str, str] | None:
+    for region, config in settings.regions.items():
+        for node in config.nodes:
+            if queues.node_queue(region, node.name) == queue:
+                return region, node.name
+    return None

@@ -42,8 +42,15 @@ async def run_worker(settings: Settings, queue: str, metrics_port: int | None = 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with worker:
-        print(f"worker polling {queue} on {settings.temporal.address}", flush=True)
-        await stop.wait()
-        log.info("signal received: draining %s", queue)
+    background = [asyncio.create_task(task()) for task in registration.background]
+    try:
+        async with worker:
+            print(f"worker polling {queue} on {settings.temporal.address}", flush=True)
+            await stop.wait()
+            log.info("signal received: draining %s", queue)
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await registration.close()
     print(f"worker for {queue} stopped", flush=True)

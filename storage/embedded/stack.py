@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ledger.config import Settings
+from storage.crr.region_keys import ensure_signing_key_file
 from storage.embedded.gcs import EmbeddedGcs
 from storage.embedded.postgres import EmbeddedPostgres
 from storage.embedded.process import LOOPBACK, pid_alive, stop_pid
@@ -88,6 +89,8 @@ class EmbeddedStack:
             Path(region.wal_dir).mkdir(parents=True, exist_ok=True)
             if region.object_store.scheme == "file":
                 Path(region.object_store.bucket).mkdir(parents=True, exist_ok=True)
+            if region.signing_key_file is not None:
+                ensure_signing_key_file(Path(region.signing_key_file))
 
     def status(self) -> dict[str, PartStatus]:
         pids = self._read_record().get("pids", {})

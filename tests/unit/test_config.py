@@ -1,4 +1,4 @@
-"""The configuration model: defaults, environment overrides, and one error listing every bad field."""
+"""The configuration model: defaults, environment overrides, one error listing every bad field."""
 
 from __future__ import annotations
 

@@ -1,0 +1,107 @@
+"""Typed inputs and results of the CRR activities. Payloads carry keys, seqs and hashes - never
+WAL bytes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class StreamRef(BaseModel):
+    region: str
+    node: str
+
+    @property
+    def stream(self) -> str:
+        return f"{self.region}/{self.node}"
+
+
+class ListSegmentsInput(BaseModel):
+    source: StreamRef
+    after_seq: int
+    limit: int = 16
+
+
+class SegmentRef(BaseModel):
+    first_seq: int
+    last_seq: int
+
+
+class ListSegmentsResult(BaseModel):
+    segments: list[SegmentRef]
+
+
+class ShipSegmentInput(BaseModel):
+    source: StreamRef
+    first_seq: int
+
+
+class ShippedSegmentInfo(BaseModel):
+    first_seq: int
+    last_seq: int
+    records: int
+    key: str
+    raw_bytes: int
+    raw_sha256: str
+    compressed_bytes: int
+    sha256: str
+    sealed_at_ms: int
+
+
+class CommitManifestInput(BaseModel):
+    source: StreamRef
+    segment: ShippedSegmentInfo
+    prev_manifest_sha256: str
+
+
+class ShipWatermark(BaseModel):
+    """What has been committed: the last manifest of the stream in the region's own store."""
+
+    last_seq: int = 0
+    manifest_sha256: str = ""
+
+
+class ReadShipWatermarkInput(BaseModel):
+    source: StreamRef
+
+
+class ReplayPositionInput(BaseModel):
+    source: StreamRef
+    into_region: str
+
+
+class ReplayPosition(BaseModel):
+    applied_seq: int
+
+
+class ListManifestsInput(BaseModel):
+    source: StreamRef
+    into_region: str
+    after_seq: int
+    limit: int = 32
+
+
+class ManifestRefModel(BaseModel):
+    key: str
+    first_seq: int
+    last_seq: int
+
+
+class ListManifestsResult(BaseModel):
+    ready: list[ManifestRefModel]
+    gap_first_seq: int | None = None
+
+
+class ApplySegmentInput(BaseModel):
+    source: StreamRef
+    into_region: str
+    manifest: ManifestRefModel
+    expected_prev_sha256: str | None
+
+
+class ApplySegmentResult(BaseModel):
+    manifest_sha256: str
+    last_seq: int
+    records: int
+    accepted: int
+    duplicates: int
+    conflicts: int

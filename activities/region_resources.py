@@ -1,0 +1,49 @@
+"""Per-region connections a worker process shares between its activities: opened on first use,
+closed once when the worker stops."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ledger.config import Settings
+from storage.dedup.store import DedupStore
+from storage.keys import KeyCache, KeyRegistry
+from storage.objectstore import ObjectStore, open_object_store
+
+
+class RegionResources:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._dedup: dict[str, DedupStore] = {}
+        self._stores: dict[str, ObjectStore] = {}
+        self._keys: dict[str, KeyCache] = {}
+        self._registries: list[KeyRegistry] = []
+        self._lock = asyncio.Lock()
+
+    def store(self, region: str) -> ObjectStore:
+        if region not in self._stores:
+            self._stores[region] = open_object_store(self._settings.region(region).object_store)
+        return self._stores[region]
+
+    async def dedup(self, region: str) -> DedupStore:
+        async with self._lock:
+            if region not in self._dedup:
+                self._dedup[region] = await DedupStore.open(self._settings.region(region))
+            return self._dedup[region]
+
+    async def keys(self, region: str) -> KeyCache:
+        async with self._lock:
+            if region not in self._keys:
+                registry = await KeyRegistry.open(self._settings, regions=[region])
+                self._registries.append(registry)
+                self._keys[region] = KeyCache(registry)
+            return self._keys[region]
+
+    async def close(self) -> None:
+        for dedup in self._dedup.values():
+            await dedup.close()
+        for registry in self._registries:
+            await registry.close()
+        self._dedup.clear()
+        self._keys.clear()
+        self._registries.clear()

@@ -1,0 +1,155 @@
+"""Activities of ShipWalWorkflow. They read the node's WAL directory, so they run on a worker
+beside the node, on its own task queue `geoledger-crr-<region>-<node>`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from functools import cached_property
+from pathlib import Path
+from typing import TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import crr_metrics
+from activities.crr_models import (
+    CommitManifestInput,
+    ListSegmentsInput,
+    ListSegmentsResult,
+    ReadShipWatermarkInput,
+    SegmentRef,
+    ShippedSegmentInfo,
+    ShipSegmentInput,
+    ShipWatermark,
+)
+from activities.names import (
+    COMMIT_MANIFEST,
+    LIST_SEALED_SEGMENTS,
+    READ_SHIP_WATERMARK,
+    SHIP_SEGMENT,
+)
+from ledger.config import Settings
+from ledger.manifest import manifest_sha256
+from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
+from storage.crr.region_keys import signing_key
+from storage.crr.ship import ShippedSegment, commit_manifest, ship_segment
+from storage.crr.watermark import read_ship_watermark
+from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
+from storage.wal import sealed_segments_after, stream_directory
+
+_T = TypeVar("_T")
+# Errors an operator must resolve; retrying cannot help.
+_PERMANENT = (ShipConflictError, SegmentNotFoundError)
+
+
+class ShipActivities:
+    def __init__(self, settings: Settings, region: str, node: str) -> None:
+        self._settings = settings
+        self._region_name, self._node = region, node
+        self._region = settings.region(region)
+        self._stream = f"{region}/{node}"
+
+    @property
+    def wal_directory(self) -> Path:
+        return stream_directory(Path(self._region.wal_dir), self._stream)
+
+    @cached_property
+    def targets(self) -> dict[str, ObjectStore]:
+        return {
+            name: open_object_store(self._settings.region(name).object_store)
+            for name in self._region.ship_targets or [self._region_name]
+        }
+
+    @activity.defn(name=LIST_SEALED_SEGMENTS)
+    async def list_sealed_segments(self, request: ListSegmentsInput) -> ListSegmentsResult:
+        self._check_stream(request.source.stream)
+        segments = sealed_segments_after(self.wal_directory, request.after_seq)[: request.limit]
+        return ListSegmentsResult(
+            segments=[
+                SegmentRef(first_seq=s.first_seq, last_seq=s.last_seq)
+                for s in segments
+                if s.last_seq is not None
+            ]
+        )
+
+    @activity.defn(name=SHIP_SEGMENT)
+    async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegmentInfo:
+        self._check_stream(request.source.stream)
+        shipped = await self._counting_errors(
+            lambda: ship_segment(
+                self.wal_directory,
+                self._stream,
+                request.first_seq,
+                self.targets,
+                self._settings.crr.zstd_level,
+            )
+        )
+        return ShippedSegmentInfo(**vars(shipped))
+
+    @activity.defn(name=COMMIT_MANIFEST)
+    async def commit_manifest(self, request: CommitManifestInput) -> str:
+        """Sign and write the manifest; return its SHA-256 (the next manifest chains to it)."""
+        self._check_stream(request.source.stream)
+        shipped = ShippedSegment(stream=self._stream, **request.segment.model_dump())
+        manifest = await self._counting_errors(
+            lambda: commit_manifest(
+                shipped,
+                request.prev_manifest_sha256,
+                int(time.time() * 1000),
+                signing_key(self._region_name, self._region),
+                self.targets,
+            )
+        )
+        for target in self.targets:
+            crr_metrics.SEGMENTS_SHIPPED.labels(self._region_name, target).inc()
+            crr_metrics.BYTES_SHIPPED.labels(self._region_name, target, "raw").inc(
+                shipped.raw_bytes
+            )
+            crr_metrics.BYTES_SHIPPED.labels(self._region_name, target, "compressed").inc(
+                shipped.compressed_bytes
+            )
+        if shipped.compressed_bytes:
+            crr_metrics.COMPRESSION_RATIO.labels(self._region_name).set(
+                shipped.raw_bytes / shipped.compressed_bytes
+            )
+        return manifest_sha256(manifest)
+
+    @activity.defn(name=READ_SHIP_WATERMARK)
+    async def read_watermark(self, request: ReadShipWatermarkInput) -> ShipWatermark:
+        """The last committed manifest in the region's own store (or its first ship target)."""
+        self._check_stream(request.source.stream)
+        home = self.targets.get(self._region_name) or next(iter(self.targets.values()))
+        last_seq, sha256 = await self._counting_errors(
+            lambda: read_ship_watermark(home, self._stream)
+        )
+        return ShipWatermark(last_seq=last_seq, manifest_sha256=sha256)
+
+    async def _counting_errors(self, step: Callable[[], Awaitable[_T]]) -> _T:
+        try:
+            return await step()
+        except (CrrError, ObjectStoreError) as exc:
+            target = _target_of(exc, self.targets)
+            crr_metrics.SHIP_ERRORS.labels(self._region_name, target, type(exc).__name__).inc()
+            raise ApplicationError(
+                f"{self._stream}: {exc}",
+                type=type(exc).__name__,
+                non_retryable=isinstance(exc, _PERMANENT),
+            ) from exc
+
+    def _check_stream(self, stream: str) -> None:
+        if stream != self._stream:
+            raise ApplicationError(
+                f"this worker ships {self._stream}, not {stream}: wrong task queue",
+                type="WrongStream",
+                non_retryable=True,
+            )
+
+
+def _target_of(exc: Exception, targets: dict[str, ObjectStore]) -> str:
+    """The target region an error names (errors name their store), or "unknown"."""
+    text = str(exc)
+    for name, store in targets.items():
+        if store.describe() in text:
+            return name
+    return "unknown"

@@ -1,0 +1,84 @@
+"""The ingest API (FastAPI): routes parse input, call the node, and map its answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.ingest import metrics
+from api.ingest.errors import BatchRejected, NodeUnavailable
+from api.ingest.node import IngestNode, NodeFactory
+
+API_VERSION = "v1"
+
+
+def current_node(request: Request) -> IngestNode:
+    node: IngestNode = request.app.state.node
+    return node
+
+
+Node = Annotated[IngestNode, Depends(current_node)]
+
+
+def create_app(open_node: NodeFactory) -> FastAPI:
+    """An app whose node is opened (WAL recovered, dedup caught up) before the first request."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        node = await open_node()
+        app.state.node = node
+        try:
+            yield
+        finally:
+            await node.close()
+
+    app = FastAPI(title="geoledger ingest", version="1", lifespan=lifespan)
+
+    @app.exception_handler(BatchRejected)
+    async def batch_rejected(request: Request, exc: BatchRejected) -> JSONResponse:
+        metrics.INGEST_BATCHES_REFUSED.labels(exc.code).inc()
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(NodeUnavailable)
+    async def unavailable(request: Request, exc: NodeUnavailable) -> JSONResponse:
+        return _error(503, "unavailable", str(exc), headers={"Retry-After": "1"})
+
+    @app.post(f"/{API_VERSION}/events")
+    async def post_events(request: Request, node: Node) -> dict[str, Any]:
+        received = time.perf_counter()
+        body = await request.body()
+        results = await node.ingest(body)
+        metrics.ACK_LATENCY.observe(time.perf_counter() - received)
+        return {"results": [result.as_dict() for result in results]}
+
+    @app.get(f"/{API_VERSION}/events/{{tenant_id}}/{{event_id}}")
+    async def get_event(tenant_id: str, event_id: str, node: Node) -> Response:
+        stored = await node.get(tenant_id, event_id)
+        if stored is None:
+            return _error(404, "not_found", f"no event {event_id!r} for tenant {tenant_id!r}")
+        return JSONResponse(stored)
+
+    @app.get("/healthz")
+    async def healthz(node: Node) -> Response:
+        health = node.health()
+        return JSONResponse(health, status_code=200 if health["ok"] else 503)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )

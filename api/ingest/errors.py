@@ -1,0 +1,20 @@
+"""Errors of the ingest API. A `BatchRejected` refuses a whole request before anything is written;
+per-event problems are results (`rejected` with a reason), not exceptions."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base of every error the ingest API raises."""
+
+
+class BatchRejected(IngestError):
+    """The request as a whole is unusable: nothing of it was written."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class NodeUnavailable(IngestError):
+    """The node cannot accept writes (its WAL failed, or it is shutting down)."""

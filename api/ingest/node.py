@@ -1,0 +1,203 @@
+"""One ingest node: owns the WAL stream `<region>/<node>` and answers ingest requests.
+
+verify (I1) → WAL append + fsync (I2) → dedup apply (I3) → answer. On open, the node recovers its
+WAL (torn tail), seeds its clock from the newest record so time never goes backwards across
+restarts, and brings the dedup store up to the WAL from the position recorded with each apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from api.ingest import metrics
+from api.ingest.applier import OrderedApplier
+from api.ingest.batch import BatchItem, parse_batch
+from api.ingest.errors import NodeUnavailable
+from api.ingest.results import EventResult
+from api.ingest.verify import KeyResolver, SignatureVerifier
+from ledger.hlc import HybridLogicalClock
+from ledger.record import WalRecord, decode_record, encode_record
+from storage.dedup.from_wal import dedup_record_from
+from storage.dedup.models import ApplyResult
+from storage.dedup.store import DedupStore
+from storage.wal import WalError, WalWriter, iter_records
+
+log = logging.getLogger("geoledger.ingest")
+
+NodeFactory = Callable[[], Awaitable["IngestNode"]]
+RECOVERY_BATCH = 1000
+
+
+class IngestNode:
+    def __init__(
+        self,
+        region: str,
+        node: str,
+        wal: WalWriter,
+        dedup: DedupStore,
+        keys: KeyResolver,
+        clock: HybridLogicalClock,
+        applier: OrderedApplier,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.region, self.node = region, node
+        self._on_close = on_close
+        self.stream = f"{region}/{node}"
+        self._wal, self._dedup, self._clock, self._applier = wal, dedup, clock, applier
+        self._verifier = SignatureVerifier(keys)
+
+    @classmethod
+    async def open(
+        cls,
+        region: str,
+        node: str,
+        wal: WalWriter,
+        dedup: DedupStore,
+        keys: KeyResolver,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> IngestNode:
+        stream = f"{region}/{node}"
+        clock = HybridLogicalClock(_wall_ms, last=_newest_hlc(wal))
+        await catch_up_dedup(wal, dedup, stream)
+        applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
+        return cls(region, node, wal, dedup, keys, clock, applier, on_close)
+
+    async def ingest(self, body: bytes) -> list[EventResult]:
+        """Answer one request body. Raises `BatchRejected` (nothing written) for whole-batch
+        problems and `NodeUnavailable` when the WAL or dedup store cannot take the batch."""
+        items = parse_batch(body)
+        metrics.BATCH_SIZE.observe(len(items))
+        started = time.perf_counter()
+        items = await self._verifier.check(items)
+        metrics.VERIFY_SECONDS.observe(time.perf_counter() - started)
+        valid = [item for item in items if item.event is not None]
+        applied: dict[int, tuple[int, ApplyResult]] = {}
+        if valid:
+            # Shielded: once records are in the WAL their apply must be queued even if the client
+            # goes away, or the ordered applier would wait for them forever.
+            applied = await asyncio.shield(self._write_and_apply(valid))
+        results = [_result(item, applied.get(item.index)) for item in items]
+        for result in results:
+            metrics.INGEST_RESULTS.labels(result.status).inc()
+            if result.reason:
+                metrics.INGEST_REJECTIONS.labels(result.reason).inc()
+        return results
+
+    async def _write_and_apply(self, valid: list[BatchItem]) -> dict[int, tuple[int, ApplyResult]]:
+        accepted_at = _wall_ms()
+        records = [
+            WalRecord(
+                hlc=self._clock.now(),
+                region=self.region,
+                node=self.node,
+                accepted_at_ms=accepted_at,
+                event=item.event,
+            )
+            for item in valid
+            if item.event is not None
+        ]
+        try:
+            seqs = await self._wal.append([encode_record(record) for record in records])
+        except WalError as exc:
+            raise NodeUnavailable(f"the WAL of {self.stream} cannot take writes: {exc}") from exc
+        metrics.WAL_LAST_SEQ.set(seqs[-1])
+        dedup_records = [
+            dedup_record_from(record, seq) for record, seq in zip(records, seqs, strict=True)
+        ]
+        try:
+            outcomes = await self._applier.apply(seqs[0], dedup_records)
+        except Exception as exc:
+            raise NodeUnavailable(
+                f"events are durable in the WAL of {self.stream} but the dedup store did not "
+                f"answer ({exc}); resend them: the retry is recognised as a duplicate"
+            ) from exc
+        return {
+            item.index: (seq, outcome)
+            for item, seq, outcome in zip(valid, seqs, outcomes, strict=True)
+        }
+
+    async def get(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
+        stored = await self._dedup.get_event(tenant_id, event_id)
+        if stored is None:
+            return None
+        return {
+            "event": json.loads(stored.event),
+            "accepted_at_ms": stored.accepted_at_ms,
+            "stream": stored.origin.stream,
+            "seq": stored.origin.seq,
+            "hlc": stored.hlc,
+            "digest": base64.urlsafe_b64encode(stored.digest).rstrip(b"=").decode(),
+        }
+
+    def health(self) -> dict[str, Any]:
+        failed = self._wal.failed
+        return {
+            "ok": not failed,
+            "stream": self.stream,
+            "wal_last_seq": self._wal.last_seq,
+            "wal_failed": failed,
+            "apply_backlog": self._applier.backlog,
+        }
+
+    async def close(self) -> None:
+        await self._applier.close()
+        self._verifier.close()
+        await self._wal.close()
+        await self._dedup.close()
+        if self._on_close is not None:
+            await self._on_close()
+
+
+async def catch_up_dedup(wal: WalWriter, dedup: DedupStore, stream: str) -> int:
+    """Apply every WAL record after the dedup store's recorded position; return how many.
+
+    Applying is idempotent, so records that were applied but whose position was not yet recorded
+    are harmless to apply again.
+    """
+    position = await dedup.applied_position(stream)
+    batch: list[Any] = []
+    applied = 0
+    last_seq = position
+    for seq, raw in iter_records(wal.directory, after_seq=position):
+        batch.append(dedup_record_from(decode_record(raw), seq))
+        last_seq = seq
+        if len(batch) >= RECOVERY_BATCH:
+            await dedup.apply(batch, stream=stream, through_seq=last_seq)
+            applied += len(batch)
+            batch = []
+    if batch:
+        await dedup.apply(batch, stream=stream, through_seq=last_seq)
+        applied += len(batch)
+    if applied:
+        log.info("%s: applied %d WAL records the dedup store had not seen", stream, applied)
+    return applied
+
+
+def _newest_hlc(wal: WalWriter) -> int:
+    newest = wal.last_record()
+    return decode_record(newest).hlc if newest is not None else 0
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _result(item: BatchItem, applied: tuple[int, ApplyResult] | None) -> EventResult:
+    if item.rejection is not None or applied is None:
+        rejection = item.rejection
+        return EventResult(
+            item.index,
+            item.tenant_id,
+            item.event_id,
+            "rejected",
+            rejection.reason if rejection else "internal",
+            rejection.detail if rejection else None,
+        )
+    seq, outcome = applied
+    return EventResult(item.index, item.tenant_id, item.event_id, outcome.outcome.value, seq=seq)

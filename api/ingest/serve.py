@@ -1,0 +1,41 @@
+"""Running one ingest node under uvicorn, built from the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import uvicorn
+
+from api.ingest import metrics
+from api.ingest.app import create_app
+from api.ingest.keys import RegistryKeyResolver
+from api.ingest.node import IngestNode
+from ledger.config import Settings
+from storage.dedup.store import DedupStore
+from storage.keys import KeyCache, KeyRegistry
+from storage.wal import WalWriter, stream_directory
+
+
+async def open_node(settings: Settings, region: str, node: str) -> IngestNode:
+    """Recover the node's WAL, open its region's stores, and bring dedup up to the WAL."""
+    region_config = settings.region(region)
+    stream = f"{region}/{node}"
+    wal = await WalWriter.open(
+        stream_directory(Path(region_config.wal_dir), stream),
+        stream,
+        on_commit=_observe_commit,
+    )
+    dedup = await DedupStore.open(region_config)
+    registry = await KeyRegistry.open(settings, regions=[region])
+    keys = RegistryKeyResolver(registry, KeyCache(registry))
+    return await IngestNode.open(region, node, wal, dedup, keys, on_close=registry.close)
+
+
+def _observe_commit(records: int, fsync_seconds: float) -> None:
+    metrics.FSYNC_LATENCY.observe(fsync_seconds)
+    metrics.WAL_GROUP_RECORDS.observe(records)
+
+
+def run_node(settings: Settings, region: str, node: str, host: str, port: int) -> None:
+    app = create_app(lambda: open_node(settings, region, node))
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,39 @@
+"""Settings of two regions of their own for one test: fresh databases (migrated), a private WAL
+directory and a private object-store prefix, on the session's embedded stack."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from ledger.config import RegionConfig, Settings
+from storage.crr.region_keys import ensure_signing_key_file
+from storage.dedup.migrate import migrate_region
+from storage.embedded.process import free_port
+from tests.conftest import RunningStack
+
+
+async def isolated_settings(running_stack: RunningStack, root: Path, label: str) -> Settings:
+    tag = f"{label}_{uuid.uuid4().hex[:8]}"
+    regions: dict[str, RegionConfig] = {}
+    for name, region in running_stack.settings.regions.items():
+        databases = [f"{tag}_{name}_control", *(f"{tag}_{name}_shard{i}" for i in range(2))]
+        await running_stack.stack.postgres.ensure_databases(databases)
+        dsns = [running_stack.postgres_dsn(db) for db in databases]
+        store = region.object_store
+        url = f"{store.scheme}://{store.bucket}/{tag}"
+        key_file = root / "keys" / f"region-{name}.pem"
+        ensure_signing_key_file(key_file)
+        regions[name] = region.model_copy(
+            update={
+                "control_dsn": dsns[0],
+                "shard_dsns": dsns[1:],
+                "wal_dir": root / "wal" / name,
+                "object_store": store.model_copy(update={"url": url}),
+                "signing_key_file": key_file,
+                "nodes": [node.model_copy(update={"port": free_port()}) for node in region.nodes],
+            }
+        )
+    for region in regions.values():
+        await migrate_region(region)
+    return running_stack.settings.model_copy(update={"regions": regions})

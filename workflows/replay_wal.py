@@ -1,0 +1,169 @@
+"""ReplayWalWorkflow: applies one source stream's shipped segments to a region's dedup store,
+strictly in manifest order, each verified (I5, I1) and applied together with the replay
+watermark (exactly-once effect).
+
+Workflow id `crr-replay-<source-region>-<node>-to-<region>`, task queue `geoledger-crr`. A gap (a
+missing manifest while later ones exist) blocks: the activity exports it as a gauge and the
+`CrrManifestGap` alert fires after its timeout. Nothing is ever skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.crr_models import (
+        ApplySegmentInput,
+        ApplySegmentResult,
+        ListManifestsInput,
+        ListManifestsResult,
+        ReplayPosition,
+        ReplayPositionInput,
+        StreamRef,
+    )
+    from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION
+    from workflows.waiting import wait_for_or_timeout
+
+APPLY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["VerificationError"],
+)
+
+
+class ReplayState(BaseModel):
+    applied_seq: int = 0
+    # None until one manifest has been applied by this workflow: the chain check of the first
+    # manifest after a watermark needs its predecessor's hash, which only the store knows.
+    last_manifest_sha256: str | None = None
+    segments_applied: int = 0
+    records_applied: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    blocked_on_gap_at_seq: int | None = None
+    last_error: str | None = None
+
+
+class ReplayWalInput(BaseModel):
+    source_region: str
+    source_node: str
+    into_region: str
+    state: ReplayState | None = None
+    paused: bool = False
+    poll_interval_s: float = 0.5
+    manifests_per_round: int = 32
+
+
+class ReplayStatus(BaseModel):
+    source: str
+    into_region: str
+    paused: bool
+    state: ReplayState
+
+
+def replay_workflow_id(source_region: str, source_node: str, into_region: str) -> str:
+    return f"crr-replay-{source_region}-{source_node}-to-{into_region}"
+
+
+@workflow.defn
+class ReplayWalWorkflow:
+    def __init__(self) -> None:
+        self._paused = False
+        self._state = ReplayState()
+        self._source = ""
+        self._into = ""
+
+    @workflow.run
+    async def run(self, request: ReplayWalInput) -> None:
+        source = StreamRef(region=request.source_region, node=request.source_node)
+        self._source, self._into, self._paused = source.stream, request.into_region, request.paused
+        self._state = request.state or await self._position(source, request.into_region)
+        while not workflow.info().is_continue_as_new_suggested():
+            await workflow.wait_condition(lambda: not self._paused)
+            listed = await workflow.execute_activity(
+                LIST_MANIFESTS,
+                ListManifestsInput(
+                    source=source,
+                    into_region=request.into_region,
+                    after_seq=self._state.applied_seq,
+                    limit=request.manifests_per_round,
+                ),
+                result_type=ListManifestsResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=APPLY_RETRY,
+            )
+            self._state.blocked_on_gap_at_seq = (
+                self._state.applied_seq + 1 if listed.gap_first_seq and not listed.ready else None
+            )
+            if not listed.ready:
+                await wait_for_or_timeout(lambda: self._paused, request.poll_interval_s)
+                continue
+            try:
+                for ref in listed.ready:
+                    await self._apply(source, request.into_region, ref)
+            except ActivityError as exc:
+                self._state.last_error = str(exc.cause or exc)
+                self._paused = True
+                workflow.logger.error(
+                    "%s -> %s: replay paused: %s", self._source, self._into, self._state.last_error
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            request.model_copy(update={"state": self._state, "paused": self._paused})
+        )
+
+    async def _apply(self, source: StreamRef, into_region: str, ref: object) -> None:
+        result = await workflow.execute_activity(
+            APPLY_SEGMENT,
+            ApplySegmentInput(
+                source=source,
+                into_region=into_region,
+                manifest=ref,
+                expected_prev_sha256=self._state.last_manifest_sha256,
+            ),
+            result_type=ApplySegmentResult,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=APPLY_RETRY,
+        )
+        state = self._state
+        state.applied_seq = result.last_seq
+        state.last_manifest_sha256 = result.manifest_sha256
+        state.segments_applied += 1
+        state.records_applied += result.records
+        state.accepted += result.accepted
+        state.duplicates += result.duplicates
+        state.conflicts += result.conflicts
+        state.last_error = None
+
+    async def _position(self, source: StreamRef, into_region: str) -> ReplayState:
+        position = await workflow.execute_activity(
+            REPLAY_POSITION,
+            ReplayPositionInput(source=source, into_region=into_region),
+            result_type=ReplayPosition,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=APPLY_RETRY,
+        )
+        return ReplayState(applied_seq=position.applied_seq)
+
+    @workflow.signal
+    def pause(self) -> None:
+        self._paused = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+        self._state.last_error = None
+
+    @workflow.query
+    def status(self) -> ReplayStatus:
+        return ReplayStatus(
+            source=self._source, into_region=self._into, paused=self._paused, state=self._state
+        )

@@ -1,0 +1,200 @@
+"""ShipWalWorkflow: tails one stream's sealed WAL segments and ships each to every ship target,
+committing a signed, hash-chained manifest per segment in sequence order.
+
+Workflow id `crr-ship-<region>-<node>`, task queue `geoledger-crr`; the activities that read the
+WAL run on the node's own queue `geoledger-crr-<region>-<node>`. Uploads of several segments run
+concurrently; manifests - the commit markers - are written strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.crr_models import (
+        CommitManifestInput,
+        ListSegmentsInput,
+        ListSegmentsResult,
+        ReadShipWatermarkInput,
+        ShippedSegmentInfo,
+        ShipSegmentInput,
+        ShipWatermark,
+        StreamRef,
+    )
+    from activities.names import (
+        COMMIT_MANIFEST,
+        LIST_SEALED_SEGMENTS,
+        READ_SHIP_WATERMARK,
+        SHIP_SEGMENT,
+    )
+    from workflows.queues import node_queue
+    from workflows.waiting import wait_for_or_timeout
+
+# Transient failures (a store down) retry forever with backoff: lag grows and alerts, nothing is
+# lost. Conflicts and missing segments need an operator and are not retried.
+UPLOAD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["ShipConflictError", "SegmentNotFoundError", "VerificationError"],
+)
+
+
+class ShipState(BaseModel):
+    last_seq: int = 0
+    last_manifest_sha256: str = ""
+    segments_shipped: int = 0
+    raw_bytes_shipped: int = 0
+    compressed_bytes_shipped: int = 0
+    last_error: str | None = None
+
+
+class ShipWalInput(BaseModel):
+    region: str
+    node: str
+    state: ShipState | None = None
+    paused: bool = False
+    poll_interval_s: float = 0.5
+    max_concurrent_uploads: int = 4
+    segments_per_round: int = 16
+
+
+class ShipStatus(BaseModel):
+    stream: str
+    paused: bool
+    state: ShipState
+
+
+def ship_workflow_id(region: str, node: str) -> str:
+    return f"crr-ship-{region}-{node}"
+
+
+@workflow.defn
+class ShipWalWorkflow:
+    def __init__(self) -> None:
+        self._paused = False
+        self._state = ShipState()
+        self._stream = ""
+
+    @workflow.run
+    async def run(self, request: ShipWalInput) -> None:
+        source = StreamRef(region=request.region, node=request.node)
+        self._stream, self._paused = source.stream, request.paused
+        self._state = request.state or await self._read_watermark(source)
+        while not workflow.info().is_continue_as_new_suggested():
+            await workflow.wait_condition(lambda: not self._paused)
+            listed = await workflow.execute_activity(
+                LIST_SEALED_SEGMENTS,
+                ListSegmentsInput(
+                    source=source,
+                    after_seq=self._state.last_seq,
+                    limit=request.segments_per_round,
+                ),
+                result_type=ListSegmentsResult,
+                task_queue=node_queue(source.region, source.node),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=UPLOAD_RETRY,
+            )
+            if not listed.segments:
+                await wait_for_or_timeout(lambda: self._paused, request.poll_interval_s)
+                continue
+            try:
+                await self._ship_round(source, listed, request.max_concurrent_uploads)
+            except ActivityError as exc:
+                # Only non-retryable failures get here: stop and wait for an operator.
+                self._state.last_error = str(exc.cause or exc)
+                self._paused = True
+                workflow.logger.error(
+                    "%s: shipping paused: %s", self._stream, self._state.last_error
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            ShipWalInput(
+                region=request.region,
+                node=request.node,
+                state=self._state,
+                paused=self._paused,
+                poll_interval_s=request.poll_interval_s,
+                max_concurrent_uploads=request.max_concurrent_uploads,
+                segments_per_round=request.segments_per_round,
+            )
+        )
+
+    async def _ship_round(
+        self, source: StreamRef, listed: ListSegmentsResult, concurrency: int
+    ) -> None:
+        expected = self._state.last_seq + 1
+        if listed.segments[0].first_seq != expected:
+            raise ApplicationError(
+                f"{self._stream}: next sealed segment starts at seq "
+                f"{listed.segments[0].first_seq}, expected {expected}",
+                type="SegmentNotFoundError",
+                non_retryable=True,
+            )
+        slots = asyncio.Semaphore(concurrency)
+
+        async def upload(first_seq: int) -> ShippedSegmentInfo:
+            async with slots:
+                shipped: ShippedSegmentInfo = await workflow.execute_activity(
+                    SHIP_SEGMENT,
+                    ShipSegmentInput(source=source, first_seq=first_seq),
+                    result_type=ShippedSegmentInfo,
+                    task_queue=node_queue(source.region, source.node),
+                    start_to_close_timeout=timedelta(minutes=5),
+                    heartbeat_timeout=timedelta(seconds=30),
+                    retry_policy=UPLOAD_RETRY,
+                )
+                return shipped
+
+        uploads = [asyncio.ensure_future(upload(s.first_seq)) for s in listed.segments]
+        # Commit in order as soon as each upload is done; later uploads keep running meanwhile.
+        for pending in uploads:
+            shipped = await pending
+            manifest_sha256 = await workflow.execute_activity(
+                COMMIT_MANIFEST,
+                CommitManifestInput(
+                    source=source,
+                    segment=shipped,
+                    prev_manifest_sha256=self._state.last_manifest_sha256,
+                ),
+                result_type=str,
+                task_queue=node_queue(source.region, source.node),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=UPLOAD_RETRY,
+            )
+            self._state.last_seq = shipped.last_seq
+            self._state.last_manifest_sha256 = manifest_sha256
+            self._state.segments_shipped += 1
+            self._state.raw_bytes_shipped += shipped.raw_bytes
+            self._state.compressed_bytes_shipped += shipped.compressed_bytes
+            self._state.last_error = None
+
+    async def _read_watermark(self, source: StreamRef) -> ShipState:
+        mark = await workflow.execute_activity(
+            READ_SHIP_WATERMARK,
+            ReadShipWatermarkInput(source=source),
+            result_type=ShipWatermark,
+            task_queue=node_queue(source.region, source.node),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=UPLOAD_RETRY,
+        )
+        return ShipState(last_seq=mark.last_seq, last_manifest_sha256=mark.manifest_sha256)
+
+    @workflow.signal
+    def pause(self) -> None:
+        self._paused = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+        self._state.last_error = None
+
+    @workflow.query
+    def status(self) -> ShipStatus:
+        return ShipStatus(stream=self._stream, paused=self._paused, state=self._state)
