@@ -32,6 +32,7 @@ from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import list_manifests_after, load_verified_segment
 from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.models import DedupRecord, Outcome
+from storage.faults import crash_point
 
 
 class ReplayActivities:
@@ -88,6 +89,7 @@ class ReplayActivities:
         activity.heartbeat(ref.last_seq)
         dedup = await self._resources.dedup(target)
         results = await dedup.apply(records, stream=stream, through_seq=ref.last_seq)
+        crash_point("crr.replay.after_apply")
         tally = Tally(result.outcome for result in results)
         crr_metrics.REPLAY_APPLIED.labels(stream, target).inc(len(records))
         return ApplySegmentResult(

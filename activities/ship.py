@@ -35,6 +35,7 @@ from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
 from storage.crr.region_keys import signing_key
 from storage.crr.ship import ShippedSegment, commit_manifest, ship_segment
 from storage.crr.watermark import read_ship_watermark
+from storage.faults import crash_point
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
 from storage.wal import sealed_segments_after, stream_directory
 
@@ -85,6 +86,7 @@ class ShipActivities:
                 self._settings.crr.zstd_level,
             )
         )
+        crash_point("crr.ship.after_upload")
         return ShippedSegmentInfo(**vars(shipped))
 
     @activity.defn(name=COMMIT_MANIFEST)

@@ -24,6 +24,7 @@ from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
 from ledger.record import WalRecord, decode_record, encode_record
 from storage.dedup.from_wal import dedup_record_from
+from storage.faults import crash_point
 from storage.dedup.models import ApplyResult
 from storage.dedup.store import DedupStore
 from storage.wal import WalError, WalWriter, iter_records
@@ -107,6 +108,7 @@ class IngestNode:
         except WalError as exc:
             raise NodeUnavailable(f"the WAL of {self.stream} cannot take writes: {exc}") from exc
         metrics.WAL_LAST_SEQ.set(seqs[-1])
+        crash_point("ingest.after_wal_fsync")
         dedup_records = [
             dedup_record_from(record, seq) for record, seq in zip(records, seqs, strict=True)
         ]
@@ -117,6 +119,7 @@ class IngestNode:
                 f"events are durable in the WAL of {self.stream} but the dedup store did not "
                 f"answer ({exc}); resend them: the retry is recognised as a duplicate"
             ) from exc
+        crash_point("ingest.after_dedup_apply")
         return {
             item.index: (seq, outcome)
             for item, seq, outcome in zip(valid, seqs, outcomes, strict=True)
