@@ -24,9 +24,9 @@ from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
 from ledger.record import WalRecord, decode_record, encode_record
 from storage.dedup.from_wal import dedup_record_from
-from storage.faults import crash_point
 from storage.dedup.models import ApplyResult
 from storage.dedup.store import DedupStore
+from storage.faults import crash_point
 from storage.wal import WalError, WalWriter, iter_records
 
 log = logging.getLogger("geoledger.ingest")

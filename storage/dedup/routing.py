@@ -68,6 +68,11 @@ class Route:
         return max(self.ring_size, self.next_ring_size or 0)
 
     @property
+    def written_shards(self) -> range:
+        """The shards writes go to: the current ring, plus the next one while dual-writing."""
+        return range(self.shard_count if self.dual_writing else self.ring_size)
+
+    @property
     def dual_writing(self) -> bool:
         return self.phase in DUAL_WRITE_PHASES and self.next_ring_size is not None
 

@@ -106,9 +106,10 @@ class DedupStore:
         """Apply records; return one result per record, in order.
 
         Each shard applies its records in one transaction, shards concurrently. When `stream`
-        and `through_seq` are given, every shard written to also records, in that same
-        transaction, that `stream` is applied through `through_seq` (the position never goes
-        back). Applying a record again is a no-op that reports the outcome it has now.
+        and `through_seq` are given, every shard the route writes to (with records of this batch
+        or without) also records, in that same transaction, that `stream` is applied through
+        `through_seq` (the position never goes back). Applying a record again is a no-op that
+        reports the outcome it has now.
 
         Requires every record to pass `DedupRecord.check` and `stream`/`through_seq` to be given
         together; raises DedupRecordError otherwise, before anything is written. Raises
@@ -145,8 +146,7 @@ class DedupStore:
     ) -> dict[int, _ShardBatch]:
         # A position must reach every written shard, even one no record of the batch routes to:
         # the region's watermark is the minimum over shards.
-        write_shards = route.shard_count if route.dual_writing else route.ring_size
-        batches = {shard: _ShardBatch() for shard in range(write_shards)} if every_shard else {}
+        batches = {shard: _ShardBatch() for shard in route.written_shards} if every_shard else {}
         for index, record in enumerate(records):
             for rank, shard in enumerate(route.write_shards(record.tenant_id, record.event_id)):
                 batch = batches.setdefault(shard, _ShardBatch())
@@ -223,8 +223,7 @@ class DedupStore:
         return range(self.route.ring_size)
 
     def _written(self) -> range:
-        route = self.route
-        return range(route.shard_count if route.dual_writing else route.ring_size)
+        return self.route.written_shards
 
     async def _on_shard(self, shard: int, work: Awaitable[_T]) -> _T:
         return (await self._each_shard({shard: work}, "read"))[shard]

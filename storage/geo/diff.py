@@ -11,25 +11,24 @@ from enum import StrEnum
 from typing import Any
 
 from storage.geo.errors import GeoInputError
-from storage.geo.fingerprint import check_disjoint
+from storage.geo.fingerprint import check_disjoint, range_thresholds
 from storage.geo.ranges import SeqRange, stream_parts
 
 MAX_DIFF_SEQS = 1 << 16
 """The most seqs one exact diff reads: it holds both regions' records of them in memory."""
 
+# Seqs in [$3, $4] prune both tables; `width_bucket` keeps those inside a range (odd slots, see
+# storage/geo/fingerprint.py `range_thresholds`) by binary search over the range bounds.
 FETCH_SQL = """
-WITH ranges AS (
-    SELECT r.lo, r.hi FROM unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)
-)
 SELECT seq, tenant_id, event_id, hlc, digest
-FROM dedup_events e
-WHERE region = $1 AND node = $2 AND seq BETWEEN $5 AND $6
-  AND EXISTS (SELECT 1 FROM ranges r WHERE e.seq BETWEEN r.lo AND r.hi)
+FROM dedup_events
+WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
+  AND width_bucket(seq, $5::bigint[]) % 2 = 1
 UNION ALL
 SELECT seq, tenant_id, event_id, hlc, digest
-FROM dedup_copies c
-WHERE region = $1 AND node = $2 AND seq BETWEEN $5 AND $6
-  AND EXISTS (SELECT 1 FROM ranges r WHERE c.seq BETWEEN r.lo AND r.hi)
+FROM dedup_copies
+WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
+  AND width_bucket(seq, $5::bigint[]) % 2 = 1
 """
 
 
@@ -82,14 +81,7 @@ async def fetch_records(
     """
     region, node = stream_parts(stream)
     check_diff_ranges(ranges)
-    arguments = (
-        region,
-        node,
-        [seqs.lo for seqs in ranges],
-        [seqs.hi for seqs in ranges],
-        ranges[0].lo,
-        ranges[-1].hi,
-    )
+    arguments = (region, node, ranges[0].lo, ranges[-1].hi, range_thresholds(ranges))
     per_shard = await asyncio.gather(*(pool.fetch(FETCH_SQL, *arguments) for pool in shards))
     return sorted(
         StreamRecord(

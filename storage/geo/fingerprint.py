@@ -29,40 +29,41 @@ from itertools import pairwise
 from typing import Any
 
 from storage.geo.errors import GeoInputError
-from storage.geo.ranges import SeqRange, bucket_count, bucket_width, stream_parts
+from storage.geo.ranges import MAX_SEQ, SeqRange, bucket_count, bucket_width, stream_parts
 
 FINGERPRINT_DOMAIN = b"geoledger.geo-fingerprint.v1\x00"
 HASH_MODULUS = 1 << 64
 
-# Seqs in [$6, $7] prune both tables before the join; the ranges of one call are disjoint, so a
-# record joins at most one of them. The hash is read as a signed bigint (bit(64)::bigint) and
-# summed as numeric: a signed sum and an unsigned one agree modulo 2**64.
+# Seqs in [$3, $4] prune both tables; `width_bucket` then finds each record's range by binary
+# search over the range bounds (see `range_thresholds`): an odd slot 2k-1 is range k, an even one
+# a gap between ranges. The hash is read as a signed bigint (bit(64)::bigint) and summed as
+# numeric: a signed sum and an unsigned one agree modulo 2**64.
 FINGERPRINT_SQL = r"""
-WITH ranges AS (
-    SELECT r.ord, r.lo, r.hi, r.width
-    FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS r(lo, hi, width, ord)
-),
-records AS (
+WITH records AS (
     SELECT tenant_id, event_id, seq, hlc, digest
     FROM dedup_events
-    WHERE region = $1 AND node = $2 AND seq BETWEEN $6 AND $7
+    WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
     UNION ALL
     SELECT tenant_id, event_id, seq, hlc, digest
     FROM dedup_copies
-    WHERE region = $1 AND node = $2 AND seq BETWEEN $6 AND $7
+    WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
+),
+located AS (
+    SELECT rec.*, (width_bucket(rec.seq, $5::bigint[]) + 1) / 2 AS ord
+    FROM records rec
+    WHERE width_bucket(rec.seq, $5::bigint[]) % 2 = 1
 )
-SELECT r.ord,
-       (rec.seq - r.lo) / r.width AS bucket,
+SELECT ord,
+       (seq - ($6::bigint[])[ord]) / ($7::bigint[])[ord] AS bucket,
        count(*) AS records,
        sum(('x' || encode(substr(sha256(
                $8::bytea
-               || convert_to(rec.tenant_id, 'UTF8') || '\x00'::bytea
-               || convert_to(rec.event_id, 'UTF8') || '\x00'::bytea
-               || int8send(rec.seq) || int8send(rec.hlc) || rec.digest
+               || convert_to(tenant_id, 'UTF8') || '\x00'::bytea
+               || convert_to(event_id, 'UTF8') || '\x00'::bytea
+               || int8send(seq) || int8send(hlc) || digest
            ), 1, 8), 'hex'))::bit(64)::bigint::numeric) AS hash_sum
-FROM records rec
-JOIN ranges r ON rec.seq BETWEEN r.lo AND r.hi
-GROUP BY r.ord, bucket
+FROM located
+GROUP BY ord, bucket
 """
 
 
@@ -101,6 +102,19 @@ class RangeFingerprint:
         return sum(self.counts)
 
 
+def range_thresholds(ranges: Sequence[SeqRange]) -> list[int]:
+    """The sorted bounds `lo_1, hi_1 + 1, lo_2, hi_2 + 1, ...` that PostgreSQL's
+    `width_bucket(seq, thresholds)` maps to slot 2k-1 for a seq in range k and to an even slot
+    between ranges. The last `hi + 1` is left out when it would overflow a bigint (seqs above
+    the last range are pruned anyway). Requires sorted, disjoint ranges."""
+    thresholds: list[int] = []
+    for seqs in ranges:
+        thresholds.append(seqs.lo)
+        if seqs.hi < MAX_SEQ:
+            thresholds.append(seqs.hi + 1)
+    return thresholds
+
+
 def check_disjoint(ranges: Sequence[SeqRange]) -> None:
     """Require `ranges` non-empty, sorted and pairwise disjoint (a record must count once)."""
     if not ranges:
@@ -127,11 +141,11 @@ async def fingerprint_ranges(
     arguments = (
         region,
         node,
-        [seqs.lo for seqs in ranges],
-        [seqs.hi for seqs in ranges],
-        widths,
         ranges[0].lo,
         ranges[-1].hi,
+        range_thresholds(ranges),
+        [seqs.lo for seqs in ranges],
+        widths,
         FINGERPRINT_DOMAIN,
     )
     per_shard = await asyncio.gather(*(pool.fetch(FINGERPRINT_SQL, *arguments) for pool in shards))
