@@ -3,6 +3,7 @@ directory and a private object-store prefix, on the session's embedded stack."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -37,3 +38,14 @@ async def isolated_settings(running_stack: RunningStack, root: Path, label: str)
     for region in regions.values():
         await migrate_region(region)
     return running_stack.settings.model_copy(update={"regions": regions})
+
+
+def settings_env(settings: Settings, config_path: Path) -> dict[str, str]:
+    """Environment that makes a `geoledger …` subprocess load exactly `settings`: the session's
+    file for everything else, and the regions (with their private databases) as JSON."""
+    return {
+        "GEOLEDGER_CONFIG": str(config_path),
+        "GEOLEDGER_REGIONS": json.dumps(
+            {name: region.model_dump(mode="json") for name, region in settings.regions.items()}
+        ),
+    }
