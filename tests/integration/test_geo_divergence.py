@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,15 @@ from activities.geo import GeoActivities
 from cli.geo import geo_app
 from ledger.config import RegionConfig, Settings
 from storage.dedup import DedupRecord, DedupStore, migrate_region
-from storage.geo import SeqRange, bucket_of, bucket_width, fingerprint_ranges, record_hash
+from storage.geo import (
+    SeqRange,
+    bucket_count,
+    bucket_of,
+    bucket_width,
+    fetch_records,
+    fingerprint_ranges,
+    record_hash,
+)
 from storage.objectstore.base import ObjectStore
 from storage.objectstore.s3 import S3ObjectStore
 from tests.conftest import RunningStack
@@ -199,21 +208,50 @@ def gauge(pair: str) -> float | None:
     return REGISTRY.get_sample_value("geo_dedup_divergence_keys", {"pair": pair})
 
 
-async def test_sql_fingerprint_equals_the_python_reference(setup: Setup) -> None:
-    seqs = SeqRange(1, US_RECORDS)
-    width = bucket_width(seqs, 64)
-    counts, sums = [0] * 64, [0] * 64
-    for record in US:
+def python_fingerprint(seqs: SeqRange, buckets: int) -> tuple[int, list[int], list[int]]:
+    """What the SQL must return for range `seqs` of us/n1, from the reference record_hash."""
+    width = bucket_width(seqs, buckets)
+    count = bucket_count(seqs, width)
+    counts, sums = [0] * count, [0] * count
+    for record in US[seqs.lo - 1 : seqs.hi]:
         bucket = bucket_of(seqs, width, record.seq)
         counts[bucket] += 1
         h = record_hash(record.tenant_id, record.event_id, record.seq, record.hlc, record.digest)
         sums[bucket] = (sums[bucket] + h) % HASH_MODULUS
+    return width, counts, sums
+
+
+# One range; adjacent ranges, a gap and a single seq (located by width_bucket in SQL).
+FINGERPRINT_CASES = {
+    "whole": [SeqRange(1, US_RECORDS)],
+    "adjacent-and-gaps": [
+        SeqRange(1, 1000),
+        SeqRange(1001, 1500),
+        SeqRange(2000, 2000),
+        SeqRange(2001, 2999),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", FINGERPRINT_CASES)
+async def test_sql_fingerprint_equals_the_python_reference(setup: Setup, case: str) -> None:
+    ranges = FINGERPRINT_CASES[case]
     for store in (setup.a, setup.b):  # 2 shards and 3 shards: the same fingerprint
-        [found] = await fingerprint_ranges(list(store.pools.shards), "us/n1", [seqs], 64)
-        assert found.width == width
-        assert list(found.counts) == counts[: len(found.counts)]
-        assert list(found.hashes) == sums[: len(found.hashes)]
-        assert found.records == US_RECORDS
+        found = await fingerprint_ranges(list(store.pools.shards), "us/n1", ranges, 64)
+        assert [fp.seqs for fp in found] == ranges
+        for seqs, fp in zip(ranges, found, strict=True):
+            assert (fp.width, list(fp.counts), list(fp.hashes)) == python_fingerprint(seqs, 64)
+            assert fp.records == seqs.size
+
+
+async def test_fetch_reads_exactly_the_ranges(setup: Setup) -> None:
+    ranges = FINGERPRINT_CASES["adjacent-and-gaps"][:3]
+    for store in (setup.a, setup.b):
+        found = await fetch_records(list(store.pools.shards), "us/n1", ranges)
+        assert [r.seq for r in found] == [*range(1, 1501), 2000]
+        assert {(r.event_id, r.digest) for r in found if r.seq == 2000} == {
+            ("evt-02000", _digest("us-2000"))
+        }
 
 
 async def test_same_records_in_other_orders_do_not_diverge(setup: Setup) -> None:
@@ -228,6 +266,10 @@ async def test_same_records_in_other_orders_do_not_diverge(setup: Setup) -> None
         "us/n1": (US_RECORDS, US_RECORDS, US_RECORDS, 0),
     }
     assert gauge("eu-us") == 0
+    checked = REGISTRY.get_sample_value(
+        "geo_dedup_divergence_last_check_timestamp_seconds", {"pair": "eu-us"}
+    )
+    assert checked is not None and abs(checked - time.time()) < 60
     assert pair.report_key == f"geo/divergence/{result.workflow_id}/eu-us.json"
     report = json.loads(await setup.resources.store("eu").get(pair.report_key))
     assert report["differing_keys"] == 0

@@ -4,11 +4,13 @@ bucket, the SQL's `(seq - lo) / width` and Python agree, and bad input is refuse
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from itertools import pairwise
 
 import pytest
 
 from storage.geo import GeoInputError, SeqRange, bucket_count, bucket_of, bucket_range, bucket_width
+from storage.geo.fingerprint import range_thresholds
 from storage.geo.ranges import MAX_SEQ, stream_parts
 
 # (lo, hi, buckets) -> (width, buckets used)
@@ -83,3 +85,28 @@ def test_stream_parts() -> None:
     for bad in ("us", "/n1", "us/", "us/n1/x", ""):
         with pytest.raises(GeoInputError, match="expected '<region>/<node>'"):
             stream_parts(bad)
+
+
+# PostgreSQL's width_bucket(x, thresholds) over an array is the number of thresholds <= x
+# (src/backend/utils/adt/arrayfuncs.c, width_bucket_array): Python's bisect_right.
+THRESHOLD_CASES = {
+    "one": [SeqRange(5, 9)],
+    "adjacent": [SeqRange(1, 10), SeqRange(11, 20), SeqRange(21, 21)],
+    "gaps": [SeqRange(3, 4), SeqRange(10, 12), SeqRange(40, 50)],
+    "to-the-top": [SeqRange(1, 2), SeqRange(MAX_SEQ - 3, MAX_SEQ)],
+}
+
+
+@pytest.mark.parametrize("case", THRESHOLD_CASES)
+def test_width_bucket_slots_name_the_range_of_each_seq(case: str) -> None:
+    ranges = THRESHOLD_CASES[case]
+    thresholds = range_thresholds(ranges)
+    assert thresholds == sorted(thresholds) and all(t <= MAX_SEQ for t in thresholds)
+    probes = {s for r in ranges for s in (r.lo - 1, r.lo, r.lo + 1, r.hi - 1, r.hi, r.hi + 1)}
+    for seq in sorted(p for p in probes if ranges[0].lo <= p <= ranges[-1].hi):
+        slot = bisect_right(thresholds, seq)
+        inside = [k for k, r in enumerate(ranges, start=1) if r.lo <= seq <= r.hi]
+        if inside:
+            assert slot % 2 == 1 and (slot + 1) // 2 == inside[0], seq
+        else:
+            assert slot % 2 == 0, seq
