@@ -16,6 +16,7 @@ def test_a_stable_route_reads_and_writes_the_jump_hash_shard() -> None:
         assert route.read_shard(tenant, event) == shard_of(tenant, event, 4)
         assert route.write_shards(tenant, event) == (shard_of(tenant, event, 4),)
     assert route.shard_count == 4 and not route.dual_writing
+    assert route.written_shards == range(4)
 
 
 def test_dual_write_adds_the_next_rings_shard_only_for_keys_that_move() -> None:
@@ -29,13 +30,13 @@ def test_dual_write_adds_the_next_rings_shard_only_for_keys_that_move() -> None:
             # Jump hash moves a key only onto the new shard.
             assert shards[1] == 2 == shard_of(tenant, event, 3)
     assert 0.2 < moved / len(KEYS) < 0.45  # about 1/3 of the keys move to the third shard
-    assert route.shard_count == 3
+    assert route.shard_count == 3 and route.written_shards == range(3)
 
 
 @pytest.mark.parametrize("phase", [Phase.PLAN, Phase.COPY, Phase.VERIFY, Phase.CLEANUP])
 def test_other_phases_write_only_the_current_ring(phase: Phase) -> None:
     route = Route(epoch=3, ring_size=2, phase=phase, next_ring_size=3)
-    assert not route.dual_writing
+    assert not route.dual_writing and route.written_shards == range(2)
     assert all(len(route.write_shards(t, e)) == 1 for t, e in KEYS)
 
 
