@@ -1,0 +1,393 @@
+"""The S3 backend (boto3): `s3://bucket/prefix`, any S3-compatible endpoint via `endpoint_url`.
+
+boto3 blocks, so every call runs in a thread (`asyncio.to_thread`) on one client per store (boto3
+clients are thread-safe). Every write asks for server-side encryption: SSE-S3 (`AES256`) or SSE-KMS
+(`aws:kms` with a key id). Create-if-absent and compare-and-swap are S3 conditional writes
+(`If-None-Match: *`, `If-Match: <etag>`), atomic on the server; moto 5.x honours both headers.
+Credentials come from boto3's default chain (environment, profile, instance role ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from storage.objectstore.base import (
+    DEFAULT_CONTENT_TYPE,
+    SHA256_METADATA,
+    STREAM_CHUNK_SIZE,
+    ObjectInfo,
+    ObjectStore,
+    PathArg,
+    TransportPolicy,
+    check_key,
+    check_limit,
+    check_prefix,
+    check_range,
+)
+from storage.objectstore.errors import (
+    AccessDenied,
+    ObjectNotFound,
+    ObjectStoreError,
+    PreconditionFailed,
+    Unavailable,
+)
+from storage.objectstore.files import atomic_output, check_destination, file_sha256
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+T = TypeVar("T")
+
+_NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NotFound", "404"}
+_DENIED = {
+    "AccessDenied", "Forbidden", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+    "AllAccessDisabled", "ExpiredToken", "InvalidToken", "AccountProblem",
+}  # fmt: skip
+_UNAVAILABLE = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
+# S3 answers 409 when another conditional write on the key is in flight: it asks for a retry.
+_CONFLICT = "ConditionalRequestConflict"
+_CONFLICT_ATTEMPTS = 5
+_LIST_PAGE = 1000
+
+
+class S3ObjectStore:
+    """Objects under `prefix` in `bucket`."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region_name: str = "us-east-1",
+        sse: str = "AES256",
+        kms_key_id: str | None = None,
+        transport: TransportPolicy | None = None,
+    ) -> None:
+        if sse not in ("AES256", "aws:kms"):
+            raise ValueError(f"expected sse 'AES256' or 'aws:kms', got {sse!r}")
+        if sse == "aws:kms" and not kms_key_id:
+            raise ValueError("sse 'aws:kms' needs kms_key_id, got none")
+        policy = transport or TransportPolicy()
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self._url = f"s3://{bucket}/{self._prefix}" if self._prefix else f"s3://{bucket}"
+        self._encryption: dict[str, str] = {"ServerSideEncryption": sse}
+        if sse == "aws:kms" and kms_key_id:
+            self._encryption["SSEKMSKeyId"] = kms_key_id
+        config = Config(
+            region_name=region_name,
+            connect_timeout=policy.connect_timeout_s,
+            read_timeout=policy.read_timeout_s,
+            retries={"mode": "standard", "max_attempts": policy.max_attempts},
+            # Enough pooled connections for the multipart threads plus concurrent callers.
+            max_pool_connections=max(10, policy.multipart_concurrency * 2),
+            # Emulators and S3-compatibles answer on one host name: bucket in the path.
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        # A session per store: sessions are not thread-safe, the client made from one is.
+        session = boto3.session.Session()
+        self._client: S3Client = session.client("s3", endpoint_url=endpoint_url, config=config)
+        self._transfer = TransferConfig(
+            multipart_threshold=policy.multipart_chunk_bytes,
+            multipart_chunksize=policy.multipart_chunk_bytes,
+            max_concurrency=policy.multipart_concurrency,
+            use_threads=True,
+        )
+
+    def describe(self) -> str:
+        return self._url
+
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        check_key(self._url, key)
+        sha256 = hashlib.sha256(data).hexdigest()
+        arguments = self._put_arguments(key, data, content_type, sha256)
+        if if_match is not None:
+            arguments["IfMatch"] = _quoted(if_match)
+        try:
+            answer = await self._call("put", key, self._put_object, arguments)
+        except ObjectNotFound as exc:
+            if if_match is None:
+                raise
+            # A compare-and-swap against a missing object fails its condition, as on GCS.
+            raise PreconditionFailed(
+                self._url, key, "put", f"expected version {if_match!r}, got no object"
+            ) from exc
+        return ObjectInfo(
+            key=key,
+            size=len(data),
+            version=_unquoted(answer["ETag"]),
+            sha256=sha256,
+            content_type=content_type or DEFAULT_CONTENT_TYPE,
+            sse=answer.get("ServerSideEncryption"),
+            kms_key=answer.get("SSEKMSKeyId"),
+        )
+
+    async def put_if_absent(
+        self, key: str, data: bytes, *, content_type: str | None = None
+    ) -> bool:
+        check_key(self._url, key)
+        arguments = self._put_arguments(key, data, content_type, hashlib.sha256(data).hexdigest())
+        arguments["IfNoneMatch"] = "*"
+        try:
+            await self._call("put_if_absent", key, self._put_object, arguments)
+        except PreconditionFailed:
+            return False
+        return True
+
+    async def put_file(
+        self, key: str, path: PathArg, *, content_type: str | None = None
+    ) -> ObjectInfo:
+        check_key(self._url, key)
+        source = Path(path)
+        # One streaming pass for the digest, then boto3's managed (multipart) upload reads the
+        # file again part by part: memory stays near part size x concurrency.
+        sha256 = await asyncio.to_thread(file_sha256, source)
+        extra: dict[str, Any] = {
+            **self._encryption,
+            "ContentType": content_type or DEFAULT_CONTENT_TYPE,
+            "Metadata": {SHA256_METADATA: sha256},
+        }
+        await self._call(
+            "put_file",
+            key,
+            self._client.upload_file,
+            str(source),
+            self._bucket,
+            self._full_key(key),
+            ExtraArgs=extra,
+            Config=self._transfer,
+        )
+        return await self.head(key)
+
+    async def get(self, key: str) -> bytes:
+        check_key(self._url, key)
+
+        def read() -> bytes:
+            answer = self._client.get_object(Bucket=self._bucket, Key=self._full_key(key))
+            return answer["Body"].read()
+
+        return await self._call("get", key, read)
+
+    async def get_stream(self, key: str) -> AsyncIterator[bytes]:
+        check_key(self._url, key)
+        # One GET: the server streams a single version, whatever puts happen meanwhile.
+        answer = await self._call(
+            "get_stream", key, self._client.get_object, Bucket=self._bucket, Key=self._full_key(key)
+        )
+        body = answer["Body"]
+        try:
+            while chunk := await self._call("get_stream", key, body.read, STREAM_CHUNK_SIZE):
+                yield chunk
+        finally:
+            await asyncio.to_thread(body.close)
+
+    async def get_to_file(self, key: str, path: PathArg) -> ObjectInfo:
+        check_key(self._url, key)
+        destination = check_destination(path)
+
+        def download() -> ObjectInfo:
+            answer = self._client.get_object(Bucket=self._bucket, Key=self._full_key(key))
+            body = answer["Body"]
+            try:
+                with atomic_output(destination) as target:
+                    while chunk := body.read(STREAM_CHUNK_SIZE):
+                        target.write(chunk)
+            finally:
+                body.close()
+            return self._info(key, answer)
+
+        return await self._call("get_to_file", key, download)
+
+    async def get_range(self, key: str, start: int, end_exclusive: int) -> bytes:
+        check_key(self._url, key)
+        check_range(start, end_exclusive)
+        if start == end_exclusive:
+            await self.head(key)  # an empty range of a missing object is still missing
+            return b""
+
+        def read() -> bytes:
+            try:
+                answer = self._client.get_object(
+                    Bucket=self._bucket,
+                    Key=self._full_key(key),
+                    Range=f"bytes={start}-{end_exclusive - 1}",
+                )
+            except ClientError as exc:
+                # 416: the object exists but ends at or before `start`; a slice there is empty.
+                if _code(exc) == "InvalidRange" or _status(exc) == 416:
+                    return b""
+                raise
+            return answer["Body"].read()
+
+        return await self._call("get_range", key, read)
+
+    async def head(self, key: str) -> ObjectInfo:
+        check_key(self._url, key)
+        answer = await self._call(
+            "head", key, self._client.head_object, Bucket=self._bucket, Key=self._full_key(key)
+        )
+        return self._info(key, answer)
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self.head(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    async def delete(self, key: str) -> None:
+        check_key(self._url, key)
+        # S3 answers 204 for a missing key too, which makes delete idempotent by itself.
+        await self._call(
+            "delete", key, self._client.delete_object, Bucket=self._bucket, Key=self._full_key(key)
+        )
+
+    async def list(
+        self, prefix: str = "", start_after: str | None = None, limit: int | None = None
+    ) -> AsyncIterator[ObjectInfo]:
+        check_prefix(self._url, prefix)
+        check_limit(limit)
+        remaining = limit
+        arguments: dict[str, Any] = {"Bucket": self._bucket, "Prefix": self._full_prefix(prefix)}
+        if start_after:
+            arguments["StartAfter"] = self._full_key(start_after)
+        while remaining is None or remaining > 0:
+            arguments["MaxKeys"] = _LIST_PAGE if remaining is None else min(_LIST_PAGE, remaining)
+            page = await self._call("list", None, self._client.list_objects_v2, **arguments)
+            for item in page.get("Contents", []):
+                yield ObjectInfo(
+                    key=self._relative(item["Key"]),
+                    size=item["Size"],
+                    version=_unquoted(item["ETag"]),
+                    last_modified=item.get("LastModified"),
+                )
+                if remaining is not None:
+                    remaining -= 1
+            if not page.get("IsTruncated"):
+                return
+            arguments["ContinuationToken"] = page["NextContinuationToken"]
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _full_key(self, key: str) -> str:
+        return f"{self._prefix}/{key}" if self._prefix else key
+
+    def _full_prefix(self, prefix: str) -> str:
+        # "ledger/" not "ledger": keys of a sibling prefix "ledger2/..." must not show up.
+        return f"{self._prefix}/{prefix}" if self._prefix else prefix
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self._prefix) + 1 :] if self._prefix else full_key
+
+    def _put_arguments(
+        self, key: str, data: bytes, content_type: str | None, sha256: str
+    ) -> dict[str, Any]:
+        return {
+            "Bucket": self._bucket,
+            "Key": self._full_key(key),
+            "Body": data,
+            "ContentType": content_type or DEFAULT_CONTENT_TYPE,
+            "Metadata": {SHA256_METADATA: sha256},
+            **self._encryption,
+        }
+
+    def _put_object(self, arguments: dict[str, Any]) -> Mapping[str, Any]:
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                return self._client.put_object(**arguments)
+            except ClientError as exc:
+                if _code(exc) != _CONFLICT or attempt == _CONFLICT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _info(self, key: str, answer: Mapping[str, Any]) -> ObjectInfo:
+        metadata = answer.get("Metadata") or {}
+        return ObjectInfo(
+            key=key,
+            size=answer["ContentLength"],
+            version=_unquoted(answer["ETag"]),
+            sha256=metadata.get(SHA256_METADATA),
+            content_type=answer.get("ContentType"),
+            last_modified=answer.get("LastModified"),
+            sse=answer.get("ServerSideEncryption"),
+            kms_key=answer.get("SSEKMSKeyId"),
+        )
+
+    async def _call(
+        self, operation: str, key: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """Run a blocking boto3 call in a thread; provider errors become the store's errors."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise self._translate(operation, key, exc) from exc
+
+    def _translate(self, operation: str, key: str | None, exc: Exception) -> ObjectStoreError:
+        # The managed upload hides the ClientError it failed with behind a message-only error.
+        if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+            exc = exc.__context__
+        store = self._url
+        if isinstance(exc, ClientError):
+            code, status = _code(exc), _status(exc)
+            detail = f"S3 answered {status} {code}: {exc}"
+            if code in _NOT_FOUND or status == 404:
+                return ObjectNotFound(store, key, operation, f"expected an object, got {detail}")
+            if code == "PreconditionFailed" or status == 412:
+                return PreconditionFailed(store, key, operation, detail)
+            if code in _DENIED or status == 403:
+                return AccessDenied(store, key, operation, detail)
+            if code in _UNAVAILABLE or status >= 500:
+                return Unavailable(store, key, operation, detail)
+            return ObjectStoreError(store, key, operation, detail)
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+            return AccessDenied(store, key, operation, f"boto3's credential chain: {exc}")
+        if isinstance(exc, ConnectionError | HTTPClientError | IncompleteReadError):
+            return Unavailable(store, key, operation, f"cannot reach S3: {exc}")
+        return ObjectStoreError(store, key, operation, str(exc))
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _quoted(etag: str) -> str:
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+def _unquoted(etag: str) -> str:
+    return etag.strip('"')
+
+
+_: type[ObjectStore] = S3ObjectStore
