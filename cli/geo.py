@@ -190,7 +190,7 @@ async def _schedule(settings: Settings, interval: timedelta, task_queue: str) ->
 
 def _print_result(settings: Settings, result: GeoDivergenceResult) -> None:
     table = Table(title=f"{result.workflow_id}")
-    for column in ("pair", "stream", "upto", "records compared (a / b)", "differing", "sample"):
+    for column in ("pair", "stream", "upto", "records (a / b)", "differing", "sample"):
         table.add_column(column)
     for pair in result.pairs:
         _add_pair(table, pair)

@@ -1,5 +1,6 @@
 """GeoDivergenceWorkflow end to end: two regions' dedup stores on real PostgreSQL (2 and 3 shards),
-a real worker on the session's Temporal dev server, reports in a real S3 store (moto).
+a real worker on the session's Temporal dev server with the worker's own RegionResources, reports
+in region eu's store (fake-gcs-server).
 
 Both regions apply the same records in different orders and batchings: no divergence. Then region
 b loses one record, one of its digests changes, and region a gains one record inside the common
@@ -26,6 +27,7 @@ from temporalio.worker import Worker
 from typer.testing import CliRunner
 
 from activities.geo import GeoActivities
+from activities.region_resources import RegionResources
 from cli.geo import geo_app
 from ledger.config import RegionConfig, Settings
 from storage.dedup import DedupRecord, DedupStore, migrate_region
@@ -38,8 +40,6 @@ from storage.geo import (
     fingerprint_ranges,
     record_hash,
 )
-from storage.objectstore.base import ObjectStore
-from storage.objectstore.s3 import S3ObjectStore
 from tests.conftest import RunningStack
 from tests.integration.test_dedup_helpers import fresh_region
 from workers.client import connect
@@ -97,34 +97,12 @@ US = [us_record(seq) for seq in range(1, US_RECORDS + 1)]
 EU = [eu_record(seq) for seq in range(1, EU_RECORDS + 1)]
 
 
-class ModuleRegionResources:
-    """The worker's per-region resources for this module's own regions: real dedup stores and a
-    real S3 store per region (one bucket, a prefix per region)."""
-
-    def __init__(self, settings: Settings, stores: dict[str, ObjectStore]) -> None:
-        self._settings = settings
-        self._stores = stores
-        self._dedup: dict[str, DedupStore] = {}
-
-    async def dedup(self, region: str) -> DedupStore:
-        if region not in self._dedup:
-            self._dedup[region] = await DedupStore.open(self._settings.region(region))
-        return self._dedup[region]
-
-    def store(self, region: str) -> ObjectStore:
-        return self._stores[region]
-
-    async def close(self) -> None:
-        for store in self._dedup.values():
-            await store.close()
-
-
 @dataclass
 class Setup:
     client: Client
     task_queue: str
     settings: Settings
-    resources: ModuleRegionResources
+    resources: RegionResources
     a: DedupStore  # region "eu"
     b: DedupStore  # region "us"
 
@@ -144,19 +122,18 @@ async def apply_in_batches(
 
 @pytest.fixture(scope="module")
 async def setup(running_stack: RunningStack) -> AsyncIterator[Setup]:
+    # Fresh databases; each region keeps the session's object store of its name (eu: GCS, us: S3),
+    # so reports (in region a = eu) go to fake-gcs-server.
     eu_region: RegionConfig = await fresh_region(running_stack, "geo_eu", shards=2)
     us_region: RegionConfig = await fresh_region(running_stack, "geo_us", shards=3)
+    eu_region = eu_region.model_copy(
+        update={"object_store": running_stack.settings.region("eu").object_store}
+    )
     await asyncio.gather(migrate_region(eu_region), migrate_region(us_region))
     settings = running_stack.settings.model_copy(
         update={"regions": {"eu": eu_region, "us": us_region}}
     )
-    bucket = f"geo-{uuid.uuid4().hex[:12]}"
-    running_stack.stack.s3.ensure_buckets([bucket])
-    stores: dict[str, ObjectStore] = {
-        region: S3ObjectStore(bucket, region, endpoint_url=running_stack.s3_endpoint)
-        for region in ("eu", "us")
-    }
-    resources = ModuleRegionResources(settings, stores)
+    resources = RegionResources(settings)
     a, b = await resources.dedup("eu"), await resources.dedup("us")
     # Same records, different orders and batchings: region a stream by stream in order, region b
     # eu/n1 first, in shuffled batches of other sizes.
