@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.ingest import metrics
+from api.ingest.deprecation import DEPRECATIONS, Deprecation, DeprecationMiddleware
 from api.ingest.errors import BatchRejected, NodeUnavailable
 from api.ingest.node import IngestNode, NodeFactory
 
@@ -26,8 +27,12 @@ def current_node(request: Request) -> IngestNode:
 Node = Annotated[IngestNode, Depends(current_node)]
 
 
-def create_app(open_node: NodeFactory) -> FastAPI:
-    """An app whose node is opened (WAL recovered, dedup caught up) before the first request."""
+def create_app(
+    open_node: NodeFactory, deprecations: Mapping[str, Deprecation] | None = None
+) -> FastAPI:
+    """An app whose node is opened (WAL recovered, dedup caught up) before the first request.
+    `deprecations` (default: `api.ingest.deprecation.DEPRECATIONS`) names the deprecated API
+    versions, announced on each of their answers and refused with 410 after their sunset."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +44,10 @@ def create_app(open_node: NodeFactory) -> FastAPI:
             await node.close()
 
     app = FastAPI(title="geoledger ingest", version="1", lifespan=lifespan)
+    app.add_middleware(
+        DeprecationMiddleware,
+        deprecations=DEPRECATIONS if deprecations is None else deprecations,
+    )
 
     @app.exception_handler(BatchRejected)
     async def batch_rejected(request: Request, exc: BatchRejected) -> JSONResponse:
