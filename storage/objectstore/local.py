@@ -208,7 +208,8 @@ class LocalObjectStore:
             return Unavailable(
                 store, key, operation, f"expected root directory {self._root} to exist, got none"
             )
-        if isinstance(exc, FileNotFoundError | IsADirectoryError) and operation in _READS:
+        not_an_object = isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError)
+        if operation in _READS and (not_an_object or exc.errno == errno.ELOOP):
             return ObjectNotFound(store, key, operation, "expected an object, got none")
         if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
             return AccessDenied(store, key, operation, f"the file system refused: {exc}")
@@ -223,14 +224,18 @@ class LocalObjectStore:
         return self._root.joinpath(*key.split("/"))
 
     def _open(self, key: str) -> BinaryIO:
-        return self._path(key).open("rb")
+        return os.fdopen(self._open_fd(key), "rb")
+
+    def _open_fd(self, key: str) -> int:
+        # Symbolic links are not objects (list skips them): never follow one out of the root.
+        return os.open(self._path(key), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
     def _read_all(self, key: str) -> bytes:
         with self._open(key) as source:
             return source.read()
 
     def _head(self, key: str) -> ObjectInfo:
-        fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
+        fd = self._open_fd(key)
         try:
             return self._info(key, fd)
         finally:

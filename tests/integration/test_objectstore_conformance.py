@@ -363,14 +363,30 @@ async def test_s3_objects_are_encrypted_server_side(
     config = fresh_config("s3", running_stack, tmp_path, prefix="sse")
     store = open_object_store(config)
     small = await store.put("small", b"secret")
+    assert await store.put_if_absent("created", b"secret too")
     write_patterned_file(tmp_path / "multipart.bin", 17 * MIB)  # three parts of 8 MiB
     large = await store.put_file("multipart", tmp_path / "multipart.bin")
-    assert (small.sse, large.sse, (await store.head("small")).sse) == ("AES256",) * 3
+    assert (small.sse, large.sse, (await store.head("created")).sse) == ("AES256",) * 3
     # Ask S3 itself, not our driver.
     client = boto3.client("s3", endpoint_url=running_stack.s3_endpoint, region_name="us-east-1")
-    for key in ("sse/small", "sse/multipart"):
+    for key in ("sse/small", "sse/created", "sse/multipart"):
         answer = client.head_object(Bucket=config.bucket, Key=key)
         assert answer["ServerSideEncryption"] == "AES256", key
+
+
+async def test_s3_kms_encryption_names_the_key(running_stack: RunningStack, tmp_path: Path) -> None:
+    key_id = "arn:aws:kms:us-east-1:123456789012:key/geoledger-test"
+    config = fresh_config("s3", running_stack, tmp_path, prefix="kms").model_copy(
+        update={"sse": "aws:kms", "kms_key_id": key_id}
+    )
+    store = open_object_store(config)
+    written = await store.put("x", b"secret")
+    assert await store.put_if_absent("y", b"secret")
+    assert (written.sse, written.kms_key) == ("aws:kms", key_id)
+    client = boto3.client("s3", endpoint_url=running_stack.s3_endpoint, region_name="us-east-1")
+    for key in ("kms/x", "kms/y"):
+        answer = client.head_object(Bucket=config.bucket, Key=key)
+        assert (answer["ServerSideEncryption"], answer["SSEKMSKeyId"]) == ("aws:kms", key_id)
 
 
 # --- errors --------------------------------------------------------------------------------------
