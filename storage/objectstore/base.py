@@ -49,6 +49,7 @@ class ObjectInfo:
     `sha256` is the hex digest recorded by our own put, None for objects written by others (and in
     S3 listings, which carry no metadata). `sse` names the server-side encryption in force
     (`AES256`, `aws:kms`, `google-managed`, `cloud-kms`), None where there is none (local FS).
+    `last_modified` is None where the provider's answer does not carry it (S3's put).
     """
 
     key: str

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from ledger.config import ObjectStoreConfig
 from storage.objectstore.base import ObjectStore, TransportPolicy
-from storage.objectstore.gcs import GcsObjectStore
-from storage.objectstore.local import LocalObjectStore
-from storage.objectstore.s3 import S3ObjectStore
 
 
 def open_object_store(
@@ -17,7 +14,11 @@ def open_object_store(
     Sends nothing over the network; a wrong bucket or credentials show on the first call.
     `transport` overrides timeouts and retries of the network backends.
     """
+    # Each backend is imported when first needed: boto3 and google-cloud-storage take a while to
+    # import, and a process using one provider has no use for the other.
     if config.scheme == "s3":
+        from storage.objectstore.s3 import S3ObjectStore
+
         return S3ObjectStore(
             config.bucket,
             config.prefix,
@@ -28,6 +29,8 @@ def open_object_store(
             transport=transport,
         )
     if config.scheme == "gs":
+        from storage.objectstore.gcs import GcsObjectStore
+
         return GcsObjectStore(
             config.bucket,
             config.prefix,
@@ -36,6 +39,8 @@ def open_object_store(
             transport=transport,
         )
     if config.scheme == "file":
+        from storage.objectstore.local import LocalObjectStore
+
         return LocalObjectStore(config.bucket)
     # ObjectStoreConfig validates the scheme; this guards a model that grew one without us.
     raise ValueError(f"expected an s3://, gs:// or file:// url, got {config.url!r}")
