@@ -10,10 +10,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from temporalio.client import Client
 
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
+from storage.embedded.s3 import use_dev_credentials
 from workers.client import connect
 
 
@@ -40,13 +42,15 @@ err_console = Console(stderr=True)
 
 def settings_from(config: Path | None) -> Settings:
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except ConfigError as exc:
         fail(str(exc), ExitCode.BAD_INPUT)
+    use_dev_credentials(settings)
+    return settings
 
 
 def fail(message: str, code: ExitCode = ExitCode.FAILED) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(int(code))
 
 

@@ -1,47 +1,132 @@
-"""`geoledger demo`: the main job on the embedded stack, told as a story."""
+"""`geoledger demo`: the main job on the embedded stack, told as a story.
+
+Both regions ingest signed events, CRR ships and replays both ways, the regions converge, and the
+divergence check finds nothing; the stack and its processes keep running for the web UI.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 
 from rich.table import Table
 
-from cli.common import ConfigOption, ExitCode, console, fail, settings_from
+from cli.common import ConfigOption, ExitCode, console, fail, settings_from, temporal_client
 from ledger.config import Settings
+from ledger.keys import key_id_for
+from storage.dedup.store import DedupStore
 from storage.embedded.errors import StackError
 from storage.embedded.stack import EmbeddedStack
-from workers.client import connect
+from workers import demo_story
+from workers.crr_control import crr_statuses, start_crr
+from workers.crr_report import crr_report
+from workers.geo_check import run_geo_check
 from workers.smoke import run_smoke, smoke_workflow_id
+from workflows.replay_wal import ReplayStatus
+from workflows.ship_wal import ShipStatus
+
+EVENTS_PER_REGION = {"us": 2000, "eu": 1500}
 
 
 def demo(config: ConfigOption = None) -> None:
-    """Bring the stack up, run the smoke workflow in every region, print where to watch it."""
+    """Run the whole story on the embedded stack and print where to watch it."""
     settings = settings_from(config)
     console.rule("1. embedded stack")
     try:
-        parts = EmbeddedStack(settings).up()
+        stack = EmbeddedStack(settings)
+        parts = stack.up()
     except StackError as exc:
         fail(str(exc), ExitCode.UNAVAILABLE)
     for name, part in parts.items():
         console.print(f"  {name:<12} {part.endpoint}")
-    console.rule("2. smoke workflow: write and read an object in each region's store")
-    workflow_id = smoke_workflow_id()
-    asyncio.run(_smoke(settings, workflow_id))
+    try:
+        asyncio.run(_story(settings, stack.state_dir, config))
+    except TimeoutError as exc:
+        fail(f"{exc}; logs are under {stack.state_dir / 'apps'}", ExitCode.FAILED)
+
+
+async def _story(settings: Settings, state_dir: Path, config: Path | None) -> None:
+    console.rule("2. schema, tenant key, ingest nodes and workers")
+    await demo_story.migrate_all(settings)
+    private_key = await demo_story.ensure_demo_tenant(settings, state_dir)
+    for name in demo_story.start_processes(settings, state_dir, config):
+        console.print(f"  running {name}")
+    await asyncio.to_thread(demo_story.wait_for_nodes, settings)
+    client = await temporal_client(settings)
+
+    console.rule("3. smoke workflow: an object written and read in each region's store")
+    smoke_id = smoke_workflow_id()
+    smoke = await run_smoke(client, settings, smoke_id)
+    for trip in smoke.round_trips:
+        console.print(f"  {trip.region}: {trip.store}/{trip.key} ({trip.bytes} bytes) ok")
+
+    console.rule("4. both regions ingest signed events; CRR ships and replays both ways")
+    await start_crr(client, settings)
+    tally = demo_story.IngestTally()
+    run = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    key_id = key_id_for(private_key.public_key())
+    for region, count in EVENTS_PER_REGION.items():
+        if region not in settings.regions:
+            continue
+        node = settings.region(region).nodes[0]
+        lines = demo_story.demo_events(private_key, key_id, run, region, count)
+        with console.status(f"sending {len(lines)} events to {region}"):
+            results = await demo_story.send(f"http://{node.host}:{node.port}", lines)
+        tally.add(region, f"{region}/{node.name}", results)
+        console.print(f"  {region}: {dict(tally.by_region[region])}")
+    with console.status("waiting for every region to apply every stream"):
+        waited = await demo_story.wait_converged(settings, tally.last_seq)
+    console.print(f"  converged {waited:.1f}s after the last acknowledgement")
+
+    console.rule("5. geo-divergence check")
+    geo = await run_geo_check(client)
+    console.print(f"  divergent keys: {geo.differing_keys} (workflow {geo.workflow_id})")
+
+    await _summary(client, settings, tally)
+    ui = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows"
     console.rule("done")
-    ui = settings.temporal.ui_url
-    console.print(f"Temporal web UI: {ui}/namespaces/{settings.temporal.namespace}/workflows")
-    console.print(
-        f"  this run:      {ui}/namespaces/{settings.temporal.namespace}/workflows/{workflow_id}"
-    )
-    console.print("The stack keeps running; `make down` stops it.")
+    console.print(f"Temporal web UI: {ui}")
+    console.print(f"  smoke run:     {ui}/{smoke_id}")
+    console.print("The stack, nodes and workers keep running; `make down` stops them all.")
 
 
-async def _smoke(settings: Settings, workflow_id: str) -> None:
-    client = await connect(settings)
-    result = await run_smoke(client, settings, workflow_id)
-    table = Table(title=f"{workflow_id}: completed")
-    for column in ("region", "store", "key", "bytes", "sha256"):
-        table.add_column(column)
-    for trip in result.round_trips:
-        table.add_row(trip.region, trip.store, trip.key, str(trip.bytes), trip.sha256[:16] + "…")
+async def _summary(client: object, settings: Settings, tally: demo_story.IngestTally) -> None:
+    from temporalio.client import Client
+
+    assert isinstance(client, Client)
+    rows = await crr_report(client, settings)
+    statuses = await crr_statuses(client, settings)
+    ships = [s for s in statuses.values() if isinstance(s, ShipStatus)]
+    replays = [s for s in statuses.values() if isinstance(s, ReplayStatus)]
+    raw = sum(s.state.raw_bytes_shipped for s in ships)
+    packed = sum(s.state.compressed_bytes_shipped for s in ships)
+    table = Table(title="geoledger demo summary")
+    columns = ("region", "ingested", "replayed", "duplicates", "conflicts", "lag s", "events")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for region in settings.regions:
+        counts = tally.by_region.get(region)
+        store = await DedupStore.open(settings.region(region))
+        try:
+            stored = await store.count_events()
+            duplicates, conflicts = await store.count_copies()
+        finally:
+            await store.close()
+        lag = max((r.lag_seconds or 0.0 for r in rows if r.target == region), default=0.0)
+        into = [s.state for s in replays if s.into_region == region]
+        table.add_row(
+            region,
+            str(counts["accepted"] if counts else 0),
+            str(sum(state.records_applied for state in into)),
+            str(duplicates),
+            str(conflicts),
+            f"{lag:.2f}",
+            str(stored),
+        )
     console.print(table)
+    ratio = raw / packed if packed else 0.0
+    console.print(
+        f"shipped: {len(ships)} streams, {raw:,} raw bytes, {packed:,} compressed "
+        f"(compression ratio {ratio:.1f}x)"
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -38,6 +38,7 @@ from cli.common import (
 )
 from ledger.config import Settings
 from workers.client import connect
+from workers.geo_check import CHECK_TIMEOUT, run_geo_check
 from workflows import queues
 from workflows.geo_divergence import (
     SCHEDULE_ID,
@@ -46,7 +47,6 @@ from workflows.geo_divergence import (
     GeoDivergenceResult,
     GeoDivergenceWorkflow,
     PairComparison,
-    on_demand_workflow_id,
 )
 
 geo_app = typer.Typer(
@@ -55,7 +55,6 @@ geo_app = typer.Typer(
 )
 
 # A check that has not finished by then is stuck (no worker, a database down): give up.
-CHECK_TIMEOUT = timedelta(minutes=30)
 # A scheduled run missed while Temporal was down is worth running late only briefly after.
 CATCHUP_WINDOW = timedelta(minutes=1)
 SAMPLE_SHOWN = 3
@@ -139,26 +138,18 @@ async def _client(settings: Settings) -> Client:
 
 async def _check(settings: Settings, task_queue: str, quiet: bool) -> GeoDivergenceResult:
     client = await _client(settings)
-    workflow_id = on_demand_workflow_id(datetime.now(UTC))
     if not quiet:
         err_console.print(
-            f"{workflow_id} started on {task_queue}; waiting for its result "
+            f"checking on {task_queue}; waiting for the result "
             f"(a worker must poll it: geoledger worker run --queue {task_queue})",
             highlight=False,
         )
     try:
-        result: GeoDivergenceResult = await client.execute_workflow(
-            GeoDivergenceWorkflow.run,
-            GeoDivergenceInput(),
-            id=workflow_id,
-            task_queue=task_queue,
-            execution_timeout=CHECK_TIMEOUT,
-        )
+        return await run_geo_check(client, task_queue)
     except RPCError as exc:
         fail(f"Temporal at {settings.temporal.address}: {exc}", ExitCode.UNAVAILABLE)
     except WorkflowFailureError as exc:
-        fail(f"{workflow_id} failed: {exc.cause}", ExitCode.FAILED)
-    return result
+        fail(f"the geo-divergence check failed: {exc.cause}", ExitCode.FAILED)
 
 
 async def _schedule(settings: Settings, interval: timedelta, task_queue: str) -> bool:

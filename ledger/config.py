@@ -167,7 +167,8 @@ class DevStackConfig(_Strict):
     state_dir: Path = Path(".geoledger")
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
-    postgres_port: int = Field(default=55432, ge=1, le=65535)
+    # Below the kernel's ephemeral range (32768-60999), where outgoing connections could hold it.
+    postgres_port: int = Field(default=15432, ge=1, le=65535)
     s3_port: int = Field(default=4566, ge=1, le=65535)
     gcs_port: int = Field(default=4443, ge=1, le=65535)
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.geo import GeoActivities
 from activities.region_resources import RegionResources
 from activities.replay import ReplayActivities
 from activities.ship import ShipActivities
@@ -14,6 +15,7 @@ from activities.smoke import SmokeActivities
 from ledger.config import Settings
 from workers.lag_monitor import LagMonitor
 from workflows import queues
+from workflows.geo_divergence import GeoDivergenceWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
 from workflows.ship_wal import ShipWalWorkflow
 from workflows.smoke import SmokeWorkflow
@@ -43,9 +45,18 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
     if queue == queues.CRR:
         resources = RegionResources(settings)
         replay = ReplayActivities(settings, resources)
+        geo = GeoActivities(settings, resources)
         return QueueRegistration(
-            workflows=[ShipWalWorkflow, ReplayWalWorkflow],
-            activities=[replay.replay_position, replay.list_manifests, replay.apply_segment],
+            workflows=[ShipWalWorkflow, ReplayWalWorkflow, GeoDivergenceWorkflow],
+            activities=[
+                replay.replay_position,
+                replay.list_manifests,
+                replay.apply_segment,
+                geo.watermarks,
+                geo.fingerprints,
+                geo.exact_diff,
+                geo.write_report,
+            ],
             close=resources.close,
         )
     node = _node_of(queue, settings)

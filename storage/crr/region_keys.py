@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -15,6 +14,7 @@ from ledger.keys import (
     public_key_from_b64,
 )
 from storage.crr.errors import CrrError
+from storage.keys import NewPrivateKeyFile, PrivateKeyFileExistsError
 
 
 def signing_key(region_name: str, region: RegionConfig) -> Ed25519PrivateKey:
@@ -40,11 +40,9 @@ def ensure_signing_key_file(path: Path) -> bool:
     created."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        claim = NewPrivateKeyFile(path)
+    except PrivateKeyFileExistsError:
         return False
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(private_key_to_pem(generate_private_key()))
-        file.flush()
-        os.fsync(file.fileno())
+    with claim:
+        claim.write(private_key_to_pem(generate_private_key()))
     return True

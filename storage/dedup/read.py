@@ -24,6 +24,7 @@ LIMIT $2
 
 COUNT_EVENTS = "SELECT count(*) FROM dedup_events"
 COUNT_COPIES = "SELECT count(*) FROM dedup_copies"
+COUNT_CONFLICTS = "SELECT count(*) FROM dedup_conflicts"
 
 
 async def fetch_event(pool: Any, tenant_id: str, event_id: str) -> StoredEvent | None:

@@ -204,6 +204,23 @@ class DedupStore:
         )
         return sum(counts.values())
 
+    async def count_copies(self) -> tuple[int, int]:
+        """(duplicates, conflicts): the records that lost to a winner with the same content
+        digest, and those that lost to a different one. Like every count here, it depends only
+        on the set of records applied, never on their order."""
+        totals = []
+        for query in (read.COUNT_COPIES, read.COUNT_CONFLICTS):
+            counts = await self._each_shard(
+                {
+                    shard: read.fetch_count(self._pools.shards[shard], query)
+                    for shard in self._read()
+                },
+                "count copies",
+            )
+            totals.append(sum(counts.values()))
+        copies, conflicts = totals
+        return copies - conflicts, conflicts
+
     async def dump_digest(self) -> dict[int, str]:
         """Per shard of the read ring, the hex SHA-256 of its dump (see storage/dedup/dump.py)."""
         return await self._each_shard(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import urllib.request
@@ -11,6 +12,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from ledger.config import Settings
 from storage.embedded.process import LOOPBACK, ensure_port_free, spawn, wait_until
 
 PART = "s3 (moto)"
@@ -61,3 +63,18 @@ class EmbeddedS3:
         for name in created:
             client.create_bucket(Bucket=name)
         return created
+
+
+def use_dev_credentials(settings: Settings) -> bool:
+    """When a region's S3 store is the embedded moto endpoint and the environment names no AWS
+    credentials, set moto's placeholder ones for this process (and those it starts). Real
+    endpoints always use boto3's own credential chain. True when it set them."""
+    embedded = f"http://127.0.0.1:{settings.dev.s3_port}"
+    uses_moto = any(
+        region.object_store.scheme == "s3" and region.object_store.endpoint_url == embedded
+        for region in settings.regions.values()
+    )
+    if not uses_moto or os.environ.get("AWS_ACCESS_KEY_ID"):
+        return False
+    os.environ.update(DEV_CREDENTIALS)
+    return True

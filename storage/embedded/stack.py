@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from ledger.config import Settings
 from storage.crr.region_keys import ensure_signing_key_file
+from storage.embedded.apps import AppProcesses
 from storage.embedded.gcs import EmbeddedGcs
 from storage.embedded.postgres import EmbeddedPostgres
 from storage.embedded.process import LOOPBACK, pid_alive, stop_pid
@@ -66,16 +67,20 @@ class EmbeddedStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         record = self._read_record()
         pids: dict[str, int | None] = dict(record.get("pids", {}))
-        # Each part: start it unless the recorded process still answers.
+        # Each part: start it unless the recorded process still answers. The record is written
+        # after every start, so a part failing later leaves the earlier ones stoppable by `down`.
         if not (self.temporal.healthy() and _alive(pids.get("temporal"))):
             pids["temporal"] = self.temporal.start()
+            self._write_record(pids)
         self.postgres.start()
         pids["postgres"] = self.postgres.pid()
+        self._write_record(pids)
         if not (self.s3.healthy() and _alive(pids.get("s3"))):
             pids["s3"] = self.s3.start()
+            self._write_record(pids)
         if not (self.gcs.healthy() and _alive(pids.get("gcs"))):
             pids["gcs"] = self.gcs.start()
-        self._write_record(pids)
+            self._write_record(pids)
         self.provision()
         return self.status()
 
@@ -129,11 +134,12 @@ class EmbeddedStack:
         }
 
     def down(self) -> list[str]:
-        """Stop what `up` recorded; return the names of the parts stopped."""
+        """Stop what `up` recorded, and the geoledger processes started on it; return the names
+        of what was stopped."""
+        stopped = AppProcesses(self.state_dir).stop_all()
         record = self._read_record()
         if not record:
-            return []
-        stopped: list[str] = []
+            return stopped
         for name in ("temporal", "s3", "gcs"):
             pid = record.get("pids", {}).get(name)
             if _alive(pid):

@@ -102,6 +102,7 @@ async def test_outcomes_accepted_duplicate_conflict(store: DedupStore) -> None:
     ]
     assert {r.winner for r in (r1, r2, r3)} == {first.origin}
     assert r3.winner_digest == digest_of("a") and r3.winner_hlc == 10
+    assert await store.count_copies() == (1, 1)
 
 
 async def test_an_earlier_record_displaces_the_winner(store: DedupStore) -> None:

@@ -35,7 +35,7 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
 def test_every_bad_field_is_listed_by_path(tmp_path: Path) -> None:
     text = render_dev_config(DevStackConfig())
     text = text.replace('url = "s3://geoledger-us/ledger"', 'url = "ftp://nowhere"')
-    text = text.replace("postgresql://postgres@127.0.0.1:55432/geoledger_eu_control", "mysql://x")
+    text = text.replace("postgresql://postgres@127.0.0.1:15432/geoledger_eu_control", "mysql://x")
     text = text.replace('ship_targets = ["us", "eu"]', 'ship_targets = ["us", "eu"]\nbogus = 1')
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
