@@ -49,6 +49,7 @@ from ledger.config import ObjectStoreConfig
 from storage.objectstore import (
     AccessDenied,
     InvalidKey,
+    ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     PreconditionFailed,
@@ -101,8 +102,8 @@ async def listed_keys(store: ObjectStore) -> list[str]:
     return keys
 
 
-async def collect(listing: AsyncIterator[object]) -> list[str]:
-    return [info.key async for info in listing]  # type: ignore[attr-defined]
+async def collect(listing: AsyncIterator[ObjectInfo]) -> list[str]:
+    return [info.key async for info in listing]
 
 
 # --- round trips ---------------------------------------------------------------------------------
