@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from functools import cached_property
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -23,15 +22,12 @@ from activities.crr_models import (
 from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION
 from activities.region_resources import RegionResources
 from ledger.config import Settings
-from ledger.errors import RecordDecodeError
-from ledger.record import decode_record
-from ledger.signing import verify
 from storage.crr.errors import VerificationError
 from storage.crr.naming import ManifestRef
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import list_manifests_after, load_verified_segment
-from storage.dedup.from_wal import dedup_record_from
-from storage.dedup.models import DedupRecord, Outcome
+from storage.crr.verify_events import verified_dedup_records
+from storage.dedup.models import Outcome
 from storage.faults import crash_point
 
 
@@ -40,13 +36,6 @@ class ReplayActivities:
         self._settings = settings
         self._resources = resources
         self._gap_since: dict[tuple[str, str], float] = {}
-
-    @cached_property
-    def _manifest_keys(self) -> dict[str, object]:
-        return {
-            name: manifest_public_key(name, region)
-            for name, region in self._settings.regions.items()
-        }
 
     @activity.defn(name=REPLAY_POSITION)
     async def replay_position(self, request: ReplayPositionInput) -> ReplayPosition:
@@ -83,7 +72,9 @@ class ReplayActivities:
                 ),
                 request.expected_prev_sha256,
             )
-            records = await self._verified_events(segment.records, request)
+            records = await verified_dedup_records(
+                segment.records, stream, await self._resources.keys(target), target
+            )
         except VerificationError as exc:
             raise ApplicationError(str(exc), type="VerificationError", non_retryable=True) from exc
         activity.heartbeat(ref.last_seq)
@@ -100,39 +91,6 @@ class ReplayActivities:
             duplicates=tally[Outcome.DUPLICATE],
             conflicts=tally[Outcome.CONFLICT],
         )
-
-    async def _verified_events(
-        self, frames: list[tuple[int, bytes]], request: ApplySegmentInput
-    ) -> list[DedupRecord]:
-        """Decode every record and re-verify its event signature against the target region's
-        key registry (I1). A key revoked after the event was accepted still verifies it: the
-        source accepted it while the key was valid, and skipping it would diverge the regions."""
-        keys = await self._resources.keys(request.into_region)
-        records: list[DedupRecord] = []
-        for seq, raw in frames:
-            try:
-                record = decode_record(raw)
-            except RecordDecodeError as exc:
-                raise VerificationError(f"{request.source.stream} seq {seq}: {exc}") from exc
-            if (record.region, record.node) != (request.source.region, request.source.node):
-                raise VerificationError(
-                    f"{request.source.stream} seq {seq}: record names stream "
-                    f"{record.region}/{record.node}"
-                )
-            event = record.event
-            known = await keys.get(event.key_id)
-            if known is None or known.tenant_id != event.tenant_id:
-                raise VerificationError(
-                    f"{request.source.stream} seq {seq}: key {event.key_id!r} of tenant "
-                    f"{event.tenant_id!r} is unknown in region {request.into_region}"
-                )
-            if not verify(known.ed25519(), event):
-                raise VerificationError(
-                    f"{request.source.stream} seq {seq}: event {event.event_id!r} signature "
-                    "does not verify"
-                )
-            records.append(dedup_record_from(record, seq))
-        return records
 
     def _export_gap(self, stream: str, target: str, blocked: bool) -> None:
         key = (stream, target)
