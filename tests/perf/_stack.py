@@ -1,0 +1,353 @@
+"""What the benchmarks share: the embedded stack (or only its PostgreSQL) on private loopback ports
+in a temp dir, fresh migrated databases, pre-signed events, `geoledger` subprocesses, CPU
+accounting, and the way figures are printed.
+
+Benchmarks are scripts, not tests: they start what they need, run bounded in time, print figures
+as ratios against baselines measured in the same run, and exit non-zero only on a real failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.config import DevStackConfig, RegionConfig, Settings, load_settings
+from ledger.envelope import EventEnvelope
+from ledger.keys import key_id_for, private_key_from_seed
+from ledger.signing import sign, signing_input
+from storage.dedup.migrate import migrate_region
+from storage.embedded.config_template import render_dev_config
+from storage.embedded.postgres import EmbeddedPostgres
+from storage.embedded.process import free_port
+from storage.embedded.s3 import DEV_CREDENTIALS
+from storage.embedded.stack import EmbeddedStack
+
+GEOLEDGER = str(Path(sys.executable).parent / "geoledger")
+# Interpreter start-up plus imports on a loaded 2-core machine.
+START_TIMEOUT_S = 90.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class BenchFailure(Exception):
+    """Something the benchmark relies on did not work: a real failure, not a missed target."""
+
+
+# --- the stack ---------------------------------------------------------------------------------
+
+
+class BenchStack:
+    """The embedded stack in a temp dir with private ports. `postgres_only` starts just the
+    database server (the ingest node needs nothing else); otherwise all four parts."""
+
+    def __init__(self, postgres_only: bool) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="geoledger-bench-"))
+        self.config_path = self.root / "geoledger.toml"
+        dev = DevStackConfig(
+            state_dir=self.root / "state",
+            temporal_port=free_port(),
+            temporal_ui_port=free_port(),
+            postgres_port=free_port(),
+            s3_port=free_port(),
+            gcs_port=free_port(),
+        )
+        self.config_path.write_text(render_dev_config(dev, free_port(), free_port()))
+        self.settings = load_settings(self.config_path)
+        self._postgres_only = postgres_only
+        self._stack = EmbeddedStack(self.settings)
+        self.postgres: EmbeddedPostgres = self._stack.postgres
+        self._started = False
+
+    def __enter__(self) -> BenchStack:
+        for name, value in DEV_CREDENTIALS.items():
+            os.environ.setdefault(name, value)
+        try:
+            if self._postgres_only:
+                self.postgres.start()
+            else:
+                self._stack.up()
+            self._started = True
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._postgres_only:
+                self.postgres.stop()
+            else:
+                self._stack.down()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def stack(self) -> EmbeddedStack:
+        return self._stack
+
+    async def fresh_region(self, region: str, tag: str) -> RegionConfig:
+        """`region`'s configuration with its own new databases (control + 2 shards, migrated)
+        and its own WAL directory, so nothing another measurement wrote is seen."""
+        base = self.settings.region(region)
+        names = [f"{tag}_control", f"{tag}_shard0", f"{tag}_shard1"]
+        await self.postgres.ensure_databases(names)
+        dsns = [self.postgres.dsn(name) for name in names]
+        config = base.model_copy(
+            update={
+                "control_dsn": dsns[0],
+                "shard_dsns": dsns[1:],
+                "wal_dir": self.root / "wal" / tag,
+            }
+        )
+        await migrate_region(config)
+        return config
+
+    def with_regions(self, regions: dict[str, RegionConfig]) -> Settings:
+        return self.settings.model_copy(update={"regions": regions})
+
+    def env_for(self, settings: Settings) -> dict[str, str]:
+        """Environment for a `geoledger` subprocess that loads exactly `settings`."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GEOLEDGER_")}
+        env["GEOLEDGER_CONFIG"] = str(self.config_path)
+        env["GEOLEDGER_REGIONS"] = json.dumps(
+            {name: region.model_dump(mode="json") for name, region in settings.regions.items()}
+        )
+        return env
+
+
+# --- subprocesses ------------------------------------------------------------------------------
+
+
+@dataclass
+class Subprocess:
+    """One `geoledger ...` process this benchmark started, in its own process group."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM to its group (a graceful stop), SIGKILL when it has not exited in time."""
+        if self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+
+def start_geoledger(
+    name: str, args: Sequence[str], env: dict[str, str], log_dir: Path
+) -> Subprocess:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("ab") as log:
+        popen = subprocess.Popen(
+            [GEOLEDGER, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    return Subprocess(name, popen, log_path)
+
+
+def wait_for(
+    what: Subprocess, ready: Callable[[], bool], timeout_s: float = START_TIMEOUT_S
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not what.alive():
+            raise BenchFailure(f"{what.name} exited early:\n{what.log_tail()}")
+        if ready():
+            return
+        time.sleep(0.2)
+    raise BenchFailure(f"{what.name} not ready after {timeout_s:.0f}s:\n{what.log_tail()}")
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return probe
+
+
+def log_says(process: Subprocess, text: str) -> Callable[[], bool]:
+    return lambda: text in process.log_tail(200_000)
+
+
+@contextlib.contextmanager
+def running(*processes: Subprocess) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.stop()
+
+
+# --- CPU accounting ----------------------------------------------------------------------------
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of these processes and all their descendants, living ones only."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        times[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    total, todo, seen = 0.0, list(pids), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += times.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine (every core), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchTenant:
+    tenant_id: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def key_id(self) -> str:
+        return key_id_for(self.private_key.public_key())
+
+    @property
+    def public_raw(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+
+def bench_tenant(tenant_id: str) -> BenchTenant:
+    seed = hashlib.sha256(f"geoledger-bench-tenant-{tenant_id}".encode()).digest()
+    return BenchTenant(tenant_id, private_key_from_seed(seed))
+
+
+def payload_for(index: int) -> dict[str, Any]:
+    """A small order-like payload (~200 bytes of JSON), different for every event."""
+    return {
+        "order_id": f"ord-{index:09d}",
+        "customer": {"id": f"cus-{index % 977:05d}", "tier": "gold" if index % 7 else "silver"},
+        "lines": [
+            {"sku": f"sku-{index % 101:04d}", "qty": 1 + index % 3, "price_cents": 1299},
+            {"sku": "sku-0042", "qty": 1, "price_cents": 499},
+        ],
+        "currency": "EUR",
+        "note": "Lieferung bis Freitag",
+    }
+
+
+@dataclass(frozen=True)
+class SignedSet:
+    """Pre-signed events: the wire dicts, and per event its signing input and raw signature."""
+
+    events: list[dict[str, Any]]
+    signing_inputs: list[bytes]
+    signatures: list[bytes]
+
+
+def sign_events(who: BenchTenant, prefix: str, count: int) -> SignedSet:
+    events: list[dict[str, Any]] = []
+    inputs: list[bytes] = []
+    signatures: list[bytes] = []
+    for index in range(count):
+        envelope = EventEnvelope.model_validate(
+            {
+                "tenant_id": who.tenant_id,
+                "event_id": f"{prefix}{index:08d}",
+                "key_id": who.key_id,
+                "occurred_at": "2026-11-25T12:00:00.123Z",
+                "type": "order.created",
+                "payload": payload_for(index),
+            }
+        )
+        signature = sign(who.private_key, envelope)
+        events.append({**envelope.envelope_dict(), "signature": signature})
+        inputs.append(signing_input(envelope))
+        signatures.append(base64.urlsafe_b64decode(signature + "=="))
+    return SignedSet(events, inputs, signatures)
+
+
+def batch_bodies(events: Sequence[dict[str, Any]], size: int) -> list[tuple[int, bytes]]:
+    """(event count, request body) per batch of `size` events."""
+    return [
+        (len(events[i : i + size]), json.dumps({"events": events[i : i + size]}).encode())
+        for i in range(0, len(events), size)
+    ]
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile; requires a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def verdict(met: bool) -> str:
+    return "target met" if met else "target missed"
+
+
+def run_async(main: Callable[[], Any]) -> int:
+    """Run a benchmark's async main; exit status 1 (with the reason) on a real failure."""
+    try:
+        asyncio.run(main())
+    except BenchFailure as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    return 0
