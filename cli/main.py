@@ -8,6 +8,7 @@ from cli.crr import crr_app
 from cli.db import db_app
 from cli.demo import demo
 from cli.dev import dev_app
+from cli.drill import drill_app
 from cli.events import events_app
 from cli.geo import geo_app
 from cli.ingest import ingest_app
@@ -29,6 +30,7 @@ app.add_typer(crr_app, name="crr")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(geo_app, name="geo")
+app.add_typer(drill_app, name="drill")
 app.add_typer(sdk_app, name="sdk")
 app.command("demo")(demo)
 

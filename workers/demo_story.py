@@ -98,20 +98,20 @@ def wait_for_nodes(settings: Settings, timeout_s: float = 60) -> None:
 
 
 def demo_events(
-    private_key: Ed25519PrivateKey, key_id: str, run: str, region: str, count: int
+    private_key: Ed25519PrivateKey, key_id: str, prefix: str, region: str, count: int
 ) -> list[str]:
-    # One occurred_at for the whole run: the keys both regions receive must carry identical
-    # envelopes to be duplicates rather than conflicts.
-    """`count` events of the region, plus the keys both regions receive: 50 with identical
-    content (duplicates) and 10 whose content differs by region (conflicts)."""
-    occurred_at = datetime.strptime(run, "%Y%m%dT%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`count` events of the region, plus the keys every region receives: 50 with identical
+    content (duplicates) and 10 whose content differs by region (conflicts). Event ids start
+    with `prefix`; one occurred_at per prefix, so the shared keys carry identical envelopes."""
+    digits = "".join(ch for ch in prefix if ch.isdigit())[:14].ljust(14, "0")
+    occurred_at = datetime.strptime(digits, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def signed(event_id: str, payload: dict[str, Any]) -> str:
         return _signed(private_key, key_id, event_id, occurred_at, payload)
 
-    lines = [signed(f"{run}-{region}-{i}", {"region": region, "i": i}) for i in range(count)]
-    lines += [signed(f"{run}-both-{i}", {"i": i}) for i in range(50)]
-    lines += [signed(f"{run}-rival-{i}", {"seen_in": region}) for i in range(10)]
+    lines = [signed(f"{prefix}-{region}-{i}", {"region": region, "i": i}) for i in range(count)]
+    lines += [signed(f"{prefix}-both-{i}", {"i": i}) for i in range(50)]
+    lines += [signed(f"{prefix}-rival-{i}", {"seen_in": region}) for i in range(10)]
     return lines
 
 
