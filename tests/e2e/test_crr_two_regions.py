@@ -7,6 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from ledger.config import Settings
@@ -16,6 +17,8 @@ from tests.support.cluster import Cluster, running_cluster
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
 from workers.crr_control import start_crr
+from workers.drills.rebuild import rebuild_region
+from workers.geo_check import run_geo_check
 
 ACME = tenant("acme")
 
@@ -79,6 +82,51 @@ async def test_regions_converge_byte_identically(settings: Settings) -> None:
         await wait_converged(settings, last)
         us_digest, us_conflicts = await region_state(settings, "us")
         eu_digest, eu_conflicts = await region_state(settings, "eu")
-    assert us_digest == eu_digest
-    assert us_conflicts == eu_conflicts
-    assert us_conflicts == sorted(("acme", f"both-diff-{i}") for i in range(5))
+        assert us_digest == eu_digest
+        assert us_conflicts == eu_conflicts
+        assert us_conflicts == sorted(("acme", f"both-diff-{i}") for i in range(5))
+
+        # The divergence check agrees, then names exactly a key deleted from one region.
+        clean = await run_geo_check(cluster.client)
+        assert clean.differing_keys == 0
+        assert {pair.pair for pair in clean.pairs} == {"eu-us"}
+        await delete_key(settings, "eu", "acme", "us-7")
+        dirty = await run_geo_check(cluster.client)
+        assert dirty.differing_keys == 1
+        [sample] = [s for pair in dirty.pairs for stream in pair.streams for s in stream.sample]
+        # Pairs are named alphabetically: a = eu lacks the record that b = us holds.
+        assert sample.kind == "missing_in_a" and sample.in_a is None and sample.in_b is not None
+        assert (sample.stream, sample.in_b.tenant_id, sample.in_b.event_id) == (
+            "us/n1",
+            "acme",
+            "us-7",
+        )
+
+
+async def delete_key(settings: Settings, region: str, tenant_id: str, event_id: str) -> None:
+    deleted = 0
+    for dsn in settings.region(region).shard_dsns:
+        conn = await asyncpg.connect(dsn)
+        try:
+            status = await conn.execute(
+                "DELETE FROM dedup_events WHERE tenant_id = $1 AND event_id = $2",
+                tenant_id,
+                event_id,
+            )
+            deleted += int(status.split()[-1])
+        finally:
+            await conn.close()
+    assert deleted == 1
+
+
+async def test_a_region_rebuilt_from_shipped_segments_equals_the_live_one(
+    settings: Settings,
+) -> None:
+    async with running_cluster(settings) as cluster:
+        last = await ingest_both(cluster)
+        await start_crr(cluster.client, settings)
+        await wait_converged(settings, last)
+        report = await rebuild_region(settings, "eu")
+    assert report.ok, report.as_dict()
+    assert {s.stream: s.rebuilt_seq for s in report.streams} == last
+    assert report.records == sum(last.values())
