@@ -15,10 +15,18 @@ class StreamRef(BaseModel):
         return f"{self.region}/{self.node}"
 
 
+class LongPoll(BaseModel):
+    """How a listing waits for new work: up to `wait_s`, looking every `interval_s`."""
+
+    wait_s: float = 0.0
+    interval_s: float = 0.2
+
+
 class ListSegmentsInput(BaseModel):
     source: StreamRef
     after_seq: int
     limit: int = 16
+    poll: LongPoll = LongPoll()
 
 
 class SegmentRef(BaseModel):
@@ -78,6 +86,7 @@ class ListManifestsInput(BaseModel):
     into_region: str
     after_seq: int
     limit: int = 32
+    poll: LongPoll = LongPoll()
 
 
 class ManifestRefModel(BaseModel):

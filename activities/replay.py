@@ -19,6 +19,7 @@ from activities.crr_models import (
     ReplayPosition,
     ReplayPositionInput,
 )
+from activities.long_poll import long_poll
 from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION
 from activities.region_resources import RegionResources
 from ledger.config import Settings
@@ -46,7 +47,11 @@ class ReplayActivities:
     async def list_manifests(self, request: ListManifestsInput) -> ListManifestsResult:
         stream, target = request.source.stream, request.into_region
         store = self._resources.store(target)
-        listing = await list_manifests_after(store, stream, request.after_seq, request.limit)
+        listing = await long_poll(
+            lambda: list_manifests_after(store, stream, request.after_seq, request.limit),
+            lambda found: bool(found.ready) or found.gap_first_seq is not None,
+            request.poll,
+        )
         self._export_gap(stream, target, blocked=bool(listing.gap_first_seq and not listing.ready))
         return ListManifestsResult(
             ready=[

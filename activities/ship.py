@@ -23,6 +23,7 @@ from activities.crr_models import (
     ShipSegmentInput,
     ShipWatermark,
 )
+from activities.long_poll import long_poll
 from activities.names import (
     COMMIT_MANIFEST,
     LIST_SEALED_SEGMENTS,
@@ -65,14 +66,18 @@ class ShipActivities:
     @activity.defn(name=LIST_SEALED_SEGMENTS)
     async def list_sealed_segments(self, request: ListSegmentsInput) -> ListSegmentsResult:
         self._check_stream(request.source.stream)
-        segments = sealed_segments_after(self.wal_directory, request.after_seq)[: request.limit]
-        return ListSegmentsResult(
-            segments=[
-                SegmentRef(first_seq=s.first_seq, last_seq=s.last_seq)
-                for s in segments
-                if s.last_seq is not None
-            ]
-        )
+
+        async def look() -> ListSegmentsResult:
+            segments = sealed_segments_after(self.wal_directory, request.after_seq)
+            return ListSegmentsResult(
+                segments=[
+                    SegmentRef(first_seq=s.first_seq, last_seq=s.last_seq)
+                    for s in segments[: request.limit]
+                    if s.last_seq is not None
+                ]
+            )
+
+        return await long_poll(look, lambda result: bool(result.segments), request.poll)
 
     @activity.defn(name=SHIP_SEGMENT)
     async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegmentInfo:

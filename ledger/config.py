@@ -148,7 +148,11 @@ class CrrConfig(_Strict):
 
     zstd_level: int = Field(default=3, ge=1, le=22)
     max_concurrent_uploads: int = Field(default=4, ge=1, le=64)
-    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # A listing activity (new sealed segments, new manifests) waits up to idle_wait_s for work,
+    # looking every poll_interval_s: new work is picked up within one poll interval while an idle
+    # stream costs its workflow one activity per idle_wait_s, keeping history small.
+    idle_wait_s: float = Field(default=10.0, ge=0, le=60)
+    poll_interval_s: float = Field(default=0.2, gt=0, le=10)
     # How often each node's worker measures wal_crr_lag_seconds.
     lag_sample_interval_s: float = Field(default=1.0, gt=0, le=60)
 

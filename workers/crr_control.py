@@ -15,6 +15,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError
 
+from activities.crr_models import LongPoll
 from ledger.config import Settings
 from workflows import queues
 from workflows.replay_wal import (
@@ -83,7 +84,9 @@ async def start_crr(client: Client, settings: Settings, region: str | None = Non
                 ShipWalInput(
                     region=source_region,
                     node=node,
-                    poll_interval_s=settings.crr.poll_interval_s,
+                    poll=LongPoll(
+                        wait_s=settings.crr.idle_wait_s, interval_s=settings.crr.poll_interval_s
+                    ),
                     max_concurrent_uploads=settings.crr.max_concurrent_uploads,
                 ),
                 id=ref.workflow_id,
@@ -99,7 +102,9 @@ async def start_crr(client: Client, settings: Settings, region: str | None = Non
                     source_region=source_region,
                     source_node=node,
                     into_region=ref.target,
-                    poll_interval_s=settings.crr.poll_interval_s,
+                    poll=LongPoll(
+                        wait_s=settings.crr.idle_wait_s, interval_s=settings.crr.poll_interval_s
+                    ),
                 ),
                 id=ref.workflow_id,
                 task_queue=queues.CRR,

@@ -22,12 +22,13 @@ with workflow.unsafe.imports_passed_through():
         ApplySegmentResult,
         ListManifestsInput,
         ListManifestsResult,
+        LongPoll,
         ReplayPosition,
         ReplayPositionInput,
         StreamRef,
     )
     from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION
-    from workflows.waiting import wait_for_or_timeout
+    from workflows.pausable import unless_paused
 
 APPLY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -57,7 +58,8 @@ class ReplayWalInput(BaseModel):
     into_region: str
     state: ReplayState | None = None
     paused: bool = False
-    poll_interval_s: float = 0.5
+    # How a listing waits for new work (see CrrConfig).
+    poll: LongPoll = LongPoll(wait_s=10.0)
     manifests_per_round: int = 32
 
 
@@ -87,26 +89,32 @@ class ReplayWalWorkflow:
         self._state = request.state or await self._position(source, request.into_region)
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)
-            listed = await workflow.execute_activity(
+            listing = workflow.start_activity(
                 LIST_MANIFESTS,
                 ListManifestsInput(
                     source=source,
                     into_region=request.into_region,
                     after_seq=self._state.applied_seq,
                     limit=request.manifests_per_round,
+                    poll=request.poll,
                 ),
                 result_type=ListManifestsResult,
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=timedelta(seconds=request.poll.wait_s + 30),
+                heartbeat_timeout=timedelta(seconds=10),
                 retry_policy=APPLY_RETRY,
             )
+            listed = await unless_paused(listing, lambda: self._paused)
+            if listed is None:
+                continue
             self._state.blocked_on_gap_at_seq = (
                 self._state.applied_seq + 1 if listed.gap_first_seq and not listed.ready else None
             )
             if not listed.ready:
-                await wait_for_or_timeout(lambda: self._paused, request.poll_interval_s)
-                continue
+                continue  # the listing already waited for work: look again
             try:
                 for ref in listed.ready:
+                    if self._paused:
+                        break
                     await self._apply(source, request.into_region, ref)
             except ActivityError as exc:
                 self._state.last_error = str(exc.cause or exc)

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         CommitManifestInput,
         ListSegmentsInput,
         ListSegmentsResult,
+        LongPoll,
         ReadShipWatermarkInput,
         ShippedSegmentInfo,
         ShipSegmentInput,
@@ -33,8 +34,8 @@ with workflow.unsafe.imports_passed_through():
         READ_SHIP_WATERMARK,
         SHIP_SEGMENT,
     )
+    from workflows.pausable import unless_paused
     from workflows.queues import node_queue
-    from workflows.waiting import wait_for_or_timeout
 
 # Transient failures (a store down) retry forever with backoff: lag grows and alerts, nothing is
 # lost. Conflicts and missing segments need an operator and are not retried.
@@ -60,7 +61,8 @@ class ShipWalInput(BaseModel):
     node: str
     state: ShipState | None = None
     paused: bool = False
-    poll_interval_s: float = 0.5
+    # How a listing waits for new work (see CrrConfig).
+    poll: LongPoll = LongPoll(wait_s=10.0)
     max_concurrent_uploads: int = 4
     segments_per_round: int = 16
 
@@ -89,21 +91,23 @@ class ShipWalWorkflow:
         self._state = request.state or await self._read_watermark(source)
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)
-            listed = await workflow.execute_activity(
+            listing = workflow.start_activity(
                 LIST_SEALED_SEGMENTS,
                 ListSegmentsInput(
                     source=source,
                     after_seq=self._state.last_seq,
                     limit=request.segments_per_round,
+                    poll=request.poll,
                 ),
                 result_type=ListSegmentsResult,
                 task_queue=node_queue(source.region, source.node),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=timedelta(seconds=request.poll.wait_s + 30),
+                heartbeat_timeout=timedelta(seconds=10),
                 retry_policy=UPLOAD_RETRY,
             )
-            if not listed.segments:
-                await wait_for_or_timeout(lambda: self._paused, request.poll_interval_s)
-                continue
+            listed = await unless_paused(listing, lambda: self._paused)
+            if listed is None or not listed.segments:
+                continue  # paused, or the listing already waited for work: look again
             try:
                 await self._ship_round(source, listed, request.max_concurrent_uploads)
             except ActivityError as exc:
@@ -120,7 +124,7 @@ class ShipWalWorkflow:
                 node=request.node,
                 state=self._state,
                 paused=self._paused,
-                poll_interval_s=request.poll_interval_s,
+                poll=request.poll,
                 max_concurrent_uploads=request.max_concurrent_uploads,
                 segments_per_round=request.segments_per_round,
             )
@@ -155,6 +159,8 @@ class ShipWalWorkflow:
         uploads = [asyncio.ensure_future(upload(s.first_seq)) for s in listed.segments]
         # Commit in order as soon as each upload is done; later uploads keep running meanwhile.
         for pending in uploads:
+            if self._paused:
+                break  # uploads still running are harmless: a re-upload is identical
             shipped = await pending
             manifest_sha256 = await workflow.execute_activity(
                 COMMIT_MANIFEST,
