@@ -99,6 +99,14 @@ async def wait_converged(
             await store.close()
 
 
+async def applied_position(settings: Settings, region: str, stream: str) -> int:
+    store = await DedupStore.open(settings.region(region))
+    try:
+        return await store.applied_position(stream)
+    finally:
+        await store.close()
+
+
 async def stored_keys(store: Any, prefix: str) -> list[str]:
     return [info.key async for info in store.list(prefix=prefix)]
 
@@ -149,9 +157,10 @@ async def test_crr_converges_after_ship_and_replay_workers_are_killed(
             await asyncio.sleep(SEAL_AGE_S)
             await sent.round(cluster, "r2")
 
-            us_shipper, eu_shipper, crr = await asyncio.gather(
+            # eu/n1 gets no shipper yet: with no manifest anywhere the replay crash point cannot
+            # fire, so the us/n1 shipper (whose workflow the CRR worker runs) dies first.
+            us_shipper, crr = await asyncio.gather(
                 start_worker(group, settings, config, us_queue, crash_at=SHIP_CRASH),
-                start_worker(group, settings, config, eu_queue),
                 start_worker(group, settings, config, queues.CRR, crash_at=REPLAY_CRASH),
             )
             await start_crr(client, settings)
@@ -163,17 +172,19 @@ async def test_crr_converges_after_ship_and_replay_workers_are_killed(
                 store = open_object_store(settings.region(region).object_store)
                 assert await stored_keys(store, f"{stream_prefix('us/n1')}/segments/")
                 assert await stored_keys(store, manifests_prefix("us/n1")) == []
-            us_restart = asyncio.create_task(start_worker(group, settings, config, us_queue))
-            # (b) The CRR worker dies right after applying a segment of eu/n1 (the only stream
-            # with a manifest) to us: the apply and its watermark committed together.
-            assert await crr.wait_exit(60) == -signal.SIGKILL, crr.log_tail()
-            us_dedup = await DedupStore.open(settings.region("us"))
-            try:
-                assert await us_dedup.applied_position("eu/n1") > 0
-            finally:
-                await us_dedup.close()
+            assert await applied_position(settings, "us", "eu/n1") == 0
 
-            await asyncio.gather(us_restart, start_worker(group, settings, config, queues.CRR))
+            # (b) eu/n1 ships now; the CRR worker dies right after applying its first segment to
+            # us (the killed us/n1 upload is retried only once its heartbeat times out), and the
+            # apply committed together with its watermark.
+            eu_shipper, _ = await asyncio.gather(
+                start_worker(group, settings, config, eu_queue),
+                start_worker(group, settings, config, us_queue),
+            )
+            assert await crr.wait_exit(60) == -signal.SIGKILL, crr.log_tail()
+            assert await applied_position(settings, "us", "eu/n1") > 0
+
+            await start_worker(group, settings, config, queues.CRR)
             await sent.round(cluster, "r3")
             await wait_converged(settings, sent.last_seq, CONVERGE_TIMEOUT_S, group)
         assert eu_shipper.returncode is None, eu_shipper.log_tail()
