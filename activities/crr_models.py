@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ledger.shipped import ShippedSegment
+
 
 class StreamRef(BaseModel):
     region: str
@@ -43,21 +45,9 @@ class ShipSegmentInput(BaseModel):
     first_seq: int
 
 
-class ShippedSegmentInfo(BaseModel):
-    first_seq: int
-    last_seq: int
-    records: int
-    key: str
-    raw_bytes: int
-    raw_sha256: str
-    compressed_bytes: int
-    sha256: str
-    sealed_at_ms: int
-
-
 class CommitManifestInput(BaseModel):
     source: StreamRef
-    segment: ShippedSegmentInfo
+    segment: ShippedSegment
     prev_manifest_sha256: str
 
 

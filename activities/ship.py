@@ -19,7 +19,6 @@ from activities.crr_models import (
     ListSegmentsResult,
     ReadShipWatermarkInput,
     SegmentRef,
-    ShippedSegmentInfo,
     ShipSegmentInput,
     ShipWatermark,
 )
@@ -32,9 +31,10 @@ from activities.names import (
 )
 from ledger.config import Settings
 from ledger.manifest import manifest_sha256
+from ledger.shipped import ShippedSegment
 from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
 from storage.crr.region_keys import signing_key
-from storage.crr.ship import ShippedSegment, commit_manifest, ship_segment
+from storage.crr.ship import commit_manifest, ship_segment
 from storage.crr.watermark import read_ship_watermark
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
@@ -80,7 +80,7 @@ class ShipActivities:
         return await long_poll(look, lambda result: bool(result.segments), request.poll)
 
     @activity.defn(name=SHIP_SEGMENT)
-    async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegmentInfo:
+    async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegment:
         self._check_stream(request.source.stream)
         shipped = await self._counting_errors(
             lambda: ship_segment(
@@ -92,13 +92,13 @@ class ShipActivities:
             )
         )
         crash_point("crr.ship.after_upload")
-        return ShippedSegmentInfo(**vars(shipped))
+        return shipped
 
     @activity.defn(name=COMMIT_MANIFEST)
     async def commit_manifest(self, request: CommitManifestInput) -> str:
         """Sign and write the manifest; return its SHA-256 (the next manifest chains to it)."""
         self._check_stream(request.source.stream)
-        shipped = ShippedSegment(stream=self._stream, **request.segment.model_dump())
+        shipped = request.segment
         manifest = await self._counting_errors(
             lambda: commit_manifest(
                 shipped,

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.smoke_models import ObjectRoundTripInput, ObjectRoundTripResult
 from ledger.config import Settings
 from storage.objectstore import ObjectStoreError, open_object_store
-
-
-class ObjectRoundTripInput(BaseModel):
-    region: str
-    key: str
-    size: int = 4096
-
-
-class ObjectRoundTripResult(BaseModel):
-    region: str
-    store: str
-    key: str
-    bytes: int
-    sha256: str
 
 
 class SmokeActivities:

@@ -23,7 +23,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.geo import (
+    from activities.geo_models import (
         DIFF_SEQS_PER_CALL,
         EXACT_DIFF,
         FINGERPRINTS,

@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
         ListSegmentsResult,
         LongPoll,
         ReadShipWatermarkInput,
-        ShippedSegmentInfo,
         ShipSegmentInput,
         ShipWatermark,
         StreamRef,
@@ -34,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         READ_SHIP_WATERMARK,
         SHIP_SEGMENT,
     )
+    from ledger.shipped import ShippedSegment
     from workflows.pausable import unless_paused
     from workflows.queues import node_queue
 
@@ -143,12 +143,12 @@ class ShipWalWorkflow:
             )
         slots = asyncio.Semaphore(concurrency)
 
-        async def upload(first_seq: int) -> ShippedSegmentInfo:
+        async def upload(first_seq: int) -> ShippedSegment:
             async with slots:
-                shipped: ShippedSegmentInfo = await workflow.execute_activity(
+                shipped: ShippedSegment = await workflow.execute_activity(
                     SHIP_SEGMENT,
                     ShipSegmentInput(source=source, first_seq=first_seq),
-                    result_type=ShippedSegmentInfo,
+                    result_type=ShippedSegment,
                     task_queue=node_queue(source.region, source.node),
                     start_to_close_timeout=timedelta(minutes=5),
                     heartbeat_timeout=timedelta(seconds=30),

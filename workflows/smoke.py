@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.smoke import ObjectRoundTripInput, ObjectRoundTripResult
+    from activities.smoke_models import ObjectRoundTripInput, ObjectRoundTripResult
 
 
 class SmokeInput(BaseModel):

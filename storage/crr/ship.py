@@ -11,31 +11,17 @@ import asyncio
 import hashlib
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.manifest import Manifest, ManifestFields, manifest_bytes, sign_manifest
+from ledger.shipped import ShippedSegment
 from storage.crr.codec import CODEC, compress_file
 from storage.crr.errors import SegmentNotFoundError, ShipConflictError
 from storage.crr.naming import manifest_key, segment_key
 from storage.objectstore import ObjectStore
 from storage.wal import list_segments
-
-
-@dataclass(frozen=True)
-class ShippedSegment:
-    stream: str
-    first_seq: int
-    last_seq: int
-    records: int
-    key: str
-    raw_bytes: int
-    raw_sha256: str
-    compressed_bytes: int
-    sha256: str
-    sealed_at_ms: int
 
 
 async def ship_segment(

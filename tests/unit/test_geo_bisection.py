@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.geo import RangeFingerprintModel, SeqRangeModel
+from activities.geo_models import RangeFingerprintModel, SeqRangeModel
 from storage.geo import (
     DivergenceKind,
     GeoInputError,

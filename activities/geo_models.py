@@ -1,0 +1,203 @@
+"""Activity names and typed payloads of the geo-divergence check: ranges, counts, hashes and a
+capped sample of records, never row dumps. Pure: the workflow imports this module."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from storage.geo.diff import MAX_DIFF_SEQS
+from storage.geo.ranges import SeqRange, bucket_range
+
+if TYPE_CHECKING:
+    from storage.geo.diff import Divergence, StreamRecord
+
+# storage.dedup.routing.Phase.STABLE, spelled out so this module imports no database code.
+STABLE_PHASE = "stable"
+
+WATERMARKS = "geo_watermarks"
+FINGERPRINTS = "geo_fingerprints"
+EXACT_DIFF = "geo_exact_diff"
+WRITE_REPORT = "geo_write_report"
+
+NON_RETRYABLE_ERRORS = ["GeoInputError", "GeoReportError"]
+DIFF_SEQS_PER_CALL = MAX_DIFF_SEQS
+
+
+class SeqRangeModel(BaseModel):
+    """Seqs lo..hi of one stream, both included."""
+
+    lo: int
+    hi: int
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo + 1
+
+    def to_range(self) -> SeqRange:
+        return SeqRange(self.lo, self.hi)
+
+    @classmethod
+    def of(cls, seqs: SeqRange) -> SeqRangeModel:
+        return cls(lo=seqs.lo, hi=seqs.hi)
+
+
+class WatermarksInput(BaseModel):
+    # None: every configured region.
+    regions: list[str] | None = None
+
+
+class RegionWatermarks(BaseModel):
+    region: str
+    # Per stream `<region>/<node>`, the highest seq applied on every shard.
+    positions: dict[str, int]
+    phase: str
+    ring_size: int
+
+    @property
+    def resharding(self) -> bool:
+        """True while a re-sharding runs: shards of the read ring may then hold keys twice
+        (copied, not yet cleaned up), so record sets cannot be compared."""
+        return self.phase != STABLE_PHASE
+
+
+class WatermarksResult(BaseModel):
+    regions: list[RegionWatermarks]
+
+
+class FingerprintsInput(BaseModel):
+    region: str
+    stream: str
+    ranges: list[SeqRangeModel]
+    buckets: int
+
+
+class RangeFingerprintModel(BaseModel):
+    """Per bucket of `width` seqs of lo..hi: the record count and the hash sum mod 2**64."""
+
+    lo: int
+    hi: int
+    width: int
+    counts: list[int]
+    hashes: list[int]
+
+    @property
+    def records(self) -> int:
+        return sum(self.counts)
+
+    def differing_ranges(self, other: RangeFingerprintModel) -> list[SeqRangeModel]:
+        """The buckets whose fingerprints differ from `other`'s (the same range in the other
+        region). Both regions cut a range the same way; if they did not, all of it differs."""
+        same_cut = (self.lo, self.hi, self.width, len(self.counts)) == (
+            other.lo,
+            other.hi,
+            other.width,
+            len(other.counts),
+        )
+        if not same_cut:
+            return [SeqRangeModel(lo=self.lo, hi=self.hi)]
+        seqs = SeqRange(self.lo, self.hi)
+        return [
+            SeqRangeModel.of(bucket_range(seqs, self.width, index))
+            for index in range(len(self.counts))
+            if (self.counts[index], self.hashes[index])
+            != (other.counts[index], other.hashes[index])
+        ]
+
+
+class FingerprintsResult(BaseModel):
+    ranges: list[RangeFingerprintModel]
+
+
+class RecordModel(BaseModel):
+    tenant_id: str
+    event_id: str
+    hlc: int
+    digest: str  # hex SHA-256 of the envelope
+
+    @classmethod
+    def of(cls, record: StreamRecord | None) -> RecordModel | None:
+        if record is None:
+            return None
+        return cls(
+            tenant_id=record.tenant_id,
+            event_id=record.event_id,
+            hlc=record.hlc,
+            digest=record.digest.hex(),
+        )
+
+
+class DivergentRecord(BaseModel):
+    """A record of `stream` at `seq` that is not in both regions: `in_a` / `in_b` is what each
+    holds there. kind: missing_in_a, missing_in_b or different."""
+
+    stream: str
+    seq: int
+    kind: str
+    in_a: RecordModel | None
+    in_b: RecordModel | None
+
+    @classmethod
+    def of(cls, stream: str, divergence: Divergence) -> DivergentRecord:
+        return cls(
+            stream=stream,
+            seq=divergence.seq,
+            kind=divergence.kind.value,
+            in_a=RecordModel.of(divergence.in_a),
+            in_b=RecordModel.of(divergence.in_b),
+        )
+
+    @property
+    def key(self) -> str:
+        """`tenant/event_id` of the record (region a's when both hold one)."""
+        record = self.in_a or self.in_b
+        assert record is not None
+        return f"{record.tenant_id}/{record.event_id}"
+
+
+class ExactDiffInput(BaseModel):
+    # a < b alphabetically: `in_a` is always the first region of the pair's name.
+    a: str
+    b: str
+    stream: str
+    ranges: list[SeqRangeModel]
+    max_sample: int = Field(default=20, ge=0)
+
+
+class ExactDiffResult(BaseModel):
+    differing_keys: int
+    sample: list[DivergentRecord]
+    # The part in region a's store listing every divergent record; None when there is none.
+    part_key: str | None = None
+
+
+class StreamComparison(BaseModel):
+    """What the check found for one source stream of a pair."""
+
+    stream: str
+    upto: int  # compared seqs 1..upto: the lower of the two regions' watermarks
+    records_a: int = 0
+    records_b: int = 0
+    differing_keys: int = 0
+    # True when the differing ranges outnumbered the check's cap: differing_keys is then a
+    # lower bound, found in the first ranges only.
+    truncated: bool = False
+    ranges_diffed: int = 0
+    sample: list[DivergentRecord] = Field(default_factory=list)
+    part_keys: list[str] = Field(default_factory=list)
+
+
+class WriteReportInput(BaseModel):
+    a: str
+    b: str
+    checked_at: str
+    streams: list[StreamComparison]
+
+
+class WriteReportResult(BaseModel):
+    key: str
+    bytes: int
+
+
+# --- activities -------------------------------------------------------------------------------
