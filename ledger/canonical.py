@@ -8,6 +8,7 @@ raw keys.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any, cast
 
@@ -16,6 +17,18 @@ import rfc8785
 from ledger.errors import CanonicalFormError
 
 _B64URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+_MAX_SAFE_INTEGER = 2**53 - 1
+# The standard library's C encoder with these options writes exactly the RFC 8785 form of values
+# made only of str-keyed dicts, lists, str, int (in the safe range), bool and None: the same
+# separators, the same minimal escapes (\b \t \n \f \r \" \\ and \u00xx in lower case for
+# the other controls), UTF-8 left as is, keys sorted by code point. The two orders agree unless a
+# key holds a character at or above U+E000 (UTF-16 sorts those after surrogate pairs); `_plain`
+# sends such keys, floats (ECMAScript number form) and everything else to the reference
+# implementation.
+_PLAIN_JSON = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+)
+_json_string = json.encoder.encode_basestring
 
 
 def canonical_bytes(value: object) -> bytes:
@@ -28,6 +41,17 @@ def canonical_bytes(value: object) -> bytes:
     that are not valid Unicode (lone surrogates), other types, and nesting deeper than the
     interpreter's recursion limit.
     """
+    if type(value) is str:
+        try:
+            # The C encoder's string form is the RFC 8785 §3.2.2.2 one (see _PLAIN_JSON).
+            return _json_string(value).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the reference implementation names the problem
+    elif _plain(value):
+        try:
+            return _PLAIN_JSON.encode(value).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError, ValueError):
+            pass  # a lone surrogate, say: the reference implementation names the problem
     try:
         return rfc8785.dumps(cast(Any, value))
     except RecursionError:
@@ -36,6 +60,32 @@ def canonical_bytes(value: object) -> bytes:
         ) from None
     except ValueError as exc:  # rfc8785.CanonicalizationError, and UnicodeError from key sorting
         raise CanonicalFormError(f"expected a value with an RFC 8785 form, got: {exc}") from None
+
+
+def _plain(value: object) -> bool:
+    """True when `value` is built only from what the C encoder writes in RFC 8785 form."""
+    try:
+        return _plain_tree(value)
+    except RecursionError:
+        return False
+
+
+def _plain_tree(value: object) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_MAX_SAFE_INTEGER <= cast(int, value) <= _MAX_SAFE_INTEGER
+    if kind is dict:
+        for key, item in cast(dict[object, object], value).items():
+            if type(key) is not str or not (key.isascii() or max(key) < "\ue000"):
+                return False
+            if not _plain_tree(item):
+                return False
+        return True
+    if kind is list:
+        return all(_plain_tree(item) for item in cast(list[object], value))
+    return False
 
 
 def b64url_encode(data: bytes) -> str:

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.canonical import canonical_bytes
 from ledger.envelope import SignedEvent, parse_signed_event
 from ledger.errors import EventSchemaError, RecordDecodeError
 from ledger.hlc import MAX_HLC
@@ -84,8 +83,23 @@ def record_dict(record: WalRecord) -> dict[str, Any]:
 
 
 def encode_record(record: WalRecord) -> bytes:
-    """The record's bytes: RFC 8785 canonical JSON of `record_dict(record)`."""
-    return canonical_bytes(record_dict(record))
+    """The record's bytes: RFC 8785 canonical JSON of `record_dict(record)`.
+
+    Assembled from the event's canonical form, computed once per event, rather than by
+    canonicalizing the whole record again: JCS sorts members by key (§3.2.3), and the keys are
+    fixed, so the form is `{"accepted_at_ms":..,"event":{..},"hlc":"..","node":..,"region":..,
+    "v":1}` with each value in its own RFC 8785 form.
+    """
+    # __post_init__ checked every field: the integers are in range and not bool, region and node
+    # are [a-z0-9-] names; their RFC 8785 forms are their decimal digits and quoted names.
+    return b"".join(
+        (
+            b'{"accepted_at_ms":%d,"event":' % record.accepted_at_ms,
+            record.event.canonical_event(),
+            b',"hlc":"%d","node":"%s","region":"%s","v":%d}'
+            % (record.hlc, record.node.encode(), record.region.encode(), RECORD_VERSION),
+        )
+    )
 
 
 def decode_record(data: bytes) -> WalRecord:

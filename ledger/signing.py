@@ -12,25 +12,28 @@ import hashlib
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ledger.canonical import b64url_decode_exact, b64url_encode, canonical_bytes
-from ledger.envelope import SIGNATURE_BYTES, EventEnvelope, SignedEvent
+from ledger.canonical import b64url_encode
+from ledger.envelope import EventEnvelope, SignedEvent
 from ledger.errors import CanonicalFormError
 
 SIGNING_DOMAIN = b"geoledger.event.v1\x00"
 
 
-def signing_input(envelope: EventEnvelope) -> bytes:
-    """SIGNING_DOMAIN + RFC 8785 form of the six envelope fields: the RFC 8032 §5.1.6 message M."""
-    return SIGNING_DOMAIN + canonical_bytes(envelope.envelope_dict())
+def signing_input(envelope: EventEnvelope | SignedEvent) -> bytes:
+    """SIGNING_DOMAIN + RFC 8785 form of the six envelope fields: the RFC 8032 §5.1.6 message M.
+
+    A SignedEvent stands for its envelope: its signature is not part of the input.
+    """
+    return SIGNING_DOMAIN + envelope.canonical_envelope()
 
 
-def content_digest(envelope: EventEnvelope) -> bytes:
+def content_digest(envelope: EventEnvelope | SignedEvent) -> bytes:
     """SHA-256 (FIPS 180-4) of the RFC 8785 envelope, without domain prefix or signature.
 
     Two events with the same key and the same digest are duplicates; a different digest under the
-    same key is a conflict. 32 bytes.
+    same key is a conflict. 32 bytes. A SignedEvent stands for its envelope.
     """
-    return hashlib.sha256(canonical_bytes(envelope.envelope_dict())).digest()
+    return hashlib.sha256(envelope.canonical_envelope()).digest()
 
 
 def sign(private_key: Ed25519PrivateKey, envelope: EventEnvelope) -> str:
@@ -53,12 +56,27 @@ def verify(public_key: Ed25519PublicKey, event: SignedEvent) -> bool:
     not exactly 86 canonical unpadded base64url characters (padding, other alphabets, non-zero pad
     bits, wrong length). Whether the key belongs to the event's tenant is the caller's question.
     """
+    inputs = verification_inputs(event)
+    return inputs is not None and verify_signature(public_key, *inputs)
+
+
+def verification_inputs(event: SignedEvent) -> tuple[bytes, bytes] | None:
+    """The signature bytes and the message M (`signing_input`) that RFC 8032 §5.1.7 verification
+    of `event` takes; None when there is nothing that could verify (a signature that is not 86
+    canonical base64url characters, a field without an RFC 8785 form).
+
+    Split from `verify` so that the inputs can be built in one process and checked in another.
+    """
     try:
-        signature = b64url_decode_exact(event.signature, SIGNATURE_BYTES)
-        message = signing_input(event.envelope())
+        return event.signature_bytes(), signing_input(event)
     except CanonicalFormError:
         # Only reachable for events built without validation (model_construct).
-        return False
+        return None
+
+
+def verify_signature(public_key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    """RFC 8032 §5.1.7: True when `signature` is valid for `message` under `public_key`; False,
+    never an exception, otherwise."""
     try:
         public_key.verify(signature, message)
     except InvalidSignature:

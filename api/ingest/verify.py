@@ -1,23 +1,39 @@
 """Signature verification for a batch (I1): each event's key must exist, belong to the event's
 tenant and not be revoked, and its Ed25519 signature must verify - before anything else happens.
 
-Verification runs on a thread pool sized to the cores so the event loop keeps serving requests.
+Verification runs in worker processes, one per core: cryptography holds the GIL while it verifies,
+so threads would verify one at a time and stall the event loop meanwhile. A request with only a few
+signatures is verified in the event loop itself, where it costs less than a round trip to a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from api.ingest.batch import BatchItem, Rejection
 from ledger.envelope import SignedEvent
-from ledger.signing import verify
+from ledger.signing import verification_inputs, verify_signature
+
+log = logging.getLogger("geoledger.ingest.verify")
+
+INLINE_MAX = 8
+"""Requests with at most this many signatures to check verify them in the event loop."""
+
+# Workers fork from a server process that imported only this module: no copy of the node's
+# threads, sockets or locks (plain fork), and no re-import of the node's entry point (spawn).
+_WORKER_CONTEXT = multiprocessing.get_context("forkserver")
 
 
 @dataclass(frozen=True)
@@ -37,23 +53,27 @@ class KeyResolver(Protocol):
 
 
 class SignatureVerifier:
-    def __init__(self, keys: KeyResolver, threads: int | None = None) -> None:
+    def __init__(self, keys: KeyResolver, processes: int | None = None) -> None:
         self._keys = keys
-        self._threads = threads or os.cpu_count() or 2
-        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="verify")
+        self._processes = processes or os.cpu_count() or 2
+        self._pool: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     async def check(self, items: Sequence[BatchItem]) -> list[BatchItem]:
         """Return `items` with every event that fails a key or signature check turned into a
         rejection. Events already rejected by the schema stay as they are."""
         checked = list(items)
         to_verify: list[tuple[int, SignedEvent, Ed25519PublicKey]] = []
+        # A batch usually carries one tenant's events under one key: look each key up once.
+        known_keys: dict[str, KnownKey | None] = {}
         for position, item in enumerate(items):
             if item.event is None:
                 continue
-            outcome = await self._key_for(item.event)
+            outcome = await self._key_for(item.event, known_keys)
             if isinstance(outcome, Rejection):
                 checked[position] = _rejected(item, outcome)
             else:
@@ -66,8 +86,13 @@ class SignatureVerifier:
                 )
         return checked
 
-    async def _key_for(self, event: SignedEvent) -> Ed25519PublicKey | Rejection:
-        known = await self._keys.key(event.key_id)
+    async def _key_for(
+        self, event: SignedEvent, known_keys: dict[str, KnownKey | None]
+    ) -> Ed25519PublicKey | Rejection:
+        if event.key_id in known_keys:
+            known = known_keys[event.key_id]
+        else:
+            known = known_keys[event.key_id] = await self._keys.key(event.key_id)
         if known is None:
             if not await self._keys.tenant_exists(event.tenant_id):
                 return Rejection("tenant.unknown", f"tenant {event.tenant_id!r} has no keys")
@@ -84,22 +109,73 @@ class SignatureVerifier:
     async def _verify_all(
         self, work: list[tuple[int, SignedEvent, Ed25519PublicKey]]
     ) -> list[tuple[int, bool]]:
-        if not work:
-            return []
-        # One chunk per thread: a task per event would cost more in scheduling than in verifying.
-        size = -(-len(work) // self._threads)
-        chunks = [work[start : start + size] for start in range(0, len(work), size)]
+        answers: list[tuple[int, bool]] = []
+        jobs: list[_Job] = []
+        for position, event, key in work:
+            inputs = verification_inputs(event)
+            if inputs is None:
+                answers.append((position, False))
+            else:
+                jobs.append((position, key, *inputs))
+        if len(jobs) <= INLINE_MAX:
+            return answers + [(p, verify_signature(k, s, m)) for p, k, s, m in jobs]
+        try:
+            return answers + await self._in_workers(jobs)
+        except BrokenProcessPool as exc:
+            # A worker died (killed, out of memory): start afresh next time, answer this one here.
+            log.warning("verify workers failed (%s); verifying in the event loop", exc)
+            self._discard_pool()
+            return answers + [(p, verify_signature(k, s, m)) for p, k, s, m in jobs]
+
+    async def _in_workers(self, jobs: list[_Job]) -> list[tuple[int, bool]]:
+        # One chunk per worker: a task per event would cost more in round trips than in verifying.
+        size = -(-len(jobs) // self._processes)
+        raw_keys: dict[int, bytes] = {}
+        chunks = [
+            [(p, _raw(k, raw_keys), s, m) for p, k, s, m in jobs[start : start + size]]
+            for start in range(0, len(jobs), size)
+        ]
         loop = asyncio.get_running_loop()
+        pool = self._worker_pool()
         answers = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, _verify_chunk, chunk) for chunk in chunks)
+            *(loop.run_in_executor(pool, _verify_chunk, chunk) for chunk in chunks)
         )
         return [pair for answer in answers for pair in answer]
 
+    def _worker_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            _WORKER_CONTEXT.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(self._processes, mp_context=_WORKER_CONTEXT)
+        return self._pool
 
-def _verify_chunk(
-    chunk: list[tuple[int, SignedEvent, Ed25519PublicKey]],
-) -> list[tuple[int, bool]]:
-    return [(position, verify(key, event)) for position, event, key in chunk]
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+_Job = tuple[int, Ed25519PublicKey, bytes, bytes]
+_RawJob = tuple[int, bytes, bytes, bytes]
+
+
+def _raw(key: Ed25519PublicKey, seen: dict[int, bytes]) -> bytes:
+    """The key's 32 raw bytes (RFC 8032 §5.1.5), which cross a process boundary; a batch
+    usually has one key, so each is encoded once."""
+    raw = seen.get(id(key))
+    if raw is None:
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        seen[id(key)] = raw
+    return raw
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _verify_chunk(chunk: list[_RawJob]) -> list[tuple[int, bool]]:
+    """Runs in a worker process."""
+    return [(p, verify_signature(_public_key(raw), s, m)) for p, raw, s, m in chunk]
 
 
 def _rejected(item: BatchItem, rejection: Rejection) -> BatchItem:

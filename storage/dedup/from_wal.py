@@ -3,7 +3,6 @@ replay, so every region derives identical rows from identical records (I3)."""
 
 from __future__ import annotations
 
-from ledger.canonical import canonical_bytes
 from ledger.record import WalRecord
 from ledger.signing import content_digest
 from storage.dedup.models import DedupRecord
@@ -19,7 +18,7 @@ def dedup_record_from(record: WalRecord, seq: int) -> DedupRecord:
         region=record.region,
         node=record.node,
         seq=seq,
-        digest=content_digest(event.envelope()),
-        event=canonical_bytes(event.to_dict()),
+        digest=content_digest(event),
+        event=event.canonical_event(),
         accepted_at_ms=record.accepted_at_ms,
     )
