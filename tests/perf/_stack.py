@@ -116,6 +116,7 @@ class BenchStack:
             }
         )
         await migrate_region(config)
+        os.makedirs(config.wal_dir, exist_ok=True)
         return config
 
     def with_regions(self, regions: dict[str, RegionConfig]) -> Settings:
@@ -148,12 +149,15 @@ class Subprocess:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """SIGTERM to its group (a graceful stop), SIGKILL when it has not exited in time."""
+    def stop(self, timeout_s: float = 15.0, sig: signal.Signals = signal.SIGTERM) -> None:
+        """`sig` to its group (a graceful stop), SIGKILL when it has not exited in time.
+
+        uvicorn re-raises the signal it stopped on; SIGINT then ends the process with
+        KeyboardInterrupt, which lets cProfile write its stats (SIGTERM would not)."""
         if self.popen.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            os.killpg(self.popen.pid, sig)
         try:
             self.popen.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -163,13 +167,19 @@ class Subprocess:
 
 
 def start_geoledger(
-    name: str, args: Sequence[str], env: dict[str, str], log_dir: Path
+    name: str,
+    args: Sequence[str],
+    env: dict[str, str],
+    log_dir: Path,
+    profile_to: Path | None = None,
 ) -> Subprocess:
+    """`geoledger <args>`; with `profile_to`, under cProfile writing its stats there on exit."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
+    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile_to)] if profile_to else []
     with log_path.open("ab") as log:
         popen = subprocess.Popen(
-            [GEOLEDGER, *args],
+            [*prefix, GEOLEDGER, *args],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -215,7 +225,48 @@ def running(*processes: Subprocess) -> Iterator[None]:
             process.stop()
 
 
+class RawHttpClient:
+    """A minimal HTTP/1.1 keep-alive client: the load generator shares the machine's two cores
+    with the node and PostgreSQL, so it should cost as little CPU per request as possible."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        assert self._reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self._writer.write(head + body)
+        status_line = await self._reader.readline()
+        if not status_line:
+            raise BenchFailure("the node closed the connection")
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := await self._reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self._reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            await self._writer.wait_closed()
+
+
 # --- CPU accounting ----------------------------------------------------------------------------
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of this one process (all its threads), without its children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:

@@ -24,6 +24,7 @@ import asyncio
 import itertools
 import os
 import re
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -47,6 +48,7 @@ from tests.perf._stack import (
     BenchFailure,
     BenchStack,
     BenchTenant,
+    RawHttpClient,
     SignedSet,
     Subprocess,
     batch_bodies,
@@ -54,6 +56,7 @@ from tests.perf._stack import (
     cpu_seconds,
     http_ok,
     machine_cpu_seconds,
+    own_cpu_seconds,
     percentile,
     run_async,
     sign_events,
@@ -88,6 +91,14 @@ def measure_verify(signed: SignedSet, who: BenchTenant, workers: int) -> float:
         started = time.perf_counter()
         done = sum(pool.map(_verify_chunk, [who.public_raw] * len(chunks), chunks))
         return done / (time.perf_counter() - started)
+
+
+def _cpu_per_verify(signed: SignedSet, who: BenchTenant) -> float:
+    """CPU seconds of one verify in this process: what a verify costs when it has a core."""
+    pairs = list(zip(signed.signatures, signed.signing_inputs, strict=True))[:2000]
+    started = time.process_time()
+    _verify_chunk(who.public_raw, pairs)
+    return (time.process_time() - started) / len(pairs)
 
 
 # --- baseline (b): raw set-based upsert -------------------------------------------------------
@@ -131,6 +142,7 @@ class IngestRun:
     seconds: float
     latencies: list[float]
     node_cpu: float
+    node_main_cpu: float  # the event loop's process alone, without its verify workers
     postgres_cpu: float
     driver_cpu: float
     machine_busy: float  # fraction of all cores busy during the run
@@ -139,41 +151,6 @@ class IngestRun:
     @property
     def rate(self) -> float:
         return self.events / self.seconds
-
-
-class RawHttpClient:
-    """A minimal HTTP/1.1 keep-alive client: the load generator shares the machine's two cores
-    with the node and PostgreSQL, so it should cost as little CPU per request as possible."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._host, self._port = host, port
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
-        assert self._reader is not None
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self._writer.write(head + body)
-        status_line = await self._reader.readline()
-        if not status_line:
-            raise BenchFailure("the node closed the connection")
-        status = int(status_line.split()[1])
-        length = 0
-        while (line := await self._reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self._reader.readexactly(length)
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            await self._writer.wait_closed()
 
 
 _ACCEPTED = re.compile(rb'"status":"accepted"')
@@ -235,6 +212,7 @@ async def measure_ingest(
     who: BenchTenant,
     clients: int,
     tag: str,
+    profile_to: Path | None = None,
 ) -> IngestRun:
     region = await stack.fresh_region("us", tag)
     settings = stack.with_regions({"us": region})
@@ -246,6 +224,7 @@ async def measure_ingest(
         ["ingest", "serve", "--region", "us", "--node", "n1", "--port", str(port)],
         stack.env_for(settings),
         stack.root / "logs",
+        profile_to,
     )
     try:
         wait_for(node, http_ok(f"http://127.0.0.1:{port}/healthz"))
@@ -253,7 +232,7 @@ async def measure_ingest(
         bodies = batch_bodies(signed.events, BATCH)
         return await _timed_ingest(stack, node, port, bodies, clients, len(signed.events))
     finally:
-        node.stop()
+        node.stop(sig=signal.SIGINT if profile_to else signal.SIGTERM)
 
 
 async def _timed_ingest(
@@ -272,6 +251,7 @@ async def _timed_ingest(
         cpu_seconds([postmaster]),
         sum(os.times()[:2]),
         machine_cpu_seconds(),
+        own_cpu_seconds(node.popen.pid),
     )
     started = time.perf_counter()
     latencies = await drive(port, bodies, clients)
@@ -281,6 +261,7 @@ async def _timed_ingest(
         cpu_seconds([postmaster]),
         sum(os.times()[:2]),
         machine_cpu_seconds(),
+        own_cpu_seconds(node.popen.pid),
     )
     after_metrics = node_metrics(port)
     return IngestRun(
@@ -288,6 +269,7 @@ async def _timed_ingest(
         seconds=elapsed,
         latencies=latencies,
         node_cpu=after[0] - before[0],
+        node_main_cpu=after[4] - before[4],
         postgres_cpu=after[1] - before[1],
         driver_cpu=after[2] - before[2],
         machine_busy=(after[3] - before[3]) / (elapsed * (os.cpu_count() or 1)),
@@ -298,17 +280,23 @@ async def _timed_ingest(
 # --- report -----------------------------------------------------------------------------------
 
 
-def report_round(number: int, verify: float, upsert: float, run: IngestRun) -> float:
+def report_round(
+    number: int, verify: float, verify_cpu: float, upsert: float, run: IngestRun
+) -> float:
     bound = min(verify, upsert)
     ratio = run.rate / bound
     m = run.node_metrics
     per_event_us = {
-        "node": run.node_cpu / run.events * 1e6,
+        "node event loop": run.node_main_cpu / run.events * 1e6,
+        "node verify workers": (run.node_cpu - run.node_main_cpu) / run.events * 1e6,
         "postgres": run.postgres_cpu / run.events * 1e6,
         "load generator": run.driver_cpu / run.events * 1e6,
     }
     print(f"-- round {number}")
-    print(f"raw verify   {verify:>9,.0f} verifies/s  ({os.cpu_count()} processes)")
+    print(
+        f"raw verify   {verify:>9,.0f} verifies/s  ({os.cpu_count()} processes;"
+        f" one verify is {verify_cpu * 1e6:.0f} us of CPU)"
+    )
     print(f"raw upsert   {upsert:>9,.0f} records/s   (DedupStore.apply, batches of {BATCH})")
     print(
         f"ingest       {run.rate:>9,.0f} events/s    ({run.events:,} events in {run.seconds:.1f}s,"
@@ -346,6 +334,9 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=50_000, help="measured events per round")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
     parser.add_argument("--rounds", type=int, default=1, help="repeat baselines and ingest")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="run the node under cProfile, stats to this file"
+    )
     args = parser.parse_args()
     if args.events < BATCH:
         raise BenchFailure(f"--events: expected at least {BATCH}, got {args.events}")
@@ -361,9 +352,12 @@ async def main() -> None:
     with BenchStack(postgres_only=True) as stack:
         for number in range(1, args.rounds + 1):
             verify = measure_verify(signed, who, os.cpu_count() or 1)
+            verify_cpu = _cpu_per_verify(signed, who)
             upsert = await measure_upsert(stack, signed, f"upsert{number}")
-            run = await measure_ingest(stack, signed, warmup, who, args.clients, f"ingest{number}")
-            ratios.append(report_round(number, verify, upsert, run))
+            run = await measure_ingest(
+                stack, signed, warmup, who, args.clients, f"ingest{number}", args.profile
+            )
+            ratios.append(report_round(number, verify, verify_cpu, upsert, run))
     if len(ratios) > 1:
         print(
             f"-- ratio over {len(ratios)} rounds: min {min(ratios):.2f}, median "

@@ -1,0 +1,409 @@
+"""Cross-region replication under steady ingest: lag from ack in us to applied in eu, and the
+replay rate as a ratio to a raw COPY of the same records.
+
+Run: .venv/bin/python tests/perf/bench_crr.py [--rate 5000] [--seconds 60]
+
+Everything runs on a private embedded stack (Temporal, PostgreSQL, moto S3, fake-gcs-server): the
+us ingest node (`geoledger ingest serve`) and the CRR workers (`geoledger worker run --queue
+geoledger-crr`, `geoledger-crr-us-n1`, `geoledger-crr-eu-n1`) are subprocesses, and
+workers.crr_control.start_crr starts the shippers and replayers.
+
+1. calibrate: 8 clients post batches of 100 pre-signed events as fast as the node answers, for a
+   few seconds, with CRR running. If that is below --rate, the machine cannot sustain it: the
+   steady phase runs at 70 % of what it sustained instead, and says so.
+2. steady: batches of 100 are posted on a fixed schedule for --seconds; each answer's last seq
+   and ack time are kept, and eu's applied position of stream us/n1 is polled every 50 ms. A
+   batch's lag is the time from its ack to the first poll that sees it applied in eu.
+3. replay: with eu's replayer paused, a burst is ingested and shipped; then the replayer resumes
+   and the time until eu has applied all of it gives replay records/s.
+4. baseline: the same records, COPYed (asyncpg copy_records_to_table) into the dedup_events table
+   of a fresh database.
+
+Targets: lag p99 <= 1 s; replay >= 0.5x raw COPY. Exit status 0 whether or not they are met; 1
+only when something failed. Bounded: about 3 minutes with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+# Run as a script (`make bench`): the repository root must be importable for `tests.perf`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from ledger.config import RegionConfig, Settings
+from ledger.envelope import parse_signed_event
+from ledger.record import WalRecord
+from storage.crr.replay import list_manifests_after
+from storage.dedup.from_wal import dedup_record_from
+from storage.dedup.models import DedupRecord
+from storage.dedup.store import DedupStore
+from storage.embedded.process import free_port
+from storage.keys import KeyRegistry
+from storage.objectstore import open_object_store
+from tests.perf._stack import (
+    BenchFailure,
+    BenchStack,
+    RawHttpClient,
+    Subprocess,
+    batch_bodies,
+    bench_tenant,
+    http_ok,
+    log_says,
+    percentile,
+    run_async,
+    sign_events,
+    start_geoledger,
+    verdict,
+    wait_for,
+)
+from workers.client import connect
+from workers.crr_control import signal_crr, start_crr
+from workflows import queues
+
+BATCH = 100
+CLIENTS = 8
+CALIBRATE_EVENTS = 12_000
+BURST_EVENTS = 20_000
+STEADY_SHARE_OF_MAX = 0.7
+POLL_S = 0.05
+CATCH_UP_TIMEOUT_S = 90.0
+STREAM = "us/n1"
+TARGET_LAG_P99_S = 1.0
+TARGET_REPLAY_RATIO = 0.5
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Acks:
+    """(last seq of the batch, ack time) per answered batch."""
+
+    batches: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        return max((seq for seq, _ in self.batches), default=0)
+
+
+async def _post(http: RawHttpClient, count: int, body: bytes, acks: Acks) -> None:
+    status, answer = await http.post("/v1/events", body)
+    acked = time.monotonic()
+    if status != 200:
+        raise BenchFailure(f"ingest answered HTTP {status}: {answer[:300]!r}")
+    results = json.loads(answer)["results"]
+    seqs = [r["seq"] for r in results if r["status"] == "accepted"]
+    if len(seqs) != count:
+        raise BenchFailure(f"{count - len(seqs)} of {count} events not accepted: {results[:2]}")
+    acks.batches.append((max(seqs), acked))
+
+
+async def ingest_closed_loop(port: int, bodies: list[tuple[int, bytes]]) -> tuple[float, Acks]:
+    """Post every body with CLIENTS connections as fast as the node answers; events/s."""
+    acks = Acks()
+    cursor = itertools.count()
+
+    async def client() -> None:
+        http = RawHttpClient("127.0.0.1", port)
+        try:
+            while (index := next(cursor)) < len(bodies):
+                await _post(http, *bodies[index], acks)
+        finally:
+            await http.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return sum(count for count, _ in bodies) / (time.monotonic() - started), acks
+
+
+async def ingest_paced(
+    port: int, bodies: list[tuple[int, bytes]], rate: float
+) -> tuple[float, Acks]:
+    """Post batch i at start + i * BATCH / rate (never more than CLIENTS in flight)."""
+    acks = Acks()
+    cursor = itertools.count()
+    started = time.monotonic()
+
+    async def client() -> None:
+        http = RawHttpClient("127.0.0.1", port)
+        try:
+            while (index := next(cursor)) < len(bodies):
+                due = started + index * BATCH / rate
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                await _post(http, *bodies[index], acks)
+        finally:
+            await http.close()
+
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return sum(count for count, _ in bodies) / (time.monotonic() - started), acks
+
+
+# --- replication -------------------------------------------------------------------------------
+
+
+class AppliedPoller:
+    """Polls eu's applied position of us/n1 every POLL_S and records when each value was seen."""
+
+    def __init__(self, store: DedupStore) -> None:
+        self._store = store
+        self.samples: list[tuple[float, int]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> AppliedPoller:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            position = await self._store.applied_position(STREAM)
+            self.samples.append((time.monotonic(), position))
+            await asyncio.sleep(POLL_S)
+
+    def lags(self, acks: Acks) -> list[float]:
+        """Per batch, seconds from its ack to the first sample that shows it applied."""
+        found: list[float] = []
+        for seq, acked in acks.batches:
+            seen = next((t for t, position in self.samples if position >= seq and t >= acked), None)
+            if seen is None:
+                raise BenchFailure(f"seq {seq} was never seen applied in eu")
+            found.append(seen - acked)
+        return found
+
+
+async def wait_applied(store: DedupStore, seq: int, timeout_s: float = CATCH_UP_TIMEOUT_S) -> float:
+    """Wait until eu has applied us/n1 through `seq`; return when (monotonic)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await store.applied_position(STREAM) >= seq:
+            return time.monotonic()
+        await asyncio.sleep(POLL_S)
+    position = await store.applied_position(STREAM)
+    raise BenchFailure(f"eu applied us/n1 through {position} after {timeout_s:.0f}s, not {seq}")
+
+
+async def wait_shipped(eu: RegionConfig, after_seq: int, seq: int) -> None:
+    """Wait until manifests covering `seq` are in eu's store (the replayer reads from there)."""
+    store = open_object_store(eu.object_store)
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        listing = await list_manifests_after(store, STREAM, after_seq, 100_000)
+        if listing.ready and listing.ready[-1].last_seq >= seq:
+            return
+        await asyncio.sleep(0.2)
+    raise BenchFailure(f"segments through seq {seq} were not shipped to eu in time")
+
+
+# --- raw COPY baseline -------------------------------------------------------------------------
+
+_COLUMNS = (
+    "tenant_id",
+    "event_id",
+    "hlc",
+    "region",
+    "node",
+    "seq",
+    "digest",
+    "event",
+    "accepted_at_ms",
+)
+
+
+async def raw_copy_rate(stack: BenchStack, records: list[DedupRecord]) -> float:
+    """Rows/s of one COPY of `records` into dedup_events of a fresh, migrated database."""
+    region = await stack.fresh_region("us", "copybase")
+    rows = [tuple(getattr(record, column) for column in _COLUMNS) for record in records]
+    conn = await asyncpg.connect(region.shard_dsns[0])
+    try:
+        started = time.perf_counter()
+        await conn.copy_records_to_table("dedup_events", records=rows, columns=_COLUMNS)
+        elapsed = time.perf_counter() - started
+    finally:
+        await conn.close()
+    return len(rows) / elapsed
+
+
+def records_of(events: list[dict[str, object]], first_seq: int) -> list[DedupRecord]:
+    """The dedup records replay derives from these events' WAL records."""
+    hlc0 = time.time_ns() // 1_000_000 << 16
+    return [
+        dedup_record_from(
+            WalRecord(
+                hlc=hlc0 + seq,
+                region="us",
+                node="n1",
+                accepted_at_ms=hlc0 >> 16,
+                event=parse_signed_event(event),
+            ),
+            seq,
+        )
+        for seq, event in enumerate(events, start=first_seq)
+    ]
+
+
+# --- orchestration -----------------------------------------------------------------------------
+
+
+def _sign(prefix: str, count: int) -> list[dict[str, object]]:
+    return sign_events(bench_tenant("bench"), prefix, count).events
+
+
+def sign_parallel(prefix: str, count: int) -> list[dict[str, object]]:
+    """Pre-sign `count` events using every core (signing is not what is measured)."""
+    workers = os.cpu_count() or 1
+    share = -(-count // workers)
+    # spawn, not fork: this process already runs Temporal client threads.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = pool.map(
+            _sign,
+            [f"{prefix}{w}-" for w in range(workers)],
+            [min(share, count - w * share) for w in range(workers)],
+        )
+        return [event for part in parts for event in part]
+
+
+async def start_cluster(stack: BenchStack) -> tuple[Settings, list[Subprocess], int]:
+    regions = {
+        "us": await stack.fresh_region("us", "crr_us"),
+        "eu": await stack.fresh_region("eu", "crr_eu"),
+    }
+    settings = stack.with_regions(regions)
+    who = bench_tenant("bench")
+    async with await KeyRegistry.open(settings) as registry:
+        await registry.create(who.tenant_id, who.private_key.public_key())
+    env = stack.env_for(settings)
+    logs = stack.root / "logs"
+    port = free_port()
+    processes = [
+        start_geoledger(
+            "ingest-us-n1",
+            ["ingest", "serve", "--region", "us", "--node", "n1", "--port", str(port)],
+            env,
+            logs,
+        )
+    ]
+    for queue in (queues.CRR, queues.node_queue("us", "n1"), queues.node_queue("eu", "n1")):
+        processes.append(
+            start_geoledger(
+                queue, ["worker", "run", "--queue", queue, "--metrics-port", "0"], env, logs
+            )
+        )
+    try:
+        wait_for(processes[0], http_ok(f"http://127.0.0.1:{port}/healthz"))
+        for worker in processes[1:]:
+            wait_for(worker, log_says(worker, "worker polling"))
+    except BaseException:
+        for process in processes:
+            process.stop()
+        raise
+    return settings, processes, port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5000, help="steady ingest, events/s")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the steady phase")
+    args = parser.parse_args()
+    if args.rate < BATCH or args.seconds <= 0:
+        print(f"--rate: expected at least {BATCH}; --seconds: expected > 0", file=sys.stderr)
+        return 2
+    # Started outside the event loop: the stack provisions its databases with asyncio.run.
+    with BenchStack(postgres_only=False) as stack:
+        return run_async(lambda: run(stack, args.rate, args.seconds))
+
+
+async def run(stack: BenchStack, rate: float, seconds: float) -> None:
+    settings, processes, port = await start_cluster(stack)
+    try:
+        await run_phases(stack, settings, port, rate, seconds)
+    finally:
+        for process in processes:
+            process.stop()
+
+
+async def run_phases(
+    stack: BenchStack, settings: Settings, port: int, rate: float, seconds: float
+) -> None:
+    client = await connect(settings)
+    await start_crr(client, settings)
+    eu = settings.region("eu")
+    async with await DedupStore.open(eu) as eu_store:
+        # 1. calibrate, with CRR running; then let eu catch up so the steady phase starts level.
+        calibration = sign_parallel("cal-", CALIBRATE_EVENTS)
+        sustained, acks = await ingest_closed_loop(port, batch_bodies(calibration, BATCH))
+        await wait_applied(eu_store, acks.last_seq)
+        steady_rate = min(rate, STEADY_SHARE_OF_MAX * sustained)
+        print(f"calibration  {sustained:>9,.0f} events/s sustained at most (8 clients, CRR on)")
+        if steady_rate < rate:
+            print(
+                f"             this machine cannot sustain {rate:,.0f} events/s: the steady phase"
+                f" runs at {steady_rate:,.0f} events/s ({STEADY_SHARE_OF_MAX:.0%} of that)"
+            )
+        # 2. steady ingest, lag sampled by polling eu.
+        steady = sign_parallel("steady-", int(steady_rate * seconds) // BATCH * BATCH)
+        async with AppliedPoller(eu_store) as poller:
+            achieved, acks = await ingest_paced(port, batch_bodies(steady, BATCH), steady_rate)
+            await wait_applied(eu_store, acks.last_seq)
+        lags = poller.lags(acks)
+        # 3. replay rate: pause eu's replayer, ingest and ship a burst, resume, time the apply.
+        burst = sign_parallel("burst-", BURST_EVENTS)
+        start_position = await eu_store.applied_position(STREAM)
+        await signal_crr(client, settings, "pause", region="eu")
+        _, burst_acks = await ingest_closed_loop(port, batch_bodies(burst, BATCH))
+        await wait_shipped(eu, start_position, burst_acks.last_seq)
+        resumed = time.monotonic()
+        await signal_crr(client, settings, "resume", region="eu")
+        done = await wait_applied(eu_store, burst_acks.last_seq)
+        replayed = burst_acks.last_seq - start_position
+        replay_rate = replayed / (done - resumed)
+    # 4. the same burst records, COPYed raw into a fresh table.
+    copy_rate = await raw_copy_rate(stack, records_of(burst, start_position + 1))
+    report(steady_rate, achieved, seconds, lags, replayed, replay_rate, copy_rate)
+
+
+def report(
+    steady_rate: float,
+    achieved: float,
+    seconds: float,
+    lags: list[float],
+    replayed: int,
+    replay_rate: float,
+    copy_rate: float,
+) -> None:
+    p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
+    ratio = replay_rate / copy_rate
+    print(
+        f"steady       {achieved:>9,.0f} events/s for {seconds:.0f}s"
+        f" (asked {steady_rate:,.0f}; {len(lags)} batches)"
+    )
+    print(
+        f"lag          p50 {p50:.2f}s  p99 {p99:.2f}s  max {max(lags):.2f}s"
+        f"  (ack in us -> applied in eu; polled every {POLL_S * 1e3:.0f} ms)"
+        f"  (target p99 <= {TARGET_LAG_P99_S:.0f}s: {verdict(p99 <= TARGET_LAG_P99_S)})"
+    )
+    print(f"replay       {replay_rate:>9,.0f} records/s ({replayed:,} records, resume to applied)")
+    print(f"raw COPY     {copy_rate:>9,.0f} records/s (copy_records_to_table, fresh dedup_events)")
+    print(
+        f"ratio        {ratio:.2f} = replay / raw COPY"
+        f"  (target >= {TARGET_REPLAY_RATIO}: {verdict(ratio >= TARGET_REPLAY_RATIO)})"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
