@@ -22,6 +22,11 @@ def sdk_runtime(bind_address: str | None) -> Runtime:
     return _runtime
 
 
+def sdk_runtime_started() -> bool:
+    """Whether this process created the SDK runtime (and with it the SDK's native threads)."""
+    return _runtime is not None
+
+
 async def connect(settings: Settings, sdk_metrics_address: str | None = None) -> Client:
     return await Client.connect(
         settings.temporal.address,
