@@ -31,7 +31,8 @@ from tests.support.tenants import register, tenant
 ACME = tenant("acme")
 REGION = "us"
 STREAM = "us/n1"
-CRASH_POINTS = ["ingest.after_wal_fsync", "ingest.after_dedup_apply"]
+# Crash point -> whether the batch it kills has reached the dedup store.
+APPLIED_BEFORE_KILL = {"ingest.after_wal_fsync": False, "ingest.after_dedup_apply": True}
 ACKED_BEFORE_CRASH = 30
 CRASHED_BATCH = 5
 RANDOM_KILLS = 10
@@ -111,7 +112,7 @@ async def wal_last_seq(http: httpx.AsyncClient) -> int:
     return seq
 
 
-@pytest.mark.parametrize("crash_at", CRASH_POINTS)
+@pytest.mark.parametrize("crash_at", list(APPLIED_BEFORE_KILL))
 async def test_crash_point_loses_nothing_and_applies_once(
     running_stack: RunningStack, settings: Settings, tmp_path: Path, crash_at: str
 ) -> None:
@@ -131,6 +132,15 @@ async def test_crash_point_loses_nothing_and_applies_once(
             with pytest.raises(httpx.TransportError):
                 await http.post("/v1/events", json={"events": crashed})
         assert await armed.process.wait_exit(10) == -signal.SIGKILL, armed.process.log_tail()
+        # The kill landed where it was meant to: before or after the batch's dedup apply.
+        at_crash = await dedup_snapshot(settings)
+        crashed_ids = {event["event_id"] for event in crashed}
+        if APPLIED_BEFORE_KILL[crash_at]:
+            assert crashed_ids & set(at_crash.stored) == crashed_ids
+            assert at_crash.applied_seq == ACKED_BEFORE_CRASH + CRASHED_BATCH
+        else:
+            assert crashed_ids & set(at_crash.stored) == set()
+            assert at_crash.applied_seq == ACKED_BEFORE_CRASH
 
         node = await start_node(group, running_stack, settings)
         async with httpx.AsyncClient(base_url=node.base_url, timeout=30) as http:
