@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -72,7 +71,7 @@ async def geoledger(env: dict[str, str], *args: str) -> Outcome:
     try:
         out, err = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT_S)
     except TimeoutError:
-        process.send_signal(signal.SIGKILL)
+        process.kill()
         await process.wait()
         raise AssertionError(
             f"geoledger {' '.join(args)}: still running after {COMMAND_TIMEOUT_S}s"
