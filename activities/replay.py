@@ -26,7 +26,7 @@ from ledger.config import Settings
 from storage.crr.errors import VerificationError
 from storage.crr.naming import ManifestRef
 from storage.crr.region_keys import manifest_public_key
-from storage.crr.replay import list_manifests_after, load_verified_segment
+from storage.crr.replay import ManifestListing, list_manifests_after, load_verified_segment
 from storage.crr.verify_events import verified_dedup_records
 from storage.dedup.models import Outcome
 from storage.faults import crash_point
@@ -47,12 +47,18 @@ class ReplayActivities:
     async def list_manifests(self, request: ListManifestsInput) -> ListManifestsResult:
         stream, target = request.source.stream, request.into_region
         store = self._resources.store(target)
-        listing = await long_poll(
-            lambda: list_manifests_after(store, stream, request.after_seq, request.limit),
-            lambda found: bool(found.ready) or found.gap_first_seq is not None,
-            request.poll,
-        )
-        self._export_gap(stream, target, blocked=bool(listing.gap_first_seq and not listing.ready))
+
+        async def look() -> ManifestListing:
+            listing = await list_manifests_after(store, stream, request.after_seq, request.limit)
+            # Exported on every look, so the gap gauges stay current while the listing waits.
+            self._export_gap(
+                stream, target, blocked=bool(listing.gap_first_seq and not listing.ready)
+            )
+            return listing
+
+        # Only manifests that can be applied end the wait early. A gap alone is no work: ending
+        # on it would have the workflow list again at once, spinning for as long as the gap lasts.
+        listing = await long_poll(look, lambda found: bool(found.ready), request.poll)
         return ListManifestsResult(
             ready=[
                 ManifestRefModel(key=r.key, first_seq=r.first_seq, last_seq=r.last_seq)
