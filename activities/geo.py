@@ -9,7 +9,7 @@ goes to region a's object store (storage/geo/report.py). Domain errors become no
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
@@ -34,6 +34,7 @@ from activities.geo_models import (
     WriteReportInput,
     WriteReportResult,
 )
+from activities.heartbeat import with_heartbeats
 from ledger.config import Settings
 from ledger.errors import ConfigError
 from storage.dedup.store import DedupStore
@@ -51,8 +52,6 @@ from storage.geo import (
     write_report,
 )
 from storage.objectstore.base import ObjectStore
-
-HEARTBEAT_EVERY_S = 5.0
 
 DIVERGENCE_KEYS = Gauge(
     "geo_dedup_divergence_keys",
@@ -118,7 +117,7 @@ class GeoActivities:
         shards = await self._read_ring(request.region)
         with _domain_errors():
             ranges = [r.to_range() for r in request.ranges]
-            found = await _with_heartbeats(
+            found = await with_heartbeats(
                 fingerprint_ranges(shards, request.stream, ranges, request.buckets)
             )
         return FingerprintsResult(
@@ -148,7 +147,7 @@ class GeoActivities:
         shards_b = await self._read_ring(request.b)
         with _domain_errors():
             ranges = [r.to_range() for r in request.ranges]
-            in_a, in_b = await _with_heartbeats(
+            in_a, in_b = await with_heartbeats(
                 asyncio.gather(
                     fetch_records(shards_a, request.stream, ranges),
                     fetch_records(shards_b, request.stream, ranges),
@@ -225,16 +224,3 @@ def _domain_errors() -> Iterator[None]:
         yield
     except (GeoInputError, GeoReportError) as exc:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
-
-
-async def _with_heartbeats(work: Awaitable[_T]) -> _T:
-    """Await `work`, heartbeating meanwhile: one long SQL query must not look like a dead worker."""
-    task = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
-            if done:
-                return task.result()
-            activity.heartbeat()
-    finally:
-        task.cancel()

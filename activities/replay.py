@@ -19,6 +19,7 @@ from activities.crr_models import (
     ReplayPosition,
     ReplayPositionInput,
 )
+from activities.heartbeat import with_heartbeats
 from activities.long_poll import long_poll
 from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION
 from activities.region_resources import RegionResources
@@ -74,23 +75,28 @@ class ReplayActivities:
             request.manifest.key, request.manifest.first_seq, request.manifest.last_seq
         )
         try:
-            segment = await load_verified_segment(
-                self._resources.store(target),
-                ref,
-                stream,
-                manifest_public_key(
-                    request.source.region, self._settings.region(request.source.region)
-                ),
-                request.expected_prev_sha256,
+            segment = await with_heartbeats(
+                load_verified_segment(
+                    self._resources.store(target),
+                    ref,
+                    stream,
+                    manifest_public_key(
+                        request.source.region, self._settings.region(request.source.region)
+                    ),
+                    request.expected_prev_sha256,
+                )
             )
-            records = await verified_dedup_records(
-                segment.records, stream, await self._resources.keys(target), target
+            keys = await self._resources.keys(target)
+            records = await with_heartbeats(
+                verified_dedup_records(segment.records, stream, keys, target)
             )
         except VerificationError as exc:
             raise ApplicationError(str(exc), type="VerificationError", non_retryable=True) from exc
         activity.heartbeat(ref.last_seq)
         dedup = await self._resources.dedup(target)
-        results = await dedup.apply(records, stream=stream, through_seq=ref.last_seq)
+        results = await with_heartbeats(
+            dedup.apply(records, stream=stream, through_seq=ref.last_seq)
+        )
         crash_point("crr.replay.after_apply")
         tally = Tally(result.outcome for result in results)
         crr_metrics.REPLAY_APPLIED.labels(stream, target).inc(len(records))

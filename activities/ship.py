@@ -22,6 +22,7 @@ from activities.crr_models import (
     ShipSegmentInput,
     ShipWatermark,
 )
+from activities.heartbeat import with_heartbeats
 from activities.long_poll import long_poll
 from activities.names import (
     COMMIT_MANIFEST,
@@ -83,12 +84,14 @@ class ShipActivities:
     async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegment:
         self._check_stream(request.source.stream)
         shipped = await self._counting_errors(
-            lambda: ship_segment(
-                self.wal_directory,
-                self._stream,
-                request.first_seq,
-                self.targets,
-                self._settings.crr.zstd_level,
+            lambda: with_heartbeats(
+                ship_segment(
+                    self.wal_directory,
+                    self._stream,
+                    request.first_seq,
+                    self.targets,
+                    self._settings.crr.zstd_level,
+                )
             )
         )
         crash_point("crr.ship.after_upload")

@@ -138,7 +138,7 @@ class ReplayWalWorkflow:
             ),
             result_type=ApplySegmentResult,
             start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(seconds=10),
             retry_policy=APPLY_RETRY,
         )
         state = self._state

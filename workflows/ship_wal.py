@@ -151,7 +151,7 @@ class ShipWalWorkflow:
                     result_type=ShippedSegment,
                     task_queue=node_queue(source.region, source.node),
                     start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=30),
+                    heartbeat_timeout=timedelta(seconds=10),
                     retry_policy=UPLOAD_RETRY,
                 )
                 return shipped

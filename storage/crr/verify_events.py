@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from ledger.errors import RecordDecodeError
@@ -11,6 +12,8 @@ from storage.crr.errors import VerificationError
 from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.models import DedupRecord
 from storage.keys import TenantKey
+
+YIELD_EVERY = 200
 
 
 class KeyLookup(Protocol):
@@ -28,7 +31,9 @@ async def verified_dedup_records(
     """
     source_region, source_node = stream.split("/", 1)
     records: list[DedupRecord] = []
-    for seq, raw in frames:
+    for index, (seq, raw) in enumerate(frames):
+        if index % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # let the activity heartbeat during a large segment
         try:
             record = decode_record(raw)
         except RecordDecodeError as exc:
