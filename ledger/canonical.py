@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, cast
 
 import rfc8785
@@ -18,6 +19,7 @@ from ledger.errors import CanonicalFormError
 
 _B64URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 _MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_PLAIN_CONTAINERS = 1_000_000
 # The standard library's C encoder with these options writes exactly the RFC 8785 form of values
 # made only of str-keyed dicts, lists, str, int (in the safe range), bool and None: the same
 # separators, the same minimal escapes (\b \t \n \f \r \" \\ and \u00xx in lower case for
@@ -63,29 +65,42 @@ def canonical_bytes(value: object) -> bytes:
 
 
 def _plain(value: object) -> bool:
-    """True when `value` is built only from what the C encoder writes in RFC 8785 form."""
-    try:
-        return _plain_tree(value)
-    except RecursionError:
-        return False
+    """True when `value` is built only from what the C encoder writes in RFC 8785 form.
+
+    Iterative, with a budget of containers: a self-referencing value (which has no JSON form)
+    exhausts the budget and goes to the reference implementation, which reports it.
+    """
+    todo = [value]
+    budget = _MAX_PLAIN_CONTAINERS
+    while todo:
+        budget -= 1
+        if budget < 0:
+            return False
+        container = todo.pop()
+        items: Iterable[object]
+        if type(container) is dict:
+            for key in container:
+                if type(key) is not str or not (key.isascii() or max(key) < "\ue000"):
+                    return False
+            items = container.values()
+        elif type(container) is list:
+            items = container
+        else:
+            return _plain_scalar(container)
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                todo.append(item)
+            elif not _plain_scalar(item):
+                return False
+    return True
 
 
-def _plain_tree(value: object) -> bool:
+def _plain_scalar(value: object) -> bool:
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return True
-    if kind is int:
-        return -_MAX_SAFE_INTEGER <= cast(int, value) <= _MAX_SAFE_INTEGER
-    if kind is dict:
-        for key, item in cast(dict[object, object], value).items():
-            if type(key) is not str or not (key.isascii() or max(key) < "\ue000"):
-                return False
-            if not _plain_tree(item):
-                return False
-        return True
-    if kind is list:
-        return all(_plain_tree(item) for item in cast(list[object], value))
-    return False
+    return kind is int and -_MAX_SAFE_INTEGER <= cast(int, value) <= _MAX_SAFE_INTEGER
 
 
 def b64url_encode(data: bytes) -> str:

@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -84,10 +85,12 @@ class IngestNode:
             # goes away, or the ordered applier would wait for them forever.
             applied = await asyncio.shield(self._write_and_apply(valid))
         results = [_result(item, applied.get(item.index)) for item in items]
-        for result in results:
-            metrics.INGEST_RESULTS.labels(result.status).inc()
-            if result.reason:
-                metrics.INGEST_REJECTIONS.labels(result.reason).inc()
+        # One increment per distinct label rather than per event: each labelled increment takes
+        # the metric's lock.
+        for status, count in Counter(result.status for result in results).items():
+            metrics.INGEST_RESULTS.labels(status).inc(count)
+        for reason, count in Counter(r.reason for r in results if r.reason).items():
+            metrics.INGEST_REJECTIONS.labels(reason).inc(count)
         return results
 
     async def _write_and_apply(self, valid: list[BatchItem]) -> dict[int, tuple[int, ApplyResult]]:

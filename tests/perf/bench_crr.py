@@ -59,6 +59,7 @@ from tests.perf._stack import (
     Subprocess,
     batch_bodies,
     bench_tenant,
+    cpu_seconds,
     http_ok,
     log_says,
     percentile,
@@ -319,26 +320,42 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000, help="steady ingest, events/s")
     parser.add_argument("--seconds", type=float, default=60, help="length of the steady phase")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="CRR workflows' poll interval in seconds (default: the configuration's)",
+    )
     args = parser.parse_args()
     if args.rate < BATCH or args.seconds <= 0:
         print(f"--rate: expected at least {BATCH}; --seconds: expected > 0", file=sys.stderr)
         return 2
     # Started outside the event loop: the stack provisions its databases with asyncio.run.
     with BenchStack(postgres_only=False) as stack:
-        return run_async(lambda: run(stack, args.rate, args.seconds))
+        return run_async(lambda: run(stack, args.rate, args.seconds, args.poll_interval))
 
 
-async def run(stack: BenchStack, rate: float, seconds: float) -> None:
+async def run(stack: BenchStack, rate: float, seconds: float, poll_s: float | None) -> None:
     settings, processes, port = await start_cluster(stack)
+    if poll_s is not None:
+        # The interval travels in each workflow's input, so the starter's settings decide it.
+        settings = settings.model_copy(
+            update={"crr": settings.crr.model_copy(update={"poll_interval_s": poll_s})}
+        )
     try:
-        await run_phases(stack, settings, port, rate, seconds)
+        await run_phases(stack, settings, processes, port, rate, seconds)
     finally:
         for process in processes:
             process.stop()
 
 
 async def run_phases(
-    stack: BenchStack, settings: Settings, port: int, rate: float, seconds: float
+    stack: BenchStack,
+    settings: Settings,
+    processes: list[Subprocess],
+    port: int,
+    rate: float,
+    seconds: float,
 ) -> None:
     client = await connect(settings)
     await start_crr(client, settings)
@@ -357,10 +374,17 @@ async def run_phases(
             )
         # 2. steady ingest, lag sampled by polling eu.
         steady = sign_parallel("steady-", int(steady_rate * seconds) // BATCH * BATCH)
+        pids = _component_pids(stack, processes)
+        cpu_before = {name: cpu_seconds([pid]) for name, pid in pids.items()}
         async with AppliedPoller(eu_store) as poller:
             achieved, acks = await ingest_paced(port, batch_bodies(steady, BATCH), steady_rate)
             await wait_applied(eu_store, acks.last_seq)
+        cpu = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in pids.items()}
         lags = poller.lags(acks)
+        print(
+            "cpu/event    "
+            + ", ".join(f"{name} {used / len(steady) * 1e6:.0f} us" for name, used in cpu.items())
+        )
         # 3. replay rate: pause eu's replayer, ingest and ship a burst, resume, time the apply.
         burst = sign_parallel("burst-", BURST_EVENTS)
         start_position = await eu_store.applied_position(STREAM)
@@ -374,7 +398,20 @@ async def run_phases(
         replay_rate = replayed / (done - resumed)
     # 4. the same burst records, COPYed raw into a fresh table.
     copy_rate = await raw_copy_rate(stack, records_of(burst, start_position + 1))
+    print(
+        f"crr          poll interval {settings.crr.poll_interval_s:.2f}s; a segment is sealed at"
+        " 1 s of age, so lag is at least the wait for the seal plus up to two polls"
+    )
     report(steady_rate, achieved, seconds, lags, replayed, replay_rate, copy_rate)
+
+
+def _component_pids(stack: BenchStack, processes: list[Subprocess]) -> dict[str, int]:
+    """Process (group leader) ids of everything that works for replication, by name."""
+    pids = {process.name: process.popen.pid for process in processes}
+    for name, part in stack.stack.status().items():
+        if part.pid is not None and name != "temporal-ui":
+            pids[name] = part.pid
+    return pids
 
 
 def report(

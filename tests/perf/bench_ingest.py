@@ -281,8 +281,9 @@ async def _timed_ingest(
 
 
 def report_round(
-    number: int, verify: float, verify_cpu: float, upsert: float, run: IngestRun
+    number: int, verifies: list[float], verify_cpu: float, upserts: list[float], run: IngestRun
 ) -> float:
+    verify, upsert = sum(verifies) / len(verifies), sum(upserts) / len(upserts)
     bound = min(verify, upsert)
     ratio = run.rate / bound
     m = run.node_metrics
@@ -294,10 +295,13 @@ def report_round(
     }
     print(f"-- round {number}")
     print(
-        f"raw verify   {verify:>9,.0f} verifies/s  ({os.cpu_count()} processes;"
-        f" one verify is {verify_cpu * 1e6:.0f} us of CPU)"
+        f"raw verify   {verify:>9,.0f} verifies/s  (mean of {_spread(verifies)};"
+        f" {os.cpu_count()} processes; one verify is {verify_cpu * 1e6:.0f} us of CPU)"
     )
-    print(f"raw upsert   {upsert:>9,.0f} records/s   (DedupStore.apply, batches of {BATCH})")
+    print(
+        f"raw upsert   {upsert:>9,.0f} records/s   (mean of {_spread(upserts)};"
+        f" DedupStore.apply, batches of {BATCH})"
+    )
     print(
         f"ingest       {run.rate:>9,.0f} events/s    ({run.events:,} events in {run.seconds:.1f}s,"
         f" ack p50 {percentile(run.latencies, 0.5) * 1e3:.0f} ms,"
@@ -329,6 +333,10 @@ def report_round(
     return ratio
 
 
+def _spread(values: list[float]) -> str:
+    return " before and ".join(f"{value:,.0f}" for value in values) + " after"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000, help="measured events per round")
@@ -351,12 +359,16 @@ async def main() -> None:
     ratios: list[float] = []
     with BenchStack(postgres_only=True) as stack:
         for number in range(1, args.rounds + 1):
-            verify = measure_verify(signed, who, os.cpu_count() or 1)
-            verify_cpu = _cpu_per_verify(signed, who)
-            upsert = await measure_upsert(stack, signed, f"upsert{number}")
+            # The baselines bracket the ingest run, so that a change in what else the shared
+            # machine is doing shifts both sides of the ratio alike.
+            verify = [measure_verify(signed, who, os.cpu_count() or 1)]
+            upsert = [await measure_upsert(stack, signed, f"upsert{number}a")]
             run = await measure_ingest(
                 stack, signed, warmup, who, args.clients, f"ingest{number}", args.profile
             )
+            verify.append(measure_verify(signed, who, os.cpu_count() or 1))
+            upsert.append(await measure_upsert(stack, signed, f"upsert{number}b"))
+            verify_cpu = _cpu_per_verify(signed, who)
             ratios.append(report_round(number, verify, verify_cpu, upsert, run))
     if len(ratios) > 1:
         print(
