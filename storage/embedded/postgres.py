@@ -36,6 +36,8 @@ class EmbeddedPostgres:
     data_dir: Path
     port: int
     host: str = LOOPBACK
+    # Extra server settings (`-c name=value`), e.g. relaxed durability for throw-away test data.
+    settings: tuple[str, ...] = ()
 
     @property
     def log_path(self) -> Path:
@@ -58,7 +60,8 @@ class EmbeddedPostgres:
             str(_bin_dir() / "pg_ctl"),
             "-D", str(self.data_dir),
             "-l", str(self.log_path),
-            "-o", f"-h {self.host} -p {self.port} -k {self.data_dir}",
+            "-o", " ".join([f"-h {self.host} -p {self.port} -k {self.data_dir}",
+                            *(f"-c {setting}" for setting in self.settings)]),
             "-w", "-t", "60", "start",
         ]  # fmt: skip
         result = _run_as(args, user)
@@ -68,10 +71,12 @@ class EmbeddedPostgres:
             )
         wait_until(PART, lambda: port_open(self.port, self.host), None, self.log_path)
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; `mode` is pg_ctl's: "fast" checkpoints first, "immediate" does not
+        (for throw-away data)."""
         if not (self.data_dir / "postmaster.pid").exists():
             return
-        args = [str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
+        args = [str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"]
         _run_as(args, self._run_as_user())
 
     def pid(self) -> int | None:

@@ -47,14 +47,21 @@ class PartStatus:
 class EmbeddedStack:
     """The four parts of the embedded stack for one configuration."""
 
-    def __init__(self, settings: Settings, temporal_extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        temporal_extra_args: tuple[str, ...] = (),
+        postgres_settings: tuple[str, ...] = (),
+    ) -> None:
         self.settings = settings
         dev = settings.dev
         self.state_dir = Path(dev.state_dir).resolve()
         self.temporal = EmbeddedTemporal(
             self.state_dir, dev.temporal_port, dev.temporal_ui_port, extra_args=temporal_extra_args
         )
-        self.postgres = EmbeddedPostgres(self.state_dir / "postgres", dev.postgres_port)
+        self.postgres = EmbeddedPostgres(
+            self.state_dir / "postgres", dev.postgres_port, settings=postgres_settings
+        )
         self.s3 = EmbeddedS3(self.state_dir, dev.s3_port)
         self.gcs = EmbeddedGcs(self.state_dir, dev.gcs_port)
 
@@ -133,7 +140,7 @@ class EmbeddedStack:
             ),
         }
 
-    def down(self) -> list[str]:
+    def down(self, postgres_mode: str = "fast") -> list[str]:
         """Stop what `up` recorded, and the geoledger processes started on it; return the names
         of what was stopped."""
         stopped = AppProcesses(self.state_dir).stop_all()
@@ -146,7 +153,7 @@ class EmbeddedStack:
                 stop_pid(pid)
                 stopped.append(name)
         if self.postgres.pid() is not None:
-            self.postgres.stop()
+            self.postgres.stop(postgres_mode)
             stopped.append("postgres")
         self.stack_file.unlink(missing_ok=True)
         return stopped
