@@ -76,16 +76,18 @@ def replay_workflow_id(source_region: str, source_node: str, into_region: str) -
 
 @workflow.defn
 class ReplayWalWorkflow:
-    def __init__(self) -> None:
-        self._paused = False
-        self._state = ReplayState()
-        self._source = ""
-        self._into = ""
+    @workflow.init
+    def __init__(self, request: ReplayWalInput) -> None:
+        # From the input here, not in run: a signal that comes with the first workflow task is
+        # handled before run starts, and run must not undo a pause sent right after the start.
+        self._paused = request.paused
+        self._state = request.state or ReplayState()
+        self._source = f"{request.source_region}/{request.source_node}"
+        self._into = request.into_region
 
     @workflow.run
     async def run(self, request: ReplayWalInput) -> None:
         source = StreamRef(region=request.source_region, node=request.source_node)
-        self._source, self._into, self._paused = source.stream, request.into_region, request.paused
         self._state = request.state or await self._position(source, request.into_region)
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)

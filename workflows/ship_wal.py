@@ -79,15 +79,17 @@ def ship_workflow_id(region: str, node: str) -> str:
 
 @workflow.defn
 class ShipWalWorkflow:
-    def __init__(self) -> None:
-        self._paused = False
-        self._state = ShipState()
-        self._stream = ""
+    @workflow.init
+    def __init__(self, request: ShipWalInput) -> None:
+        # From the input here, not in run: a signal that comes with the first workflow task is
+        # handled before run starts, and run must not undo a pause sent right after the start.
+        self._paused = request.paused
+        self._state = request.state or ShipState()
+        self._stream = f"{request.region}/{request.node}"
 
     @workflow.run
     async def run(self, request: ShipWalInput) -> None:
         source = StreamRef(region=request.region, node=request.node)
-        self._stream, self._paused = source.stream, request.paused
         self._state = request.state or await self._read_watermark(source)
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
 
+from activities.crr_models import LongPoll
 from ledger.config import Settings
 from ledger.manifest import manifest_bytes, parse_manifest
 from storage.crr.naming import ManifestRef
@@ -34,11 +34,14 @@ from tests.support.cluster import Cluster, running_cluster
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
 from workers.crr_control import start_crr
-from workflows.replay_wal import ReplayStatus, replay_workflow_id
+from workflows import queues
+from workflows.replay_wal import ReplayStatus, ReplayWalInput, ReplayWalWorkflow, replay_workflow_id
+from workflows.ship_wal import ShipStatus, ShipWalInput, ShipWalWorkflow, ship_workflow_id
 
 ACME = tenant("acme")
 STREAM = "us/n1"
 REPLAY_INTO_EU = replay_workflow_id("us", "n1", "eu")
+SHIP_US = ship_workflow_id("us", "n1")
 GAP_LABELS = {"source": STREAM, "target": "eu"}
 IDLE_WAIT_S = 1.0
 
@@ -152,17 +155,6 @@ async def replay_status_when(
 
 
 async def pause_replay(client: Client) -> None:
-    """Pause the replayer into eu once its run has started: the run sets its pause flag from its
-    input first thing, which would undo a pause delivered before that."""
-
-    async def answers() -> bool:
-        try:
-            await replay_status(client)
-        except RPCError:
-            return False
-        return True
-
-    await eventually(answers, f"{REPLAY_INTO_EU} answers its status query")
     await replayer(client).signal("pause")
 
     async def paused() -> bool:
@@ -355,3 +347,42 @@ async def test_tampered_bytes_are_never_applied_and_replay_pauses_until_restored
         assert status.state.records_applied == tampered_round.last_seq
         found = await digests(settings)
         assert found["us"] == found["eu"]
+
+
+# --- a pause that comes with the start ---------------------------------------------------------
+
+
+async def test_a_pause_sent_with_the_start_holds(settings: Settings) -> None:
+    """`crr pause` right after `crr start`, before a worker has run the new workflows: the
+    signal then comes with the first workflow task, and it must hold all the same."""
+    eu_store = open_object_store(settings.region("eu").object_store)
+    poll = LongPoll(wait_s=IDLE_WAIT_S)
+    async with (
+        running_cluster(settings) as cluster,
+        await DedupStore.open(settings.region("eu")) as eu,
+    ):
+        client = cluster.client
+        ship = await client.start_workflow(
+            ShipWalWorkflow.run,
+            ShipWalInput(region="us", node="n1", poll=poll),
+            id=SHIP_US,
+            task_queue=queues.CRR,
+            start_signal="pause",
+        )
+        replay = await client.start_workflow(
+            ReplayWalWorkflow.run,
+            ReplayWalInput(source_region="us", source_node="n1", into_region="eu", poll=poll),
+            id=REPLAY_INTO_EU,
+            task_queue=queues.CRR,
+            start_signal="pause",
+        )
+        [batch] = await ingest_rounds(cluster, "paused", 1)
+        await asyncio.sleep(2 * IDLE_WAIT_S)
+        ship_status: ShipStatus = await ship.query("status", result_type=ShipStatus)
+        assert ship_status.paused and ship_status.state.segments_shipped == 0
+        assert (await replay_status(client)).paused
+        assert (await list_manifests_after(eu_store, STREAM, 0, limit=10)).ready == []
+
+        await replay.signal("resume")
+        await ship.signal("resume")
+        await applied_through(eu, batch.last_seq)
