@@ -323,6 +323,7 @@ async def test_tampered_bytes_are_never_applied_and_replay_pauses_until_restored
         await eventually(paused_on_error, f"{REPLAY_INTO_EU} paused on the tampered {key}")
         status = await replay_status(cluster.client)
         error = status.state.last_error or ""
+        assert error.startswith("VerificationError: "), error
         assert tampering.reported in error and key in error, error
         # The clean segment before it was applied; nothing of the tampered one was.
         assert await eu.applied_position(STREAM) == clean.last_seq
