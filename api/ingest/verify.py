@@ -13,6 +13,8 @@ import functools
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,8 @@ log = logging.getLogger("geoledger.ingest.verify")
 
 INLINE_MAX = 8
 """Requests with at most this many signatures to check verify them in the event loop."""
+WORKER_WATCH_S = 1.0
+"""How often a verify worker checks that its node is still there."""
 
 # Workers fork from a server process that imported only this module: no copy of the node's
 # threads, sockets or locks (plain fork), and no re-import of the node's entry point (spawn).
@@ -145,7 +149,12 @@ class SignatureVerifier:
     def _worker_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             _WORKER_CONTEXT.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(self._processes, mp_context=_WORKER_CONTEXT)
+            self._pool = ProcessPoolExecutor(
+                self._processes,
+                mp_context=_WORKER_CONTEXT,
+                initializer=_watch_node,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def _discard_pool(self) -> None:
@@ -166,6 +175,25 @@ def _raw(key: Ed25519PublicKey, seen: dict[int, bytes]) -> bytes:
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         seen[id(key)] = raw
     return raw
+
+
+def _watch_node(node_pid: int) -> None:
+    """Runs first in each worker process: end the worker once the node is gone.
+
+    A worker holds both ends of its task pipe, so a node killed outright (SIGKILL, a crash) would
+    otherwise leave it waiting forever."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(WORKER_WATCH_S)
+            try:
+                os.kill(node_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # alive, under another user
+
+    threading.Thread(target=watch, name="watch-node", daemon=True).start()
 
 
 @functools.lru_cache(maxsize=4096)
