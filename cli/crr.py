@@ -21,7 +21,13 @@ RegionOption = Annotated[
 
 @crr_app.command("start")
 def start(
-    region: RegionOption = None, config: ConfigOption = None, json_output: JsonOption = False
+    region: RegionOption = None,
+    restart: Annotated[
+        bool,
+        typer.Option(help="Terminate running CRR workflows and start them afresh from the stores."),
+    ] = False,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Ensure every shipper and replayer runs (idempotent)."""
     settings = settings_from(config)
@@ -29,7 +35,7 @@ def start(
         settings.region(region)
 
     async def run() -> list[str]:
-        return await start_crr(await temporal_client(settings), settings, region)
+        return await start_crr(await temporal_client(settings), settings, region, restart)
 
     ids = asyncio.run(run())
     if json_output:

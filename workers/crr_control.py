@@ -3,6 +3,7 @@ pause and resume them, and collect their status."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -67,10 +68,20 @@ def crr_workflows(settings: Settings, region: str | None = None) -> list[CrrWork
     return refs
 
 
-async def start_crr(client: Client, settings: Settings, region: str | None = None) -> list[str]:
-    """Ensure each CRR workflow runs; an already running one is left alone. Returns the ids."""
+async def start_crr(
+    client: Client, settings: Settings, region: str | None = None, restart: bool = False
+) -> list[str]:
+    """Ensure each CRR workflow runs; an already running one is left alone. Returns the ids.
+
+    With `restart`, running ones are terminated first and started afresh. That is always safe:
+    a new shipper reads its watermark from the manifests in the store and a new replayer its
+    position from the dedup store, so nothing is shipped or applied twice (the way out of a
+    workflow stuck on code it can no longer replay)."""
     started: list[str] = []
     for ref in crr_workflows(settings, region):
+        if restart:
+            with contextlib.suppress(RPCError):
+                await client.get_workflow_handle(ref.workflow_id).terminate("crr start --restart")
         source_region, node = ref.stream.split("/", 1)
         attributes = TypedSearchAttributes(
             [
