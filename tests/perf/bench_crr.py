@@ -75,8 +75,8 @@ from workflows import queues
 
 BATCH = 100
 CLIENTS = 8
-CALIBRATE_EVENTS = 12_000
-BURST_EVENTS = 20_000
+CALIBRATE_EVENTS = 8_000
+BURST_EVENTS = 12_000
 STEADY_SHARE_OF_MAX = 0.7
 POLL_S = 0.05
 CATCH_UP_TIMEOUT_S = 90.0
@@ -170,6 +170,9 @@ class AppliedPoller:
         assert self._task is not None
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+        # One more sample: the caller waited for the last seq, which the cancelled poll may not
+        # have seen yet.
+        self.samples.append((time.monotonic(), await self._store.applied_position(STREAM)))
 
     async def _run(self) -> None:
         while True:
@@ -265,18 +268,16 @@ def _sign(prefix: str, count: int) -> list[dict[str, object]]:
     return sign_events(bench_tenant("bench"), prefix, count).events
 
 
-def sign_parallel(prefix: str, count: int) -> list[dict[str, object]]:
-    """Pre-sign `count` events using every core (signing is not what is measured)."""
+def sign_parallel(signer: ProcessPoolExecutor, prefix: str, count: int) -> list[dict[str, object]]:
+    """Pre-sign `count` events on every core (signing is not what is measured)."""
     workers = os.cpu_count() or 1
     share = -(-count // workers)
-    # spawn, not fork: this process already runs Temporal client threads.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = pool.map(
-            _sign,
-            [f"{prefix}{w}-" for w in range(workers)],
-            [min(share, count - w * share) for w in range(workers)],
-        )
-        return [event for part in parts for event in part]
+    parts = signer.map(
+        _sign,
+        [f"{prefix}{w}-" for w in range(workers)],
+        [min(share, count - w * share) for w in range(workers)],
+    )
+    return [event for part in parts for event in part]
 
 
 async def start_cluster(stack: BenchStack) -> tuple[Settings, list[Subprocess], int]:
@@ -342,9 +343,14 @@ async def run(stack: BenchStack, rate: float, seconds: float, poll_s: float | No
         settings = settings.model_copy(
             update={"crr": settings.crr.model_copy(update={"poll_interval_s": poll_s})}
         )
+    # spawn, not fork: this process runs Temporal client threads. One pool for every phase.
+    signer = ProcessPoolExecutor(
+        os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
+    )
     try:
-        await run_phases(stack, settings, processes, port, rate, seconds)
+        await run_phases(stack, settings, processes, signer, port, rate, seconds)
     finally:
+        signer.shutdown(cancel_futures=True)
         for process in processes:
             process.stop()
 
@@ -353,6 +359,7 @@ async def run_phases(
     stack: BenchStack,
     settings: Settings,
     processes: list[Subprocess],
+    signer: ProcessPoolExecutor,
     port: int,
     rate: float,
     seconds: float,
@@ -362,7 +369,7 @@ async def run_phases(
     eu = settings.region("eu")
     async with await DedupStore.open(eu) as eu_store:
         # 1. calibrate, with CRR running; then let eu catch up so the steady phase starts level.
-        calibration = sign_parallel("cal-", CALIBRATE_EVENTS)
+        calibration = sign_parallel(signer, "cal-", CALIBRATE_EVENTS)
         sustained, acks = await ingest_closed_loop(port, batch_bodies(calibration, BATCH))
         await wait_applied(eu_store, acks.last_seq)
         steady_rate = min(rate, STEADY_SHARE_OF_MAX * sustained)
@@ -373,7 +380,7 @@ async def run_phases(
                 f" runs at {steady_rate:,.0f} events/s ({STEADY_SHARE_OF_MAX:.0%} of that)"
             )
         # 2. steady ingest, lag sampled by polling eu.
-        steady = sign_parallel("steady-", int(steady_rate * seconds) // BATCH * BATCH)
+        steady = sign_parallel(signer, "steady-", int(steady_rate * seconds) // BATCH * BATCH)
         pids = _component_pids(stack, processes)
         cpu_before = {name: cpu_seconds([pid]) for name, pid in pids.items()}
         async with AppliedPoller(eu_store) as poller:
@@ -386,7 +393,7 @@ async def run_phases(
             + ", ".join(f"{name} {used / len(steady) * 1e6:.0f} us" for name, used in cpu.items())
         )
         # 3. replay rate: pause eu's replayer, ingest and ship a burst, resume, time the apply.
-        burst = sign_parallel("burst-", BURST_EVENTS)
+        burst = sign_parallel(signer, "burst-", BURST_EVENTS)
         start_position = await eu_store.applied_position(STREAM)
         await signal_crr(client, settings, "pause", region="eu")
         _, burst_acks = await ingest_closed_loop(port, batch_bodies(burst, BATCH))
