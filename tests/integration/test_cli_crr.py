@@ -5,12 +5,9 @@ workers running in this process (tests/support/cluster.py), all on the session's
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +16,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from ledger.config import Settings
 from storage.dedup.store import DedupStore
-from tests.conftest import REPO_ROOT, RunningStack
+from tests.conftest import RunningStack
 from tests.support.cluster import Cluster, running_cluster
 from tests.support.isolated import isolated_settings, settings_env
+from tests.support.processes import CommandOutcome, run_geoledger
 from tests.support.tenants import register, tenant
 from workers.crr_control import crr_workflows
 
@@ -38,17 +36,6 @@ ACME = tenant("acme")
 PAIRS = {("us/n1", "eu"), ("eu/n1", "us")}
 
 
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        assert self.code == 0, f"exit {self.code}:\n{self.stderr}"
-        return json.loads(self.stdout)
-
-
 @pytest.fixture
 async def settings(running_stack: RunningStack, tmp_path: Path) -> Settings:
     settings = await isolated_settings(running_stack, tmp_path, "clicrr")
@@ -56,28 +43,8 @@ async def settings(running_stack: RunningStack, tmp_path: Path) -> Settings:
     return settings
 
 
-async def geoledger(env: dict[str, str], *args: str) -> Outcome:
-    """Run one `geoledger` command to completion; the loop keeps serving the in-process workers
-    meanwhile (they answer the command's queries and run its workflows)."""
-    process = await asyncio.create_subprocess_exec(
-        str(GEOLEDGER),
-        *args,
-        cwd=REPO_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(
-            f"geoledger {' '.join(args)}: still running after {COMMAND_TIMEOUT_S}s"
-        ) from None
-    assert process.returncode is not None
-    return Outcome(process.returncode, out.decode(), err.decode())
+async def geoledger(env: dict[str, str], *args: str) -> CommandOutcome:
+    return await run_geoledger(env, *args, timeout_s=COMMAND_TIMEOUT_S)
 
 
 async def ingest(cluster: Cluster, region: str, prefix: str, count: int) -> int:

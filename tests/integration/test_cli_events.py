@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from ledger.keys import private_key_to_pem
 from ledger.signing import verify
 from tests.conftest import REPO_ROOT, RunningStack
 from tests.support.isolated import isolated_settings, settings_env
+from tests.support.processes import CommandOutcome, run_geoledger
 from tests.support.tenants import register, tenant
 
 pytestmark = pytest.mark.timeout(180)
@@ -36,18 +36,6 @@ NODE_START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 ACME = tenant("acme")
 GHOST = tenant("ghost")  # never registered
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def said(self) -> str:
-        """stderr with rich's line wrapping undone, for matching messages."""
-        return " ".join(self.stderr.split())
 
 
 @pytest.fixture(scope="module")
@@ -129,26 +117,8 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def geoledger(env: dict[str, str], *args: str) -> Outcome:
-    """Run one `geoledger` command to completion without blocking the event loop."""
-    process = await asyncio.create_subprocess_exec(
-        str(GEOLEDGER),
-        *args,
-        cwd=REPO_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT_S)
-    except TimeoutError:
-        await _stop(process)
-        raise AssertionError(
-            f"geoledger {' '.join(args)}: still running after {COMMAND_TIMEOUT_S}s"
-        ) from None
-    assert process.returncode is not None
-    return Outcome(process.returncode, out.decode(), err.decode())
+async def geoledger(env: dict[str, str], *args: str) -> CommandOutcome:
+    return await run_geoledger(env, *args, timeout_s=COMMAND_TIMEOUT_S)
 
 
 def envelope(event_id: str, n: int) -> dict[str, Any]:

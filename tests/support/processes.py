@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -206,3 +208,45 @@ async def start_worker(
     )
     await process.wait_for_log(WORKER_READY)
     return process
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """How one `geoledger` command ended."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        assert self.code == 0, f"exit {self.code}:\n{self.stderr}"
+        return json.loads(self.stdout)
+
+    @property
+    def said(self) -> str:
+        """stderr with rich's line wrapping undone, for matching messages."""
+        return " ".join(self.stderr.split())
+
+
+async def run_geoledger(env: dict[str, str], *args: str, timeout_s: float = 90.0) -> CommandOutcome:
+    """Run one `geoledger` command to completion without blocking the event loop (in-process
+    workers keep answering the command's queries and running its workflows meanwhile)."""
+    process = await asyncio.create_subprocess_exec(
+        str(GEOLEDGER),
+        *args,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(
+            f"geoledger {' '.join(args)}: still running after {timeout_s}s"
+        ) from None
+    assert process.returncode is not None
+    return CommandOutcome(process.returncode, out.decode(), err.decode())
