@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from ledger.errors import RecordDecodeError
 from ledger.record import decode_record
 from ledger.signing import verify
@@ -31,6 +33,8 @@ async def verified_dedup_records(
     """
     source_region, source_node = stream.split("/", 1)
     records: list[DedupRecord] = []
+    # A segment holds many events of few keys: build each public key object once.
+    public_keys: dict[str, Ed25519PublicKey] = {}
     for index, (seq, raw) in enumerate(frames):
         if index % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)  # let the activity heartbeat during a large segment
@@ -49,7 +53,10 @@ async def verified_dedup_records(
                 f"{stream} seq {seq}: key {event.key_id!r} of tenant {event.tenant_id!r} is "
                 f"unknown in region {region}"
             )
-        if not verify(known.ed25519(), event):
+        public_key = public_keys.get(event.key_id)
+        if public_key is None:
+            public_key = public_keys[event.key_id] = known.ed25519()
+        if not verify(public_key, event):
             raise VerificationError(
                 f"{stream} seq {seq}: event {event.event_id!r} signature does not verify"
             )
