@@ -1,11 +1,12 @@
-"""Listing activities long-poll for work; a pause must not wait for one to finish."""
+"""Pausing CRR workflows: the pause/resume signals both share, and a listing activity (which
+long-polls for work) that a pause must not wait for."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
@@ -25,3 +26,24 @@ async def unless_paused(
     with contextlib.suppress(ActivityError, CancelledError, asyncio.CancelledError):
         await handle
     return None
+
+
+class _ErrorState(Protocol):
+    last_error: str | None
+
+
+class PausableWorkflow:
+    """Base of the CRR workflows: `pause` stops at the next step boundary (a listing in flight is
+    cancelled), `resume` goes on and clears the error that paused the workflow, if any."""
+
+    _paused: bool
+    _state: _ErrorState
+
+    @workflow.signal
+    def pause(self) -> None:
+        self._paused = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+        self._state.last_error = None

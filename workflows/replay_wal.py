@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         StreamRef,
     )
     from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION
-    from workflows.pausable import unless_paused
+    from workflows.pausable import PausableWorkflow, unless_paused
 
 APPLY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -75,7 +75,9 @@ def replay_workflow_id(source_region: str, source_node: str, into_region: str) -
 
 
 @workflow.defn
-class ReplayWalWorkflow:
+class ReplayWalWorkflow(PausableWorkflow):
+    _state: ReplayState
+
     @workflow.init
     def __init__(self, request: ReplayWalInput) -> None:
         # From the input here, not in run: a signal that comes with the first workflow task is
@@ -162,15 +164,6 @@ class ReplayWalWorkflow:
             retry_policy=APPLY_RETRY,
         )
         return ReplayState(applied_seq=position.applied_seq)
-
-    @workflow.signal
-    def pause(self) -> None:
-        self._paused = True
-
-    @workflow.signal
-    def resume(self) -> None:
-        self._paused = False
-        self._state.last_error = None
 
     @workflow.query
     def status(self) -> ReplayStatus:

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SHIP_SEGMENT,
     )
     from ledger.shipped import ShippedSegment
-    from workflows.pausable import unless_paused
+    from workflows.pausable import PausableWorkflow, unless_paused
     from workflows.queues import node_queue
 
 # Transient failures (a store down) retry forever with backoff: lag grows and alerts, nothing is
@@ -78,7 +78,9 @@ def ship_workflow_id(region: str, node: str) -> str:
 
 
 @workflow.defn
-class ShipWalWorkflow:
+class ShipWalWorkflow(PausableWorkflow):
+    _state: ShipState
+
     @workflow.init
     def __init__(self, request: ShipWalInput) -> None:
         # From the input here, not in run: a signal that comes with the first workflow task is
@@ -193,15 +195,6 @@ class ShipWalWorkflow:
             retry_policy=UPLOAD_RETRY,
         )
         return ShipState(last_seq=mark.last_seq, last_manifest_sha256=mark.manifest_sha256)
-
-    @workflow.signal
-    def pause(self) -> None:
-        self._paused = True
-
-    @workflow.signal
-    def resume(self) -> None:
-        self._paused = False
-        self._state.last_error = None
 
     @workflow.query
     def status(self) -> ShipStatus:
