@@ -123,15 +123,7 @@ class ShipWalWorkflow(PausableWorkflow):
                 )
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
-            ShipWalInput(
-                region=request.region,
-                node=request.node,
-                state=self._state,
-                paused=self._paused,
-                poll=request.poll,
-                max_concurrent_uploads=request.max_concurrent_uploads,
-                segments_per_round=request.segments_per_round,
-            )
+            request.model_copy(update={"state": self._state, "paused": self._paused})
         )
 
     async def _ship_round(
