@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from ledger.config import Settings
+from storage.cpu_pool import CpuPool
+from storage.crr.verify_events import INLINE_MAX, EventVerifier
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
 from storage.objectstore import ObjectStore, open_object_store
@@ -18,6 +20,9 @@ class RegionResources:
         self._stores: dict[str, ObjectStore] = {}
         self._keys: dict[str, KeyCache] = {}
         self._registries: list[KeyRegistry] = []
+        self._verifiers: dict[str, EventVerifier] = {}
+        # One set of worker processes per worker process, whatever the number of regions.
+        self._cpu = CpuPool(inline_max=INLINE_MAX, preload=["storage.crr.verify_events"])
         self._lock = asyncio.Lock()
 
     def store(self, region: str) -> ObjectStore:
@@ -39,11 +44,20 @@ class RegionResources:
                 self._keys[region] = KeyCache(registry)
             return self._keys[region]
 
+    async def event_verifier(self, region: str) -> EventVerifier:
+        """Re-verifies replayed events against `region`'s key registry, in worker processes."""
+        keys = await self.keys(region)
+        if region not in self._verifiers:
+            self._verifiers[region] = EventVerifier(keys, region, self._cpu)
+        return self._verifiers[region]
+
     async def close(self) -> None:
         for dedup in self._dedup.values():
             await dedup.close()
         for registry in self._registries:
             await registry.close()
+        self._cpu.close()
         self._dedup.clear()
         self._keys.clear()
+        self._verifiers.clear()
         self._registries.clear()

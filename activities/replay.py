@@ -28,7 +28,6 @@ from storage.crr.errors import VerificationError
 from storage.crr.naming import ManifestRef
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import ManifestListing, list_manifests_after, load_verified_segment
-from storage.crr.verify_events import verified_dedup_records
 from storage.dedup.models import Outcome
 from storage.faults import crash_point
 
@@ -86,10 +85,8 @@ class ReplayActivities:
                     request.expected_prev_sha256,
                 )
             )
-            keys = await self._resources.keys(target)
-            records = await with_heartbeats(
-                verified_dedup_records(segment.records, stream, keys, target)
-            )
+            verifier = await self._resources.event_verifier(target)
+            records = await with_heartbeats(verifier.dedup_records(segment.records, stream))
         except VerificationError as exc:
             raise ApplicationError(str(exc), type="VerificationError", non_retryable=True) from exc
         activity.heartbeat(ref.last_seq)

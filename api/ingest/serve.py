@@ -23,6 +23,8 @@ async def open_node(settings: Settings, region: str, node: str) -> IngestNode:
     wal = await WalWriter.open(
         stream_directory(Path(region_config.wal_dir), stream),
         stream,
+        max_segment_bytes=settings.wal.max_segment_bytes,
+        max_segment_age_s=settings.wal.max_segment_age_s,
         on_commit=_observe_commit,
     )
     dedup = await DedupStore.open(region_config)

@@ -1,23 +1,15 @@
 """Signature verification for a batch (I1): each event's key must exist, belong to the event's
 tenant and not be revoked, and its Ed25519 signature must verify - before anything else happens.
 
-Verification runs in worker processes, one per core: cryptography holds the GIL while it verifies,
-so threads would verify one at a time and stall the event loop meanwhile. A request with only a few
-signatures is verified in the event loop itself, where it costs less than a round trip to a worker.
+Signatures are checked in worker processes, one per core (`storage.cpu_pool`); a request with
+only a few signatures is verified in the event loop itself, where it costs less than a round trip
+to a worker.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
-import multiprocessing
-import os
-import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,17 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from api.ingest.batch import BatchItem, Rejection
 from ledger.envelope import SignedEvent
 from ledger.signing import verification_inputs, verify_signature
-
-log = logging.getLogger("geoledger.ingest.verify")
+from storage.cpu_pool import CpuPool
 
 INLINE_MAX = 8
 """Requests with at most this many signatures to check verify them in the event loop."""
-WORKER_WATCH_S = 1.0
-"""How often a verify worker checks that its node is still there."""
-
-# Workers fork from a server process that imported only this module: no copy of the node's
-# threads, sockets or locks (plain fork), and no re-import of the node's entry point (spawn).
-_WORKER_CONTEXT = multiprocessing.get_context("forkserver")
 
 
 @dataclass(frozen=True)
@@ -59,13 +44,10 @@ class KeyResolver(Protocol):
 class SignatureVerifier:
     def __init__(self, keys: KeyResolver, processes: int | None = None) -> None:
         self._keys = keys
-        self._processes = processes or os.cpu_count() or 2
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers = CpuPool(processes, inline_max=INLINE_MAX, preload=[__name__])
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._workers.close()
 
     async def check(self, items: Sequence[BatchItem]) -> list[BatchItem]:
         """Return `items` with every event that fails a key or signature check turned into a
@@ -114,56 +96,18 @@ class SignatureVerifier:
         self, work: list[tuple[int, SignedEvent, Ed25519PublicKey]]
     ) -> list[tuple[int, bool]]:
         answers: list[tuple[int, bool]] = []
-        jobs: list[_Job] = []
+        jobs: list[_RawJob] = []
+        # A batch usually has one key: encode each for the trip to a worker once.
+        raw_keys: dict[int, bytes] = {}
         for position, event, key in work:
             inputs = verification_inputs(event)
             if inputs is None:
                 answers.append((position, False))
             else:
-                jobs.append((position, key, *inputs))
-        if len(jobs) <= INLINE_MAX:
-            return answers + [(p, verify_signature(k, s, m)) for p, k, s, m in jobs]
-        try:
-            return answers + await self._in_workers(jobs)
-        except BrokenProcessPool as exc:
-            # A worker died (killed, out of memory): start afresh next time, answer this one here.
-            log.warning("verify workers failed (%s); verifying in the event loop", exc)
-            self._discard_pool()
-            return answers + [(p, verify_signature(k, s, m)) for p, k, s, m in jobs]
-
-    async def _in_workers(self, jobs: list[_Job]) -> list[tuple[int, bool]]:
-        # One chunk per worker: a task per event would cost more in round trips than in verifying.
-        size = -(-len(jobs) // self._processes)
-        raw_keys: dict[int, bytes] = {}
-        chunks = [
-            [(p, _raw(k, raw_keys), s, m) for p, k, s, m in jobs[start : start + size]]
-            for start in range(0, len(jobs), size)
-        ]
-        loop = asyncio.get_running_loop()
-        pool = self._worker_pool()
-        answers = await asyncio.gather(
-            *(loop.run_in_executor(pool, _verify_chunk, chunk) for chunk in chunks)
-        )
-        return [pair for answer in answers for pair in answer]
-
-    def _worker_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            _WORKER_CONTEXT.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(
-                self._processes,
-                mp_context=_WORKER_CONTEXT,
-                initializer=_watch_node,
-                initargs=(os.getpid(),),
-            )
-        return self._pool
-
-    def _discard_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+                jobs.append((position, _raw(key, raw_keys), *inputs))
+        return answers + await self._workers.map_chunks(_verify_chunk, jobs)
 
 
-_Job = tuple[int, Ed25519PublicKey, bytes, bytes]
 _RawJob = tuple[int, bytes, bytes, bytes]
 
 
@@ -177,32 +121,13 @@ def _raw(key: Ed25519PublicKey, seen: dict[int, bytes]) -> bytes:
     return raw
 
 
-def _watch_node(node_pid: int) -> None:
-    """Runs first in each worker process: end the worker once the node is gone.
-
-    A worker holds both ends of its task pipe, so a node killed outright (SIGKILL, a crash) would
-    otherwise leave it waiting forever."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(WORKER_WATCH_S)
-            try:
-                os.kill(node_pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass  # alive, under another user
-
-    threading.Thread(target=watch, name="watch-node", daemon=True).start()
-
-
 @functools.lru_cache(maxsize=4096)
 def _public_key(raw: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def _verify_chunk(chunk: list[_RawJob]) -> list[tuple[int, bool]]:
-    """Runs in a worker process."""
+    """Runs in a worker process (or in the event loop, for a small batch)."""
     return [(p, verify_signature(_public_key(raw), s, m)) for p, raw, s, m in chunk]
 
 

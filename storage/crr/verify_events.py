@@ -1,8 +1,18 @@
-"""Re-verifying the events of a shipped segment before they touch dedup state (I1 on replay)."""
+"""Re-verifying the events of a shipped segment before they touch dedup state (I1 on replay).
+
+Decoding a record (strictly: only its canonical bytes are accepted) and verifying its Ed25519
+signature are CPU-bound and hold the GIL, so a segment is split across worker processes
+(`storage.cpu_pool`). Workers cannot ask the key registry, so they get the keys this verifier
+has already resolved; records under a key they were not given come back unverified, the key is
+looked up here, and those records go round once more. A key id names one public key of one
+tenant for good (the registry never re-binds an id), so resolved keys are kept.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -10,55 +20,124 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ledger.errors import RecordDecodeError
 from ledger.record import decode_record
 from ledger.signing import verify
+from storage.cpu_pool import CpuPool
 from storage.crr.errors import VerificationError
 from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.models import DedupRecord
 from storage.keys import TenantKey
 
-YIELD_EVERY = 200
+INLINE_MAX = 32
+"""Segments with at most this many records are verified in the calling process."""
 
 
 class KeyLookup(Protocol):
     async def get(self, key_id: str) -> TenantKey | None: ...
 
 
-async def verified_dedup_records(
-    frames: list[tuple[int, bytes]], stream: str, keys: KeyLookup, region: str
-) -> list[DedupRecord]:
-    """Decode each (seq, record bytes) of `stream` and re-verify its event's signature against
-    `region`'s key registry; raise VerificationError naming the seq at the first failure.
+@dataclass(frozen=True, slots=True)
+class _Signer:
+    tenant_id: str
+    public_raw: bytes  # 32 bytes (RFC 8032 §5.1.5): what crosses the process boundary
 
-    A key revoked after the event was accepted still verifies it: the source accepted it while
-    the key was valid, and refusing it here would make the regions diverge.
-    """
+
+@dataclass(frozen=True, slots=True)
+class _NeedsKey:
+    """A record decoded but not verified: the worker was not given its key."""
+
+    seq: int
+    key_id: str
+    tenant_id: str
+
+
+class EventVerifier:
+    """Turns a segment's (seq, record bytes) into dedup records, each event's signature checked
+    against one region's key registry. Reusable across segments; `close` ends its workers."""
+
+    def __init__(self, keys: KeyLookup, region: str, workers: CpuPool | None = None) -> None:
+        self._keys = keys
+        self._region = region
+        self._workers = workers or CpuPool(inline_max=INLINE_MAX, preload=[__name__])
+        self._signers: dict[str, _Signer] = {}
+
+    def close(self) -> None:
+        self._workers.close()
+
+    async def dedup_records(
+        self, frames: Sequence[tuple[int, bytes]], stream: str
+    ) -> list[DedupRecord]:
+        """Decode each (seq, record bytes) of `stream` and re-verify its event's signature; raise
+        VerificationError naming the seq of a record that fails.
+
+        A key revoked after the event was accepted still verifies it: the source accepted it while
+        the key was valid, and refusing it here would make the regions diverge.
+        """
+        checked = await self._round(frames, stream)
+        waiting = [item for item in checked if isinstance(item, _NeedsKey)]
+        if waiting:
+            await self._resolve(waiting, stream)
+            again = {item.seq for item in waiting}
+            redone = iter(await self._round([f for f in frames if f[0] in again], stream))
+            checked = [next(redone) if isinstance(item, _NeedsKey) else item for item in checked]
+        records = [item for item in checked if isinstance(item, DedupRecord)]
+        if len(records) != len(checked):  # every key was resolved above, or we raised
+            raise AssertionError(f"{stream}: a record's key is still unresolved")
+        return records
+
+    async def _round(
+        self, frames: Sequence[tuple[int, bytes]], stream: str
+    ) -> list[DedupRecord | _NeedsKey]:
+        work = functools.partial(_decode_and_verify, stream, self._region, dict(self._signers))
+        return await self._workers.map_chunks(work, frames)
+
+    async def _resolve(self, waiting: list[_NeedsKey], stream: str) -> None:
+        for item in waiting:
+            if item.key_id in self._signers:
+                known_tenant: str | None = self._signers[item.key_id].tenant_id
+            else:
+                known = await self._keys.get(item.key_id)
+                known_tenant = known.tenant_id if known else None
+                if known is not None:
+                    self._signers[item.key_id] = _Signer(known.tenant_id, known.public_key)
+            if known_tenant != item.tenant_id:
+                raise VerificationError(
+                    f"{stream} seq {item.seq}: key {item.key_id!r} of tenant "
+                    f"{item.tenant_id!r} is unknown in region {self._region}"
+                )
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _decode_and_verify(
+    stream: str, region: str, signers: dict[str, _Signer], chunk: list[tuple[int, bytes]]
+) -> list[DedupRecord | _NeedsKey]:
+    """Runs in a worker process (or in the caller, for a small segment)."""
     source_region, source_node = stream.split("/", 1)
-    records: list[DedupRecord] = []
-    # A segment holds many events of few keys: build each public key object once.
-    public_keys: dict[str, Ed25519PublicKey] = {}
-    for index, (seq, raw) in enumerate(frames):
-        if index % YIELD_EVERY == YIELD_EVERY - 1:
-            await asyncio.sleep(0)  # let the activity heartbeat during a large segment
+    out: list[DedupRecord | _NeedsKey] = []
+    for seq, raw in chunk:
         try:
             record = decode_record(raw)
         except RecordDecodeError as exc:
-            raise VerificationError(f"{stream} seq {seq}: {exc}") from exc
+            raise VerificationError(f"{stream} seq {seq}: {exc}") from None
         if (record.region, record.node) != (source_region, source_node):
             raise VerificationError(
                 f"{stream} seq {seq}: record names stream {record.region}/{record.node}"
             )
         event = record.event
-        known = await keys.get(event.key_id)
-        if known is None or known.tenant_id != event.tenant_id:
+        signer = signers.get(event.key_id)
+        if signer is None:
+            out.append(_NeedsKey(seq, event.key_id, event.tenant_id))
+            continue
+        if signer.tenant_id != event.tenant_id:
             raise VerificationError(
                 f"{stream} seq {seq}: key {event.key_id!r} of tenant {event.tenant_id!r} is "
                 f"unknown in region {region}"
             )
-        public_key = public_keys.get(event.key_id)
-        if public_key is None:
-            public_key = public_keys[event.key_id] = known.ed25519()
-        if not verify(public_key, event):
+        if not verify(_public_key(signer.public_raw), event):
             raise VerificationError(
                 f"{stream} seq {seq}: event {event.event_id!r} signature does not verify"
             )
-        records.append(dedup_record_from(record, seq))
-    return records
+        out.append(dedup_record_from(record, seq))
+    return out

@@ -32,6 +32,18 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.temporal.address == "temporal.internal:7233"
 
 
+def test_wal_segments_default_to_the_architecture_and_can_be_tuned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = load_settings(REPO_ROOT / "geoledger.toml").wal
+    assert (defaults.max_segment_age_s, defaults.max_segment_bytes) == (1.0, 16 * 1024 * 1024)
+    monkeypatch.setenv("GEOLEDGER_WAL__MAX_SEGMENT_AGE_S", "0.25")
+    assert load_settings(REPO_ROOT / "geoledger.toml").wal.max_segment_age_s == 0.25
+    monkeypatch.setenv("GEOLEDGER_WAL__MAX_SEGMENT_AGE_S", "0")
+    with pytest.raises(ConfigError, match=r"wal\.max_segment_age_s"):
+        load_settings(REPO_ROOT / "geoledger.toml")
+
+
 def test_every_bad_field_is_listed_by_path(tmp_path: Path) -> None:
     text = render_dev_config(DevStackConfig())
     text = text.replace('url = "s3://geoledger-us/ledger"', 'url = "ftp://nowhere"')

@@ -1,10 +1,9 @@
 """Signature checks give the same answers whether a batch is verified in the event loop (a few
-events) or in the worker processes (more than INLINE_MAX), and survive the workers dying."""
+events) or in the worker processes (more than INLINE_MAX). tests/unit/test_cpu_pool.py covers
+the workers themselves (dying, outliving their owner)."""
 
 from __future__ import annotations
 
-import os
-import signal
 from typing import Any
 
 import pytest
@@ -66,20 +65,3 @@ async def test_answers_are_the_same_in_the_loop_and_in_workers(count: int) -> No
         verifier.close()
     assert _reasons(checked) == expected
     assert sum(reason == "signature.invalid" for reason in expected.values()) >= 1
-
-
-async def test_dead_workers_are_replaced_and_the_batch_still_answered() -> None:
-    events, expected = _events(40)
-    verifier = SignatureVerifier(Keys(), processes=2)
-    try:
-        assert _reasons(await verifier.check(parse_batch(body(events)))) == expected
-        pool = verifier._pool
-        assert pool is not None
-        for pid in list(pool._processes):  # the workers this verifier started
-            os.kill(pid, signal.SIGKILL)
-        # The first batch after the deaths is answered in the loop, the next by new workers.
-        assert _reasons(await verifier.check(parse_batch(body(events)))) == expected
-        assert _reasons(await verifier.check(parse_batch(body(events)))) == expected
-        assert verifier._pool is not None and verifier._pool is not pool
-    finally:
-        verifier.close()

@@ -13,7 +13,7 @@ from typing import Any
 from ledger.config import Settings
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import list_manifests_after, load_verified_segment
-from storage.crr.verify_events import verified_dedup_records
+from storage.crr.verify_events import EventVerifier
 from storage.dedup.store import DedupStore
 from storage.geo.diff import MAX_DIFF_SEQS, Divergence, diff_records, fetch_records
 from storage.geo.fingerprint import fingerprint_ranges
@@ -76,21 +76,25 @@ async def rebuild_region(
     store = open_object_store(live_config.object_store)
     segments = records = 0
     results: list[StreamRebuild] = []
+    verifier: EventVerifier | None = None
     try:
         async with (
             await DedupStore.open(scratch_config) as scratch,
             await DedupStore.open(live_config) as live,
         ):
-            keys = KeyCache(registry)
+            # Verified in worker processes, as replay does: the drill measures the real cost.
+            verifier = EventVerifier(KeyCache(registry), region)
             for stream in streams_shipped_to(settings, region):
                 result = StreamRebuild(stream)
                 count, applied = await _replay_stream(
-                    settings, region, stream, store, keys, scratch, result, on_segment
+                    settings, stream, store, verifier, scratch, result, on_segment
                 )
                 segments, records = segments + count, records + applied
                 await _compare(stream, live, scratch, result)
                 results.append(result)
     finally:
+        if verifier is not None:
+            verifier.close()
         await registry.close()
         if not keep:
             await drop_scratch_region(scratch_config)
@@ -108,10 +112,9 @@ async def rebuild_region(
 
 async def _replay_stream(
     settings: Settings,
-    region: str,
     stream: str,
     store: ObjectStore,
-    keys: KeyCache,
+    verifier: EventVerifier,
     scratch: DedupStore,
     result: StreamRebuild,
     on_segment: Callable[[str, int], None],
@@ -127,7 +130,7 @@ async def _replay_stream(
         )
         for ref in listing.ready:
             segment = await load_verified_segment(store, ref, stream, public_key, previous)
-            batch = await verified_dedup_records(segment.records, stream, keys, region)
+            batch = await verifier.dedup_records(segment.records, stream)
             await scratch.apply(batch, stream=stream, through_seq=ref.last_seq)
             previous, result.rebuilt_seq = segment.manifest_sha256, ref.last_seq
             segments, records = segments + 1, records + len(batch)
