@@ -104,3 +104,30 @@ class ApplySegmentResult(BaseModel):
     accepted: int
     duplicates: int
     conflicts: int
+
+
+class ReplayRunInput(BaseModel):
+    """Wait for manifests after `after_seq` and apply up to `limit` of them, in order."""
+
+    source: StreamRef
+    into_region: str
+    after_seq: int
+    # Hash of the manifest at after_seq; None when unknown (its successor's chain check is
+    # skipped: the workflow knows it only after applying a manifest itself).
+    expected_prev_sha256: str | None
+    limit: int = 32
+    poll: LongPoll = LongPoll()
+
+
+class ReplayRunResult(BaseModel):
+    """Where the stream stands after a run (also the run's heartbeat checkpoint) and what the
+    run applied; `gap_first_seq` is set when a missing manifest blocked it."""
+
+    applied_seq: int
+    last_manifest_sha256: str | None
+    segments: int = 0
+    records: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    gap_first_seq: int | None = None

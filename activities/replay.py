@@ -3,8 +3,8 @@ store, verify everything (I5, I1) and apply to the target region's dedup store (
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections import Counter as Tally
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -15,20 +15,24 @@ from activities.crr_models import (
     ApplySegmentResult,
     ListManifestsInput,
     ListManifestsResult,
+    LongPoll,
     ManifestRefModel,
     ReplayPosition,
     ReplayPositionInput,
+    ReplayRunInput,
+    ReplayRunResult,
+    StreamRef,
 )
 from activities.heartbeat import with_heartbeats
 from activities.long_poll import long_poll
-from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION
+from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION, REPLAY_RUN
 from activities.region_resources import RegionResources
 from ledger.config import Settings
 from storage.crr.errors import VerificationError
 from storage.crr.naming import ManifestRef
 from storage.crr.region_keys import manifest_public_key
-from storage.crr.replay import ManifestListing, list_manifests_after, load_verified_segment
-from storage.dedup.models import Outcome
+from storage.crr.replay import ManifestListing, list_manifests_after
+from storage.crr.replay_run import AppliedSegment, ReplaySource, replay_run
 from storage.faults import crash_point
 
 
@@ -43,22 +47,58 @@ class ReplayActivities:
         dedup = await self._resources.dedup(request.into_region)
         return ReplayPosition(applied_seq=await dedup.applied_position(request.source.stream))
 
+    @activity.defn(name=REPLAY_RUN)
+    async def replay_run(self, request: ReplayRunInput) -> ReplayRunResult:
+        """Wait for manifests after the watermark, then verify and apply them in order, the next
+        segment's checks overlapping this one's apply. Heartbeats its position after every
+        segment: a retry (the worker died) goes on from there."""
+        stream, target = request.source.stream, request.into_region
+        progress = _checkpoint(request)
+        listing = await self._wait_for_manifests(
+            stream, target, progress.applied_seq, request.limit, request.poll
+        )
+        if not listing.ready:
+            return progress.model_copy(update={"gap_first_seq": listing.gap_first_seq})
+        source = await self._replay_source(request.source, target)
+
+        async def applied(segment: AppliedSegment) -> None:
+            nonlocal progress
+            crash_point("crr.replay.after_apply")
+            progress = _advanced(progress, segment)
+            crr_metrics.REPLAY_APPLIED.labels(stream, target).inc(segment.records)
+            activity.heartbeat(progress.model_dump())
+
+        try:
+            await with_heartbeats(
+                replay_run(
+                    listing.ready,
+                    source,
+                    await self._resources.dedup(target),
+                    progress.last_manifest_sha256,
+                    applied,
+                ),
+                details=lambda: progress.model_dump(),
+            )
+        except VerificationError as exc:
+            # The segments before the failing one were applied: the details say how far.
+            raise ApplicationError(
+                str(exc), progress.model_dump(), type="VerificationError", non_retryable=True
+            ) from exc
+        except asyncio.CancelledError:
+            # A pause: stop here and say how far the run got (its last transaction either
+            # committed, and is counted, or rolled back).
+            return progress
+        return progress
+
     @activity.defn(name=LIST_MANIFESTS)
     async def list_manifests(self, request: ListManifestsInput) -> ListManifestsResult:
-        stream, target = request.source.stream, request.into_region
-        store = self._resources.store(target)
-
-        async def look() -> ManifestListing:
-            listing = await list_manifests_after(store, stream, request.after_seq, request.limit)
-            # Exported on every look, so the gap gauges stay current while the listing waits.
-            self._export_gap(
-                stream, target, blocked=bool(listing.gap_first_seq and not listing.ready)
-            )
-            return listing
-
-        # Only manifests that can be applied end the wait early. A gap alone is no work: ending
-        # on it would have the workflow list again at once, spinning for as long as the gap lasts.
-        listing = await long_poll(look, lambda found: bool(found.ready), request.poll)
+        listing = await self._wait_for_manifests(
+            request.source.stream,
+            request.into_region,
+            request.after_seq,
+            request.limit,
+            request.poll,
+        )
         return ListManifestsResult(
             ready=[
                 ManifestRefModel(key=r.key, first_seq=r.first_seq, last_seq=r.last_seq)
@@ -69,42 +109,64 @@ class ReplayActivities:
 
     @activity.defn(name=APPLY_SEGMENT)
     async def apply_segment(self, request: ApplySegmentInput) -> ApplySegmentResult:
+        """One segment: what ReplayWalWorkflow runs before its `replay-in-runs` patch."""
         stream, target = request.source.stream, request.into_region
         ref = ManifestRef(
             request.manifest.key, request.manifest.first_seq, request.manifest.last_seq
         )
+        done: list[AppliedSegment] = []
+
+        async def applied(segment: AppliedSegment) -> None:
+            crash_point("crr.replay.after_apply")
+            crr_metrics.REPLAY_APPLIED.labels(stream, target).inc(segment.records)
+            done.append(segment)
+
         try:
-            segment = await with_heartbeats(
-                load_verified_segment(
-                    self._resources.store(target),
-                    ref,
-                    stream,
-                    manifest_public_key(
-                        request.source.region, self._settings.region(request.source.region)
-                    ),
+            await with_heartbeats(
+                replay_run(
+                    [ref],
+                    await self._replay_source(request.source, target),
+                    await self._resources.dedup(target),
                     request.expected_prev_sha256,
+                    applied,
                 )
             )
-            verifier = await self._resources.event_verifier(target)
-            records = await with_heartbeats(verifier.dedup_records(segment.records, stream))
         except VerificationError as exc:
             raise ApplicationError(str(exc), type="VerificationError", non_retryable=True) from exc
-        activity.heartbeat(ref.last_seq)
-        dedup = await self._resources.dedup(target)
-        results = await with_heartbeats(
-            dedup.apply(records, stream=stream, through_seq=ref.last_seq)
-        )
-        crash_point("crr.replay.after_apply")
-        tally = Tally(result.outcome for result in results)
-        crr_metrics.REPLAY_APPLIED.labels(stream, target).inc(len(records))
+        (segment,) = done
         return ApplySegmentResult(
             manifest_sha256=segment.manifest_sha256,
-            last_seq=ref.last_seq,
-            records=len(records),
-            accepted=tally[Outcome.ACCEPTED],
-            duplicates=tally[Outcome.DUPLICATE],
-            conflicts=tally[Outcome.CONFLICT],
+            last_seq=segment.last_seq,
+            records=segment.records,
+            accepted=segment.accepted,
+            duplicates=segment.duplicates,
+            conflicts=segment.conflicts,
         )
+
+    async def _replay_source(self, source: StreamRef, target: str) -> ReplaySource:
+        return ReplaySource(
+            stream=source.stream,
+            store=self._resources.store(target),
+            manifest_key=manifest_public_key(source.region, self._settings.region(source.region)),
+            events=await self._resources.event_verifier(target),
+        )
+
+    async def _wait_for_manifests(
+        self, stream: str, target: str, after_seq: int, limit: int, poll: LongPoll
+    ) -> ManifestListing:
+        store = self._resources.store(target)
+
+        async def look() -> ManifestListing:
+            listing = await list_manifests_after(store, stream, after_seq, limit)
+            # Exported on every look, so the gap gauges stay current while the listing waits.
+            self._export_gap(
+                stream, target, blocked=bool(listing.gap_first_seq and not listing.ready)
+            )
+            return listing
+
+        # Only manifests that can be applied end the wait early. A gap alone is no work: ending
+        # on it would have the workflow list again at once, spinning for as long as the gap lasts.
+        return await long_poll(look, lambda found: bool(found.ready), poll)
 
     def _export_gap(self, stream: str, target: str, blocked: bool) -> None:
         key = (stream, target)
@@ -116,3 +178,25 @@ class ReplayActivities:
             self._gap_since.pop(key, None)
             crr_metrics.MANIFEST_GAP.labels(stream, target).set(0)
             crr_metrics.MANIFEST_GAP_SECONDS.labels(stream, target).set(0)
+
+
+def _checkpoint(request: ReplayRunInput) -> ReplayRunResult:
+    """Where this attempt starts: the last attempt's heartbeat, or the request's watermark."""
+    details = activity.info().heartbeat_details
+    if details:
+        return ReplayRunResult.model_validate(details[0])
+    return ReplayRunResult(
+        applied_seq=request.after_seq, last_manifest_sha256=request.expected_prev_sha256
+    )
+
+
+def _advanced(progress: ReplayRunResult, segment: AppliedSegment) -> ReplayRunResult:
+    return ReplayRunResult(
+        applied_seq=segment.last_seq,
+        last_manifest_sha256=segment.manifest_sha256,
+        segments=progress.segments + 1,
+        records=progress.records + segment.records,
+        accepted=progress.accepted + segment.accepted,
+        duplicates=progress.duplicates + segment.duplicates,
+        conflicts=progress.conflicts + segment.conflicts,
+    )

@@ -50,6 +50,7 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
             workflows=[ShipWalWorkflow, ReplayWalWorkflow, GeoDivergenceWorkflow],
             activities=[
                 replay.replay_position,
+                replay.replay_run,
                 replay.list_manifests,
                 replay.apply_segment,
                 geo.watermarks,

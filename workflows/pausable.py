@@ -18,13 +18,17 @@ async def unless_paused(
     handle: workflow.ActivityHandle[_T], paused: Callable[[], bool]
 ) -> _T | None:
     """The activity's result, or None when `paused()` became true first (the activity is then
-    cancelled; it heartbeats while it waits, so the cancellation reaches it promptly)."""
+    cancelled; it heartbeats while it waits, so the cancellation reaches it promptly).
+
+    An activity started with WAIT_CANCELLATION_COMPLETED may answer the cancellation by
+    finishing with what it got done so far: that result is returned, as it happened.
+    """
     await workflow.wait_condition(lambda: paused() or handle.done())
     if handle.done():
         return handle.result()
     handle.cancel()
     with contextlib.suppress(ActivityError, CancelledError, asyncio.CancelledError):
-        await handle
+        return await handle
     return None
 
 

@@ -29,8 +29,9 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.config import DevStackConfig, RegionConfig, Settings, load_settings
-from ledger.envelope import EventEnvelope
+from ledger.envelope import EventEnvelope, parse_signed_event
 from ledger.keys import key_id_for, private_key_from_seed
+from ledger.record import WalRecord
 from ledger.signing import sign, signing_input
 from storage.dedup.migrate import migrate_region
 from storage.embedded.config_template import render_dev_config
@@ -370,6 +371,17 @@ def sign_events(who: BenchTenant, prefix: str, count: int) -> SignedSet:
         inputs.append(signing_input(envelope))
         signatures.append(base64.urlsafe_b64decode(signature + "=="))
     return SignedSet(events, inputs, signatures)
+
+
+def wal_record_of(event: dict[str, Any], seq: int, hlc0: int) -> WalRecord:
+    """The record node us/n1 writes for `event` at `seq`, its clock starting at `hlc0`."""
+    return WalRecord(
+        hlc=hlc0 + seq,
+        region="us",
+        node="n1",
+        accepted_at_ms=hlc0 >> 16,
+        event=parse_signed_event(event),
+    )
 
 
 def batch_bodies(events: Sequence[dict[str, Any]], size: int) -> list[tuple[int, bytes]]:

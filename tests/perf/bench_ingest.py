@@ -38,8 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ledger.envelope import parse_signed_event
-from ledger.record import WalRecord
 from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.store import DedupStore
 from storage.embedded.process import free_port
@@ -63,6 +61,7 @@ from tests.perf._stack import (
     start_geoledger,
     verdict,
     wait_for,
+    wal_record_of,
 )
 
 BATCH = 100
@@ -110,16 +109,7 @@ async def measure_upsert(stack: BenchStack, signed: SignedSet, tag: str) -> floa
     region = await stack.fresh_region("us", tag)
     hlc0 = time.time_ns() // 1_000_000 << 16
     records = [
-        dedup_record_from(
-            WalRecord(
-                hlc=hlc0 + seq,
-                region="us",
-                node="n1",
-                accepted_at_ms=hlc0 >> 16,
-                event=parse_signed_event(event),
-            ),
-            seq,
-        )
+        dedup_record_from(wal_record_of(event, seq, hlc0), seq)
         for seq, event in enumerate(signed.events, start=1)
     ]
     async with await DedupStore.open(region) as store:
