@@ -3,7 +3,6 @@ beside the node, on its own task queue `geoledger-crr-<region>-<node>`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from functools import cached_property
 from pathlib import Path
@@ -102,11 +101,15 @@ class ShipActivities:
         """Sign and write the manifest; return its SHA-256 (the next manifest chains to it)."""
         self._check_stream(request.source.stream)
         shipped = request.segment
+        # shipped_at is signed into the manifest, so it must be the same in every attempt: a
+        # retry after a partial commit (one target written, another down) then writes the same
+        # bytes, rather than different ones that first-write-wins would refuse.
+        shipped_at_ms = int(activity.info().scheduled_time.timestamp() * 1000)
         manifest = await self._counting_errors(
             lambda: commit_manifest(
                 shipped,
                 request.prev_manifest_sha256,
-                int(time.time() * 1000),
+                shipped_at_ms,
                 signing_key(self._region_name, self._region),
                 self.targets,
             )
@@ -127,11 +130,11 @@ class ShipActivities:
 
     @activity.defn(name=READ_SHIP_WATERMARK)
     async def read_watermark(self, request: ReadShipWatermarkInput) -> ShipWatermark:
-        """The last committed manifest in the region's own store (or its first ship target)."""
+        """The last manifest committed to every ship target (an interrupted commit is completed
+        first)."""
         self._check_stream(request.source.stream)
-        home = self.targets.get(self._region_name) or next(iter(self.targets.values()))
         last_seq, sha256 = await self._counting_errors(
-            lambda: read_ship_watermark(home, self._stream)
+            lambda: read_ship_watermark(self.targets, self._stream)
         )
         return ShipWatermark(last_seq=last_seq, manifest_sha256=sha256)
 

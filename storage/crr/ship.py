@@ -89,7 +89,7 @@ async def commit_manifest(
     )
     data = manifest_bytes(manifest)
     key = manifest_key(shipped.stream, shipped.first_seq, shipped.last_seq)
-    await asyncio.gather(*(_put_bytes_once(store, key, data) for store in targets.values()))
+    await asyncio.gather(*(put_bytes_once(store, key, data) for store in targets.values()))
     return manifest
 
 
@@ -101,7 +101,7 @@ async def _upload_once(store: ObjectStore, key: str, path: Path, sha256: str) ->
     await _same_or_conflict(store, key, sha256)
 
 
-async def _put_bytes_once(store: ObjectStore, key: str, data: bytes) -> None:
+async def put_bytes_once(store: ObjectStore, key: str, data: bytes) -> None:
     if await store.put_if_absent(key, data):
         return
     await _same_or_conflict(store, key, hashlib.sha256(data).hexdigest())

@@ -46,6 +46,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from ledger.config import RegionConfig, Settings
+from ledger.manifest import parse_manifest
 from ledger.record import encode_record
 from storage.crr.replay import list_manifests_after
 from storage.crr.verify_events import EventVerifier
@@ -54,6 +55,7 @@ from storage.dedup.store import DedupStore
 from storage.embedded.process import free_port
 from storage.keys import KeyRegistry, TenantKey
 from storage.objectstore import open_object_store
+from storage.wal import list_segments, stream_directory
 from tests.perf._stack import (
     BenchFailure,
     BenchStack,
@@ -187,13 +189,48 @@ class AppliedPoller:
 
     def lags(self, acks: Acks) -> list[float]:
         """Per batch, seconds from its ack to the first sample that shows it applied."""
-        found: list[float] = []
-        for seq, acked in acks.batches:
-            seen = next((t for t, position in self.samples if position >= seq and t >= acked), None)
-            if seen is None:
-                raise BenchFailure(f"seq {seq} was never seen applied in eu")
-            found.append(seen - acked)
-        return found
+        return [self.seen_applied(seq, acked) - acked for seq, acked in acks.batches]
+
+    def seen_applied(self, seq: int, acked: float) -> float:
+        seen = next((t for t, position in self.samples if position >= seq and t >= acked), None)
+        if seen is None:
+            raise BenchFailure(f"seq {seq} was never seen applied in eu")
+        return seen
+
+
+@dataclass(frozen=True)
+class LagParts:
+    """Where each batch's lag went, in seconds per batch: ack to the seal of its segment (the
+    segment's age limit), seal to its manifest (shipping), manifest to applied in eu (replay)."""
+
+    sealing: list[float]
+    shipping: list[float]
+    replaying: list[float]
+
+
+async def lag_parts(settings: Settings, acks: Acks, poller: AppliedPoller) -> LagParts:
+    """From the node's sealed segment files (renamed when sealed: their ctime), each manifest's
+    shipped_at_ms (when the shipper signed it) and the poller's samples, all on this machine's
+    clock."""
+    sealed_at = {
+        (info.first_seq, info.last_seq): info.path.stat().st_ctime
+        for info in list_segments(stream_directory(settings.region("us").wal_dir, STREAM))
+        if info.sealed
+    }
+    store = open_object_store(settings.region("eu").object_store)
+    first = min(seq for seq, _ in acks.batches)
+    listing = await list_manifests_after(store, STREAM, first - 1, 100_000)
+    manifests = [parse_manifest(await store.get(ref.key)) for ref in listing.ready]
+    wall = time.time() - time.monotonic()
+    parts = LagParts([], [], [])
+    for seq, acked in acks.batches:
+        manifest = next(m for m in manifests if m.first_seq <= seq <= m.last_seq)
+        sealed = sealed_at[(manifest.first_seq, manifest.last_seq)]
+        shipped = manifest.shipped_at_ms / 1000
+        parts.sealing.append(sealed - (acked + wall))
+        parts.shipping.append(shipped - sealed)
+        parts.replaying.append(poller.seen_applied(seq, acked) + wall - shipped)
+    return parts
 
 
 async def wait_applied(store: DedupStore, seq: int, timeout_s: float = CATCH_UP_TIMEOUT_S) -> float:
@@ -432,6 +469,7 @@ async def run_phases(
             await wait_applied(eu_store, acks.last_seq)
         cpu = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in pids.items()}
         lags = poller.lags(acks)
+        parts = await lag_parts(settings, acks, poller)
         print(
             "cpu/event    "
             + ", ".join(f"{name} {used / len(steady) * 1e6:.0f} us" for name, used in cpu.items())
@@ -458,6 +496,17 @@ async def run_phases(
         " plus up to two polls"
     )
     report(steady_rate, achieved, seconds, lags, replayed, replay_rate, copy_rate, verify_rate)
+    print(
+        "lag parts    p50 / p99 of each batch's: "
+        + ", ".join(
+            f"{name} {percentile(values, 0.5):.2f} / {percentile(values, 0.99):.2f}s"
+            for name, values in (
+                ("ack->sealed", parts.sealing),
+                ("sealed->manifest", parts.shipping),
+                ("manifest->applied", parts.replaying),
+            )
+        )
+    )
 
 
 def _component_pids(stack: BenchStack, processes: list[Subprocess]) -> dict[str, int]:
