@@ -107,7 +107,7 @@ class ApplySegmentResult(BaseModel):
 
 
 class ReplayRunInput(BaseModel):
-    """Wait for manifests after `after_seq` and apply up to `limit` of them, in order."""
+    """Apply `manifests` (consecutive, listed after `after_seq`) in order."""
 
     source: StreamRef
     into_region: str
@@ -115,13 +115,12 @@ class ReplayRunInput(BaseModel):
     # Hash of the manifest at after_seq; None when unknown (its successor's chain check is
     # skipped: the workflow knows it only after applying a manifest itself).
     expected_prev_sha256: str | None
-    limit: int = 32
-    poll: LongPoll = LongPoll()
+    manifests: list[ManifestRefModel]
 
 
 class ReplayRunResult(BaseModel):
     """Where the stream stands after a run (also the run's heartbeat checkpoint) and what the
-    run applied; `gap_first_seq` is set when a missing manifest blocked it."""
+    run applied."""
 
     applied_seq: int
     last_manifest_sha256: str | None
@@ -130,4 +129,27 @@ class ReplayRunResult(BaseModel):
     accepted: int = 0
     duplicates: int = 0
     conflicts: int = 0
-    gap_first_seq: int | None = None
+
+
+class ShipRunInput(BaseModel):
+    """Ship `segments` (consecutive sealed segments, listed after `after_seq`) in order."""
+
+    source: StreamRef
+    after_seq: int
+    prev_manifest_sha256: str
+    segments: list[SegmentRef]
+    max_concurrent_uploads: int = 4
+    # Set after a run stopped part-way (pause, failure, a new workflow): a manifest it was
+    # writing may be in some targets only; the run completes it before anything else.
+    complete_commits_first: bool = True
+
+
+class ShipRunResult(BaseModel):
+    """Where the stream's shipping stands after a run (also the run's heartbeat checkpoint) and
+    what the run shipped."""
+
+    last_seq: int
+    manifest_sha256: str
+    segments: int = 0
+    raw_bytes: int = 0
+    compressed_bytes: int = 0

@@ -49,16 +49,16 @@ class ReplayActivities:
 
     @activity.defn(name=REPLAY_RUN)
     async def replay_run(self, request: ReplayRunInput) -> ReplayRunResult:
-        """Wait for manifests after the watermark, then verify and apply them in order, the next
-        segment's checks overlapping this one's apply. Heartbeats its position after every
-        segment: a retry (the worker died) goes on from there."""
+        """Verify and apply the listed manifests in order, the next segment's checks overlapping
+        this one's apply. Heartbeats its position after every segment: a retry (the worker
+        died) goes on from there."""
         stream, target = request.source.stream, request.into_region
         progress = _checkpoint(request)
-        listing = await self._wait_for_manifests(
-            stream, target, progress.applied_seq, request.limit, request.poll
-        )
-        if not listing.ready:
-            return progress.model_copy(update={"gap_first_seq": listing.gap_first_seq})
+        refs = [
+            ManifestRef(m.key, m.first_seq, m.last_seq)
+            for m in request.manifests
+            if m.last_seq > progress.applied_seq
+        ]
         source = await self._replay_source(request.source, target)
 
         async def applied(segment: AppliedSegment) -> None:
@@ -71,7 +71,7 @@ class ReplayActivities:
         try:
             await with_heartbeats(
                 replay_run(
-                    listing.ready,
+                    refs,
                     source,
                     await self._resources.dedup(target),
                     progress.last_manifest_sha256,

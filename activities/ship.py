@@ -3,6 +3,7 @@ beside the node, on its own task queue `geoledger-crr-<region>-<node>`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import cached_property
 from pathlib import Path
@@ -16,8 +17,11 @@ from activities.crr_models import (
     CommitManifestInput,
     ListSegmentsInput,
     ListSegmentsResult,
+    LongPoll,
     ReadShipWatermarkInput,
     SegmentRef,
+    ShipRunInput,
+    ShipRunResult,
     ShipSegmentInput,
     ShipWatermark,
 )
@@ -27,6 +31,7 @@ from activities.names import (
     COMMIT_MANIFEST,
     LIST_SEALED_SEGMENTS,
     READ_SHIP_WATERMARK,
+    SHIP_RUN,
     SHIP_SEGMENT,
 )
 from ledger.config import Settings
@@ -35,6 +40,7 @@ from ledger.shipped import ShippedSegment
 from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
 from storage.crr.region_keys import signing_key
 from storage.crr.ship import commit_manifest, ship_segment
+from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_run
 from storage.crr.watermark import read_ship_watermark
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
@@ -63,21 +69,92 @@ class ShipActivities:
             for name in self._region.ship_targets or [self._region_name]
         }
 
+    @activity.defn(name=SHIP_RUN)
+    async def ship_run(self, request: ShipRunInput) -> ShipRunResult:
+        """Upload the listed sealed segments (several at a time) and commit their manifests in
+        order. Heartbeats its position after every commit: a retry (the worker died) goes on from
+        there."""
+        self._check_stream(request.source.stream)
+        progress = _checkpoint(request)
+        if request.complete_commits_first or activity.info().attempt > 1:
+            # A run that stopped part-way may have left its last manifest in some targets only.
+            last_seq, sha256 = await self._counting_errors(
+                lambda: read_ship_watermark(
+                    self.targets, self._stream, progress.last_seq, progress.manifest_sha256
+                )
+            )
+            progress = progress.model_copy(update={"last_seq": last_seq, "manifest_sha256": sha256})
+        segments = [s for s in request.segments if s.last_seq > progress.last_seq]
+        if not segments:
+            return progress
+        if segments[0].first_seq != progress.last_seq + 1:
+            raise ApplicationError(
+                f"{self._stream}: next sealed segment starts at seq "
+                f"{segments[0].first_seq}, expected {progress.last_seq + 1}",
+                progress.model_dump(),
+                type="SegmentNotFoundError",
+                non_retryable=True,
+            )
+
+        async def committed(segment: CommittedSegment) -> None:
+            nonlocal progress
+            shipped = segment.shipped
+            progress = ShipRunResult(
+                last_seq=shipped.last_seq,
+                manifest_sha256=segment.manifest_sha256,
+                segments=progress.segments + 1,
+                raw_bytes=progress.raw_bytes + shipped.raw_bytes,
+                compressed_bytes=progress.compressed_bytes + shipped.compressed_bytes,
+            )
+            self._count_shipped(shipped)
+            activity.heartbeat(progress.model_dump())
+
+        targets = ShipTargets(
+            self.wal_directory,
+            self._stream,
+            self.targets,
+            signing_key(self._region_name, self._region),
+            self._settings.crr.zstd_level,
+        )
+        run = ship_run(
+            [segment.first_seq for segment in segments],
+            targets,
+            progress.manifest_sha256,
+            request.max_concurrent_uploads,
+            committed,
+        )
+        try:
+            await self._counting_errors(
+                lambda: with_heartbeats(run, details=lambda: progress.model_dump())
+            )
+        except ApplicationError as exc:
+            # The manifests committed before the failure stand: the details say how far.
+            raise ApplicationError(
+                exc.message, progress.model_dump(), type=exc.type, non_retryable=exc.non_retryable
+            ) from exc
+        except asyncio.CancelledError:
+            return progress  # a pause: stop here and say how far the run got
+        return progress
+
     @activity.defn(name=LIST_SEALED_SEGMENTS)
     async def list_sealed_segments(self, request: ListSegmentsInput) -> ListSegmentsResult:
         self._check_stream(request.source.stream)
+        return await self._wait_for_segments(request.after_seq, request.limit, request.poll)
 
+    async def _wait_for_segments(
+        self, after_seq: int, limit: int, poll: LongPoll
+    ) -> ListSegmentsResult:
         async def look() -> ListSegmentsResult:
-            segments = sealed_segments_after(self.wal_directory, request.after_seq)
+            segments = sealed_segments_after(self.wal_directory, after_seq)
             return ListSegmentsResult(
                 segments=[
                     SegmentRef(first_seq=s.first_seq, last_seq=s.last_seq)
-                    for s in segments[: request.limit]
+                    for s in segments[:limit]
                     if s.last_seq is not None
                 ]
             )
 
-        return await long_poll(look, lambda result: bool(result.segments), request.poll)
+        return await long_poll(look, lambda result: bool(result.segments), poll)
 
     @activity.defn(name=SHIP_SEGMENT)
     async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegment:
@@ -114,6 +191,20 @@ class ShipActivities:
                 self.targets,
             )
         )
+        self._count_shipped(shipped)
+        return manifest_sha256(manifest)
+
+    @activity.defn(name=READ_SHIP_WATERMARK)
+    async def read_watermark(self, request: ReadShipWatermarkInput) -> ShipWatermark:
+        """The last manifest committed to every ship target (an interrupted commit is completed
+        first)."""
+        self._check_stream(request.source.stream)
+        last_seq, sha256 = await self._counting_errors(
+            lambda: read_ship_watermark(self.targets, self._stream)
+        )
+        return ShipWatermark(last_seq=last_seq, manifest_sha256=sha256)
+
+    def _count_shipped(self, shipped: ShippedSegment) -> None:
         for target in self.targets:
             crr_metrics.SEGMENTS_SHIPPED.labels(self._region_name, target).inc()
             crr_metrics.BYTES_SHIPPED.labels(self._region_name, target, "raw").inc(
@@ -126,17 +217,6 @@ class ShipActivities:
             crr_metrics.COMPRESSION_RATIO.labels(self._region_name).set(
                 shipped.raw_bytes / shipped.compressed_bytes
             )
-        return manifest_sha256(manifest)
-
-    @activity.defn(name=READ_SHIP_WATERMARK)
-    async def read_watermark(self, request: ReadShipWatermarkInput) -> ShipWatermark:
-        """The last manifest committed to every ship target (an interrupted commit is completed
-        first)."""
-        self._check_stream(request.source.stream)
-        last_seq, sha256 = await self._counting_errors(
-            lambda: read_ship_watermark(self.targets, self._stream)
-        )
-        return ShipWatermark(last_seq=last_seq, manifest_sha256=sha256)
 
     async def _counting_errors(self, step: Callable[[], Awaitable[_T]]) -> _T:
         try:
@@ -166,3 +246,11 @@ def _target_of(exc: Exception, targets: dict[str, ObjectStore]) -> str:
         if store.describe() in text:
             return name
     return "unknown"
+
+
+def _checkpoint(request: ShipRunInput) -> ShipRunResult:
+    """Where this attempt starts: the last attempt's heartbeat, or the request's watermark."""
+    details = activity.info().heartbeat_details
+    if details:
+        return ShipRunResult.model_validate(details[0])
+    return ShipRunResult(last_seq=request.after_seq, manifest_sha256=request.prev_manifest_sha256)

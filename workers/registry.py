@@ -69,6 +69,7 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
         return QueueRegistration(
             workflows=[],
             activities=[
+                ship.ship_run,
                 ship.list_sealed_segments,
                 ship.ship_segment,
                 ship.commit_manifest,

@@ -6,12 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Protocol, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 _T = TypeVar("_T")
+_Progress = TypeVar("_Progress", bound=BaseModel)
+
+RUN_TIMEOUT = timedelta(minutes=30)
+"""Start-to-close timeout of a run activity. A run heartbeats at least every 2 s, so a dead worker
+is noticed within its heartbeat timeout; this only bounds a run that is alive but stuck."""
 
 
 async def unless_paused(
@@ -42,6 +49,26 @@ class PausableWorkflow:
 
     _paused: bool
     _state: _ErrorState
+
+    async def _run_unless_paused(
+        self, handle: workflow.ActivityHandle[_Progress], progress: type[_Progress], what: str
+    ) -> _Progress | None:
+        """A run activity's result, which is also its progress: how far it got.
+
+        On a pause the run is cancelled and what it reports having done is returned (None if it
+        said nothing). A failure that retrying cannot fix pauses the workflow with the error as
+        `last_error`, and returns the progress the failure's details carry (or None).
+        """
+        try:
+            return await unless_paused(handle, lambda: self._paused)
+        except ActivityError as exc:
+            self._state.last_error = str(exc.cause or exc)
+            self._paused = True
+            workflow.logger.error("%s paused: %s", what, self._state.last_error)
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.details:
+                return progress.model_validate(cause.details[0])
+            return None
 
     @workflow.signal
     def pause(self) -> None:

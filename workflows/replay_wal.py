@@ -3,11 +3,11 @@ strictly in manifest order, each verified (I5, I1) and applied together with the
 watermark (exactly-once effect).
 
 Workflow id `crr-replay-<source-region>-<node>-to-<region>`, task queue `geoledger-crr`. Each round
-is one activity (`crr_replay_run`): it waits for manifests after the watermark, then verifies and
-applies up to `manifests_per_round` of them in order, checking the next segment while the current
-one is applied, and heartbeats its position after each. A gap (a missing manifest while later ones
-exist) blocks: the activity exports it as a gauge and the `CrrManifestGap` alert fires after its
-timeout. Nothing is ever skipped.
+is two activities: a listing waits for manifests after the watermark (a pause abandons it at
+once), then one run (`crr_replay_run`) verifies and applies up to `manifests_per_round` of them in
+order, checking the next segment while the current one is applied, and heartbeats its position
+after each. A gap (a missing manifest while later ones exist) blocks: the listing exports it as a
+gauge and the `CrrManifestGap` alert fires after its timeout. Nothing is ever skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -34,16 +34,13 @@ with workflow.unsafe.imports_passed_through():
         StreamRef,
     )
     from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION, REPLAY_RUN
-    from workflows.pausable import PausableWorkflow, unless_paused
+    from workflows.pausable import RUN_TIMEOUT, PausableWorkflow, unless_paused
 
-REPLAY_IN_RUNS = "replay-in-runs"
-"""Patch id: one activity waits for manifests and applies a run of them (pipelined), instead of
-a listing activity and then one activity per segment. Runs recorded before it replay the old
-steps; deprecate the patch once none of them is left."""
+REPLAY_IN_RUNS = "replay-listed-runs"
+"""Patch id: the manifests a listing returns are applied by one activity (pipelined), instead of
+one activity per segment. Runs recorded before it replay the old steps; deprecate the patch once
+none of them is left."""
 
-# A run heartbeats at least every 2 s, so a dead worker is noticed within the heartbeat timeout;
-# the start-to-close timeout only bounds a run that is alive but stuck.
-RUN_TIMEOUT = timedelta(minutes=30)
 
 APPLY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -85,14 +82,6 @@ class ReplayStatus(BaseModel):
     state: ReplayState
 
 
-def _progress_before(failure: ActivityError) -> ReplayRunResult | None:
-    """How far a failed run got, from the details its error carries (None when it has none)."""
-    cause = failure.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        return ReplayRunResult.model_validate(cause.details[0])
-    return None
-
-
 def replay_workflow_id(source_region: str, source_node: str, into_region: str) -> str:
     return f"crr-replay-{source_region}-{source_node}-to-{into_region}"
 
@@ -128,6 +117,12 @@ class ReplayWalWorkflow(PausableWorkflow):
 
     async def _replay_run(self, source: StreamRef, request: ReplayWalInput) -> None:
         state = self._state
+        # The wait for manifests is its own activity, abandoned at once on a pause; the run that
+        # applies them gets only what was listed, so nothing that comes later is applied after a
+        # pause.
+        listed = await self._list(source, request)
+        if listed is None or not listed.ready or self._paused:
+            return
         handle = workflow.start_activity(
             REPLAY_RUN,
             ReplayRunInput(
@@ -135,25 +130,18 @@ class ReplayWalWorkflow(PausableWorkflow):
                 into_region=request.into_region,
                 after_seq=state.applied_seq,
                 expected_prev_sha256=state.last_manifest_sha256,
-                limit=request.manifests_per_round,
-                poll=request.poll,
+                manifests=listed.ready,
             ),
             result_type=ReplayRunResult,
-            start_to_close_timeout=RUN_TIMEOUT + timedelta(seconds=request.poll.wait_s),
+            start_to_close_timeout=RUN_TIMEOUT,
             heartbeat_timeout=timedelta(seconds=10),
             retry_policy=APPLY_RETRY,
-            # A pause waits until the run has stopped, so the position read next is final.
+            # A pause waits until the run has stopped, so the state folded in next is final.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        try:
-            run = await unless_paused(handle, lambda: self._paused)
-        except ActivityError as exc:
-            state.last_error = str(exc.cause or exc)
-            self._paused = True
-            workflow.logger.error(
-                "%s -> %s: replay paused: %s", self._source, self._into, state.last_error
-            )
-            run = _progress_before(exc)
+        run = await self._run_unless_paused(
+            handle, ReplayRunResult, f"{self._source} -> {self._into}: replay"
+        )
         if run is None:
             # Stopped without saying how far it got: every segment applied before that point
             # carried the watermark, so the store says where the stream stands (the chain check
@@ -161,9 +149,6 @@ class ReplayWalWorkflow(PausableWorkflow):
             position = await self._position(source, request.into_region)
             state.applied_seq, state.last_manifest_sha256 = position.applied_seq, None
             return
-        state.blocked_on_gap_at_seq = (
-            run.applied_seq + 1 if run.gap_first_seq and not run.segments else None
-        )
         state.applied_seq = run.applied_seq
         state.last_manifest_sha256 = run.last_manifest_sha256
         state.segments_applied += run.segments
@@ -176,6 +161,23 @@ class ReplayWalWorkflow(PausableWorkflow):
 
     async def _list_then_apply(self, source: StreamRef, request: ReplayWalInput) -> None:
         """The steps before REPLAY_IN_RUNS: a listing, then one activity per segment."""
+        listed = await self._list(source, request)
+        if listed is None or not listed.ready:
+            return  # paused, or the listing already waited for work: look again
+        try:
+            for ref in listed.ready:
+                if self._paused:
+                    break
+                await self._apply(source, request.into_region, ref)
+        except ActivityError as exc:
+            self._state.last_error = str(exc.cause or exc)
+            self._paused = True
+            workflow.logger.error(
+                "%s -> %s: replay paused: %s", self._source, self._into, self._state.last_error
+            )
+
+    async def _list(self, source: StreamRef, request: ReplayWalInput) -> ListManifestsResult | None:
+        """The manifests ready after the watermark (waiting for some), or None on a pause."""
         listing = workflow.start_activity(
             LIST_MANIFESTS,
             ListManifestsInput(
@@ -191,24 +193,11 @@ class ReplayWalWorkflow(PausableWorkflow):
             retry_policy=APPLY_RETRY,
         )
         listed = await unless_paused(listing, lambda: self._paused)
-        if listed is None:
-            return
-        self._state.blocked_on_gap_at_seq = (
-            self._state.applied_seq + 1 if listed.gap_first_seq and not listed.ready else None
-        )
-        if not listed.ready:
-            return  # the listing already waited for work: look again
-        try:
-            for ref in listed.ready:
-                if self._paused:
-                    break
-                await self._apply(source, request.into_region, ref)
-        except ActivityError as exc:
-            self._state.last_error = str(exc.cause or exc)
-            self._paused = True
-            workflow.logger.error(
-                "%s -> %s: replay paused: %s", self._source, self._into, self._state.last_error
+        if listed is not None:
+            self._state.blocked_on_gap_at_seq = (
+                self._state.applied_seq + 1 if listed.gap_first_seq and not listed.ready else None
             )
+        return listed
 
     async def _apply(self, source: StreamRef, into_region: str, ref: object) -> None:
         result = await workflow.execute_activity(

@@ -2,8 +2,10 @@
 committing a signed, hash-chained manifest per segment in sequence order.
 
 Workflow id `crr-ship-<region>-<node>`, task queue `geoledger-crr`; the activities that read the
-WAL run on the node's own queue `geoledger-crr-<region>-<node>`. Uploads of several segments run
-concurrently; manifests - the commit markers - are written strictly in order.
+WAL run on the node's own queue `geoledger-crr-<region>-<node>`. Each round is two activities: a
+listing waits for sealed segments after the watermark (a pause abandons it at once), then one run
+(`crr_ship_run`) uploads up to `max_concurrent_uploads` of them at a time and writes their
+manifests - the commit markers - strictly in order, heartbeating its position after each.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.crr_models import (
@@ -23,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         ListSegmentsResult,
         LongPoll,
         ReadShipWatermarkInput,
+        ShipRunInput,
+        ShipRunResult,
         ShipSegmentInput,
         ShipWatermark,
         StreamRef,
@@ -31,11 +36,18 @@ with workflow.unsafe.imports_passed_through():
         COMMIT_MANIFEST,
         LIST_SEALED_SEGMENTS,
         READ_SHIP_WATERMARK,
+        SHIP_RUN,
         SHIP_SEGMENT,
     )
     from ledger.shipped import ShippedSegment
-    from workflows.pausable import PausableWorkflow, unless_paused
+    from workflows.pausable import RUN_TIMEOUT, PausableWorkflow, unless_paused
     from workflows.queues import node_queue
+
+SHIP_IN_RUNS = "ship-listed-runs"
+"""Patch id: the segments a listing returns are uploaded and committed by one activity, instead
+of two activities per segment. Runs recorded before it replay the old steps; deprecate the patch
+once none of them is left."""
+
 
 # Transient failures (a store down) retry forever with backoff: lag grows and alerts, nothing is
 # lost. Conflicts and missing segments need an operator and are not retried.
@@ -80,6 +92,7 @@ def ship_workflow_id(region: str, node: str) -> str:
 @workflow.defn
 class ShipWalWorkflow(PausableWorkflow):
     _state: ShipState
+    _unsettled: bool
 
     @workflow.init
     def __init__(self, request: ShipWalInput) -> None:
@@ -93,38 +106,88 @@ class ShipWalWorkflow(PausableWorkflow):
     async def run(self, request: ShipWalInput) -> None:
         source = StreamRef(region=request.region, node=request.node)
         self._state = request.state or await self._read_watermark(source)
+        in_runs = workflow.patched(SHIP_IN_RUNS)
+        # A new run of this workflow cannot know whether the last one stopped mid-commit.
+        self._unsettled = True
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)
-            listing = workflow.start_activity(
-                LIST_SEALED_SEGMENTS,
-                ListSegmentsInput(
-                    source=source,
-                    after_seq=self._state.last_seq,
-                    limit=request.segments_per_round,
-                    poll=request.poll,
-                ),
-                result_type=ListSegmentsResult,
-                task_queue=node_queue(source.region, source.node),
-                start_to_close_timeout=timedelta(seconds=request.poll.wait_s + 30),
-                heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=UPLOAD_RETRY,
-            )
-            listed = await unless_paused(listing, lambda: self._paused)
-            if listed is None or not listed.segments:
-                continue  # paused, or the listing already waited for work: look again
-            try:
-                await self._ship_round(source, listed, request.max_concurrent_uploads)
-            except ActivityError as exc:
-                # Only non-retryable failures get here: stop and wait for an operator.
-                self._state.last_error = str(exc.cause or exc)
-                self._paused = True
-                workflow.logger.error(
-                    "%s: shipping paused: %s", self._stream, self._state.last_error
-                )
+            if in_runs:
+                await self._ship_run(source, request)
+            else:
+                await self._list_then_ship(source, request)
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
             request.model_copy(update={"state": self._state, "paused": self._paused})
         )
+
+    async def _ship_run(self, source: StreamRef, request: ShipWalInput) -> None:
+        state = self._state
+        # The wait for sealed segments is its own activity, abandoned at once on a pause; the run
+        # that ships them gets only what was listed, so nothing sealed later ships after a pause.
+        listed = await self._list(source, request)
+        if listed is None or not listed.segments or self._paused:
+            return
+        handle = workflow.start_activity(
+            SHIP_RUN,
+            ShipRunInput(
+                source=source,
+                after_seq=state.last_seq,
+                prev_manifest_sha256=state.last_manifest_sha256,
+                segments=listed.segments,
+                max_concurrent_uploads=request.max_concurrent_uploads,
+                complete_commits_first=self._unsettled,
+            ),
+            result_type=ShipRunResult,
+            task_queue=node_queue(source.region, source.node),
+            start_to_close_timeout=RUN_TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=UPLOAD_RETRY,
+            # A pause waits until the run has stopped, so the state folded in next is final.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        run = await self._run_unless_paused(handle, ShipRunResult, f"{self._stream}: shipping")
+        # Anything but a run that ended by itself may have stopped mid-commit.
+        self._unsettled = run is None or self._paused
+        if run is None:
+            return
+        state.last_seq = run.last_seq
+        state.last_manifest_sha256 = run.manifest_sha256
+        state.segments_shipped += run.segments
+        state.raw_bytes_shipped += run.raw_bytes
+        state.compressed_bytes_shipped += run.compressed_bytes
+        if run.segments and not self._paused:
+            state.last_error = None
+
+    async def _list_then_ship(self, source: StreamRef, request: ShipWalInput) -> None:
+        """The steps before SHIP_IN_RUNS: a listing, then an upload and a commit per segment."""
+        listed = await self._list(source, request)
+        if listed is None or not listed.segments:
+            return  # paused, or the listing already waited for work: look again
+        try:
+            await self._ship_round(source, listed, request.max_concurrent_uploads)
+        except ActivityError as exc:
+            # Only non-retryable failures get here: stop and wait for an operator.
+            self._state.last_error = str(exc.cause or exc)
+            self._paused = True
+            workflow.logger.error("%s: shipping paused: %s", self._stream, self._state.last_error)
+
+    async def _list(self, source: StreamRef, request: ShipWalInput) -> ListSegmentsResult | None:
+        """The sealed segments after the watermark (waiting for some), or None on a pause."""
+        listing = workflow.start_activity(
+            LIST_SEALED_SEGMENTS,
+            ListSegmentsInput(
+                source=source,
+                after_seq=self._state.last_seq,
+                limit=request.segments_per_round,
+                poll=request.poll,
+            ),
+            result_type=ListSegmentsResult,
+            task_queue=node_queue(source.region, source.node),
+            start_to_close_timeout=timedelta(seconds=request.poll.wait_s + 30),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=UPLOAD_RETRY,
+        )
+        return await unless_paused(listing, lambda: self._paused)
 
     async def _ship_round(
         self, source: StreamRef, listed: ListSegmentsResult, concurrency: int

@@ -219,8 +219,10 @@ async def lag_parts(settings: Settings, acks: Acks, poller: AppliedPoller) -> La
     }
     store = open_object_store(settings.region("eu").object_store)
     first = min(seq for seq, _ in acks.batches)
-    listing = await list_manifests_after(store, STREAM, first - 1, 100_000)
-    manifests = [parse_manifest(await store.get(ref.key)) for ref in listing.ready]
+    listing = await list_manifests_after(store, STREAM, 0, 1_000_000)
+    manifests = [
+        parse_manifest(await store.get(ref.key)) for ref in listing.ready if ref.last_seq >= first
+    ]
     wall = time.time() - time.monotonic()
     parts = LagParts([], [], [])
     for seq, acked in acks.batches:
