@@ -26,6 +26,13 @@ def test_every_part_is_healthy_and_recorded(running_stack: RunningStack) -> None
     assert running_stack.stack.stack_file.is_file()
 
 
+def test_temporal_keeps_its_history_in_a_write_ahead_journal(running_stack: RunningStack) -> None:
+    # journal_mode=wal: commits append to temporal.sqlite-wal (no fsync per workflow task).
+    database = running_stack.stack.temporal.state_dir / "temporal.sqlite"
+    assert database.is_file()
+    assert database.with_name("temporal.sqlite-wal").is_file()
+
+
 def test_up_twice_reports_the_running_stack(running_stack: RunningStack) -> None:
     before = running_stack.stack.status()
     after = running_stack.stack.up()

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -12,11 +12,13 @@ import { PACKAGE_ROOT } from "./data.js";
 import { answerAll, startStub } from "./stub.js";
 
 function runExample(url: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const keyFile = join(mkdtempSync(join(tmpdir(), "geoledger-example-")), "acme.pem");
+  const keyDir = mkdtempSync(join(tmpdir(), "geoledger-example-"));
+  const keyFile = join(keyDir, "acme.pem");
   writeFileSync(keyFile, privateKeyToPem(generatePrivateKey()));
   const env = { ...process.env, GEOLEDGER_URL: url, GEOLEDGER_TENANT: "acme", GEOLEDGER_KEY_FILE: keyFile };
   return new Promise((resolve) => {
     execFile(process.execPath, [join(PACKAGE_ROOT, "examples", "send-events.mjs")], { env }, (error, stdout, stderr) => {
+      rmSync(keyDir, { recursive: true, force: true });
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
