@@ -15,7 +15,6 @@ from activities.crr_models import (
     ApplySegmentResult,
     ListManifestsInput,
     ListManifestsResult,
-    LongPoll,
     ManifestRefModel,
     ReplayPosition,
     ReplayPositionInput,
@@ -92,13 +91,20 @@ class ReplayActivities:
 
     @activity.defn(name=LIST_MANIFESTS)
     async def list_manifests(self, request: ListManifestsInput) -> ListManifestsResult:
-        listing = await self._wait_for_manifests(
-            request.source.stream,
-            request.into_region,
-            request.after_seq,
-            request.limit,
-            request.poll,
-        )
+        stream, target = request.source.stream, request.into_region
+        store = self._resources.store(target)
+
+        async def look() -> ManifestListing:
+            listing = await list_manifests_after(store, stream, request.after_seq, request.limit)
+            # Exported on every look, so the gap gauges stay current while the listing waits.
+            self._export_gap(
+                stream, target, blocked=bool(listing.gap_first_seq and not listing.ready)
+            )
+            return listing
+
+        # Only manifests that can be applied end the wait early. A gap alone is no work: ending
+        # on it would have the workflow list again at once, spinning for as long as the gap lasts.
+        listing = await long_poll(look, lambda found: bool(found.ready), request.poll)
         return ListManifestsResult(
             ready=[
                 ManifestRefModel(key=r.key, first_seq=r.first_seq, last_seq=r.last_seq)
@@ -109,7 +115,7 @@ class ReplayActivities:
 
     @activity.defn(name=APPLY_SEGMENT)
     async def apply_segment(self, request: ApplySegmentInput) -> ApplySegmentResult:
-        """One segment: what ReplayWalWorkflow runs before its `replay-in-runs` patch."""
+        """One segment: what ReplayWalWorkflow runs before its `replay-listed-runs` patch."""
         stream, target = request.source.stream, request.into_region
         ref = ManifestRef(
             request.manifest.key, request.manifest.first_seq, request.manifest.last_seq
@@ -150,23 +156,6 @@ class ReplayActivities:
             manifest_key=manifest_public_key(source.region, self._settings.region(source.region)),
             events=await self._resources.event_verifier(target),
         )
-
-    async def _wait_for_manifests(
-        self, stream: str, target: str, after_seq: int, limit: int, poll: LongPoll
-    ) -> ManifestListing:
-        store = self._resources.store(target)
-
-        async def look() -> ManifestListing:
-            listing = await list_manifests_after(store, stream, after_seq, limit)
-            # Exported on every look, so the gap gauges stay current while the listing waits.
-            self._export_gap(
-                stream, target, blocked=bool(listing.gap_first_seq and not listing.ready)
-            )
-            return listing
-
-        # Only manifests that can be applied end the wait early. A gap alone is no work: ending
-        # on it would have the workflow list again at once, spinning for as long as the gap lasts.
-        return await long_poll(look, lambda found: bool(found.ready), poll)
 
     def _export_gap(self, stream: str, target: str, blocked: bool) -> None:
         key = (stream, target)

@@ -17,7 +17,6 @@ from activities.crr_models import (
     CommitManifestInput,
     ListSegmentsInput,
     ListSegmentsResult,
-    LongPoll,
     ReadShipWatermarkInput,
     SegmentRef,
     ShipRunInput,
@@ -139,22 +138,18 @@ class ShipActivities:
     @activity.defn(name=LIST_SEALED_SEGMENTS)
     async def list_sealed_segments(self, request: ListSegmentsInput) -> ListSegmentsResult:
         self._check_stream(request.source.stream)
-        return await self._wait_for_segments(request.after_seq, request.limit, request.poll)
 
-    async def _wait_for_segments(
-        self, after_seq: int, limit: int, poll: LongPoll
-    ) -> ListSegmentsResult:
         async def look() -> ListSegmentsResult:
-            segments = sealed_segments_after(self.wal_directory, after_seq)
+            segments = sealed_segments_after(self.wal_directory, request.after_seq)
             return ListSegmentsResult(
                 segments=[
                     SegmentRef(first_seq=s.first_seq, last_seq=s.last_seq)
-                    for s in segments[:limit]
+                    for s in segments[: request.limit]
                     if s.last_seq is not None
                 ]
             )
 
-        return await long_poll(look, lambda result: bool(result.segments), poll)
+        return await long_poll(look, lambda result: bool(result.segments), request.poll)
 
     @activity.defn(name=SHIP_SEGMENT)
     async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegment:
