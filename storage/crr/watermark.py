@@ -31,9 +31,9 @@ async def read_ship_watermark(
     """(last committed seq, SHA-256 of that manifest's bytes) across `targets`, looking only at
     manifests after `after_seq` (whose own manifest hashes to `after_sha256`); (after_seq,
     after_sha256) when there are none, so (0, "") for an unshipped stream. Requires at least one
-    target. Raises ShipConflictError when two targets
-    hold different bytes for the newest manifest, or for one being completed (that needs an
-    operator: see runbooks/wal-crr-ops.md)."""
+    target. Raises ShipConflictError when two targets hold different bytes for the newest
+    manifest, or for one being completed (that needs an operator: see runbooks/wal-crr-ops.md).
+    """
     if not targets:
         raise ValueError("expected at least one ship target")
     held = {name: await _manifests(store, stream, after_seq) for name, store in targets.items()}
