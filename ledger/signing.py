@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from ledger.canonical import b64url_encode
 from ledger.envelope import EventEnvelope, SignedEvent
@@ -48,7 +50,7 @@ def sign_event(private_key: Ed25519PrivateKey, envelope: EventEnvelope) -> Signe
     )
 
 
-def verify(public_key: Ed25519PublicKey, event: SignedEvent) -> bool:
+def verify(public_key: Ed25519PublicKey | bytes, event: SignedEvent) -> bool:
     """True when `event.signature` is a valid RFC 8032 §5.1.7 signature of the event's signing
     input under `public_key`.
 
@@ -74,11 +76,30 @@ def verification_inputs(event: SignedEvent) -> tuple[bytes, bytes] | None:
         return None
 
 
-def verify_signature(public_key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
-    """RFC 8032 §5.1.7: True when `signature` is valid for `message` under `public_key`; False,
-    never an exception, otherwise."""
+def verify_signature(
+    public_key: Ed25519PublicKey | bytes, signature: bytes, message: bytes
+) -> bool:
+    """RFC 8032 §5.1.7: True when `signature` is valid for `message` under `public_key` (a key
+    object or its 32 raw bytes); False, never an exception, otherwise.
+
+    Verified by libsodium, which takes about half the CPU time of OpenSSL's Ed25519 here and is
+    stricter at the edges: besides a non-canonical S it refuses public keys and R points of small
+    order and non-canonical key encodings, which no honest signer produces.
+    """
+    raw = public_key if isinstance(public_key, bytes) else _raw(public_key)
+    if len(signature) != SIGNATURE_BYTES or len(raw) != PUBLIC_KEY_BYTES:
+        return False
     try:
-        public_key.verify(signature, message)
-    except InvalidSignature:
+        # The attached form (signature then message) is the one PyNaCl exposes for verification.
+        crypto_sign_open(signature + message, raw)
+    except BadSignatureError:
         return False
     return True
+
+
+SIGNATURE_BYTES = 64
+PUBLIC_KEY_BYTES = 32
+
+
+def _raw(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -8,7 +8,6 @@ to a worker.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -121,14 +120,9 @@ def _raw(key: Ed25519PublicKey, seen: dict[int, bytes]) -> bytes:
     return raw
 
 
-@functools.lru_cache(maxsize=4096)
-def _public_key(raw: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(raw)
-
-
 def _verify_chunk(chunk: list[_RawJob]) -> list[tuple[int, bool]]:
     """Runs in a worker process (or in the event loop, for a small batch)."""
-    return [(p, verify_signature(_public_key(raw), s, m)) for p, raw, s, m in chunk]
+    return [(p, verify_signature(raw, s, m)) for p, raw, s, m in chunk]
 
 
 def _rejected(item: BatchItem, rejection: Rejection) -> BatchItem:

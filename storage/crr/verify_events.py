@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from ledger.errors import RecordDecodeError
 from ledger.record import decode_record
 from ledger.signing import verify
@@ -105,11 +103,6 @@ class EventVerifier:
                 )
 
 
-@functools.lru_cache(maxsize=4096)
-def _public_key(raw: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(raw)
-
-
 def _decode_and_verify(
     stream: str, region: str, signers: dict[str, _Signer], chunk: list[tuple[int, bytes]]
 ) -> list[DedupRecord | _NeedsKey]:
@@ -135,7 +128,7 @@ def _decode_and_verify(
                 f"{stream} seq {seq}: key {event.key_id!r} of tenant {event.tenant_id!r} is "
                 f"unknown in region {region}"
             )
-        if not verify(_public_key(signer.public_raw), event):
+        if not verify(signer.public_raw, event):
             raise VerificationError(
                 f"{stream} seq {seq}: event {event.event_id!r} signature does not verify"
             )

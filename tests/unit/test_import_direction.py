@@ -1,6 +1,6 @@
 """The architecture's import direction (ARCHITECTURE §2): cli → api, workers → workflows,
 activities → storage → ledger; workflows reach activities only for names and models; nothing
-imports cli; ledger is pure (stdlib, cryptography, rfc8785, pydantic)."""
+imports cli; ledger is pure (stdlib, cryptography, nacl, rfc8785, pydantic)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ FORBIDDEN = {
     "workers": {"api", "cli"},
     "cli": set(),
 }
-LEDGER_THIRD_PARTY = {"cryptography", "rfc8785", "pydantic", "pydantic_settings", "pydantic_core"}
+LEDGER_THIRD_PARTY = {
+    "cryptography",
+    "nacl",
+    "rfc8785",
+    "pydantic",
+    "pydantic_settings",
+    "pydantic_core",
+}
 # Workflow modules may import these activity modules only: names and typed models, no I/O.
 WORKFLOW_ACTIVITY_MODULES = {
     "activities.names",

@@ -18,6 +18,7 @@ from ledger.signing import (
     sign_event,
     signing_input,
     verify,
+    verify_signature,
 )
 
 # RFC 8032 §7.1 "Test Vectors for Ed25519", TEST 1 and TEST 2: seed, public key, message,
@@ -81,6 +82,38 @@ def test_rfc8032_section_7_1_vectors(seed: str, public: str, message: str, signa
     key = private_key_from_seed(bytes.fromhex(seed))
     assert public_key_bytes(key.public_key()).hex() == public
     assert key.sign(bytes.fromhex(message)).hex() == signature
+
+
+@pytest.mark.parametrize(("seed", "public", "message", "signature"), RFC8032_TESTS)
+def test_rfc8032_section_7_1_vectors_verify(
+    seed: str, public: str, message: str, signature: str
+) -> None:
+    key, sig, msg = bytes.fromhex(public), bytes.fromhex(signature), bytes.fromhex(message)
+    assert verify_signature(key, sig, msg)
+    assert verify_signature(private_key_from_seed(bytes.fromhex(seed)).public_key(), sig, msg)
+    assert not verify_signature(key, sig, msg + b"\x00")
+
+
+IDENTITY_POINT = bytes([1]) + bytes(31)
+"""The neutral element's encoding (y = 1): a point of small order."""
+
+
+@pytest.mark.parametrize(
+    ("key", "signature", "why"),
+    [
+        # R = identity, S = 0 satisfies [S]B = R + [k]A for every message under the identity key:
+        # a check without a small-order test (OpenSSL's Ed25519) accepts this forgery.
+        (IDENTITY_POINT, IDENTITY_POINT + bytes(32), "small-order key"),
+        (IDENTITY_POINT, bytes(64), "small-order key, R not a point"),
+        (IDENTITY_POINT, IDENTITY_POINT, "32-byte signature"),
+        (IDENTITY_POINT[:31], IDENTITY_POINT + bytes(32), "31-byte key"),
+    ],
+)
+def test_degenerate_keys_and_signatures_verify_nothing(
+    key: bytes, signature: bytes, why: str
+) -> None:
+    for message in (b"", b"any message", signing_input(ENVELOPE)):
+        assert not verify_signature(key, signature, message), why
 
 
 def test_signing_domain_is_the_versioned_prefix() -> None:
