@@ -62,13 +62,17 @@ class PausableWorkflow:
         try:
             return await unless_paused(handle, lambda: self._paused)
         except ActivityError as exc:
-            self._state.last_error = str(exc.cause or exc)
-            self._paused = True
-            workflow.logger.error("%s paused: %s", what, self._state.last_error)
+            self._pause_on_failure(exc, what)
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.details:
                 return progress.model_validate(cause.details[0])
             return None
+
+    def _pause_on_failure(self, failure: ActivityError, what: str) -> None:
+        """A failure retrying cannot fix: stop, keep it as `last_error`, wait for an operator."""
+        self._state.last_error = str(failure.cause or failure)
+        self._paused = True
+        workflow.logger.error("%s paused: %s", what, self._state.last_error)
 
     @workflow.signal
     def pause(self) -> None:

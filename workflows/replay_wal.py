@@ -139,9 +139,7 @@ class ReplayWalWorkflow(PausableWorkflow):
             # A pause waits until the run has stopped, so the state folded in next is final.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        run = await self._run_unless_paused(
-            handle, ReplayRunResult, f"{self._source} -> {self._into}: replay"
-        )
+        run = await self._run_unless_paused(handle, ReplayRunResult, self._what)
         if run is None:
             # Stopped without saying how far it got: every segment applied before that point
             # carried the watermark, so the store says where the stream stands (the chain check
@@ -170,11 +168,7 @@ class ReplayWalWorkflow(PausableWorkflow):
                     break
                 await self._apply(source, request.into_region, ref)
         except ActivityError as exc:
-            self._state.last_error = str(exc.cause or exc)
-            self._paused = True
-            workflow.logger.error(
-                "%s -> %s: replay paused: %s", self._source, self._into, self._state.last_error
-            )
+            self._pause_on_failure(exc, self._what)
 
     async def _list(self, source: StreamRef, request: ReplayWalInput) -> ListManifestsResult | None:
         """The manifests ready after the watermark (waiting for some), or None on a pause."""
@@ -232,6 +226,10 @@ class ReplayWalWorkflow(PausableWorkflow):
             retry_policy=APPLY_RETRY,
         )
         return ReplayState(applied_seq=position.applied_seq)
+
+    @property
+    def _what(self) -> str:
+        return f"{self._source} -> {self._into}: replay"
 
     @workflow.query
     def status(self) -> ReplayStatus:

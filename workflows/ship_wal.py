@@ -145,7 +145,7 @@ class ShipWalWorkflow(PausableWorkflow):
             # A pause waits until the run has stopped, so the state folded in next is final.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        run = await self._run_unless_paused(handle, ShipRunResult, f"{self._stream}: shipping")
+        run = await self._run_unless_paused(handle, ShipRunResult, self._what)
         # Anything but a run that ended by itself may have stopped mid-commit.
         self._unsettled = run is None or self._paused
         if run is None:
@@ -166,10 +166,8 @@ class ShipWalWorkflow(PausableWorkflow):
         try:
             await self._ship_round(source, listed, request.max_concurrent_uploads)
         except ActivityError as exc:
-            # Only non-retryable failures get here: stop and wait for an operator.
-            self._state.last_error = str(exc.cause or exc)
-            self._paused = True
-            workflow.logger.error("%s: shipping paused: %s", self._stream, self._state.last_error)
+            # Only non-retryable failures get here.
+            self._pause_on_failure(exc, self._what)
 
     async def _list(self, source: StreamRef, request: ShipWalInput) -> ListSegmentsResult | None:
         """The sealed segments after the watermark (waiting for some), or None on a pause."""
@@ -250,6 +248,10 @@ class ShipWalWorkflow(PausableWorkflow):
             retry_policy=UPLOAD_RETRY,
         )
         return ShipState(last_seq=mark.last_seq, last_manifest_sha256=mark.manifest_sha256)
+
+    @property
+    def _what(self) -> str:
+        return f"{self._stream}: shipping"
 
     @workflow.query
     def status(self) -> ShipStatus:
