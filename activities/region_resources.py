@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from ledger.config import Settings
-from storage.cpu_pool import CpuPool
-from storage.crr.verify_events import INLINE_MAX, EventVerifier
+from storage.crr.verify_events import EventVerifier, verification_workers
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
 from storage.objectstore import ObjectStore, open_object_store
@@ -22,7 +21,7 @@ class RegionResources:
         self._registries: list[KeyRegistry] = []
         self._verifiers: dict[str, EventVerifier] = {}
         # One set of worker processes per worker process, whatever the number of regions.
-        self._cpu = CpuPool(inline_max=INLINE_MAX, preload=["storage.crr.verify_events"])
+        self._cpu = verification_workers()
         self._lock = asyncio.Lock()
 
     def store(self, region: str) -> ObjectStore:

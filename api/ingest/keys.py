@@ -23,7 +23,7 @@ class RegistryKeyResolver:
         found = await self._cache.get(key_id)
         if found is None:
             return None
-        return KnownKey(found.key_id, found.tenant_id, found.ed25519(), found.revoked)
+        return KnownKey(found.key_id, found.tenant_id, found.public_key, found.revoked)
 
     async def tenant_exists(self, tenant_id: str) -> bool:
         cached = self._tenants.get(tenant_id)

@@ -12,9 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from api.ingest.batch import BatchItem, Rejection
 from ledger.envelope import SignedEvent
 from ledger.signing import verification_inputs, verify_signature
@@ -28,7 +25,7 @@ INLINE_MAX = 8
 class KnownKey:
     key_id: str
     tenant_id: str
-    public_key: Ed25519PublicKey
+    public_key: bytes  # 32 raw bytes (RFC 8032 §5.1.5): what verification and workers take
     revoked: bool
 
 
@@ -52,7 +49,7 @@ class SignatureVerifier:
         """Return `items` with every event that fails a key or signature check turned into a
         rejection. Events already rejected by the schema stay as they are."""
         checked = list(items)
-        to_verify: list[tuple[int, SignedEvent, Ed25519PublicKey]] = []
+        to_verify: list[tuple[int, SignedEvent, bytes]] = []
         # A batch usually carries one tenant's events under one key: look each key up once.
         known_keys: dict[str, KnownKey | None] = {}
         for position, item in enumerate(items):
@@ -73,7 +70,7 @@ class SignatureVerifier:
 
     async def _key_for(
         self, event: SignedEvent, known_keys: dict[str, KnownKey | None]
-    ) -> Ed25519PublicKey | Rejection:
+    ) -> bytes | Rejection:
         if event.key_id in known_keys:
             known = known_keys[event.key_id]
         else:
@@ -92,32 +89,20 @@ class SignatureVerifier:
         return known.public_key
 
     async def _verify_all(
-        self, work: list[tuple[int, SignedEvent, Ed25519PublicKey]]
+        self, work: list[tuple[int, SignedEvent, bytes]]
     ) -> list[tuple[int, bool]]:
         answers: list[tuple[int, bool]] = []
         jobs: list[_RawJob] = []
-        # A batch usually has one key: encode each for the trip to a worker once.
-        raw_keys: dict[int, bytes] = {}
         for position, event, key in work:
             inputs = verification_inputs(event)
             if inputs is None:
                 answers.append((position, False))
             else:
-                jobs.append((position, _raw(key, raw_keys), *inputs))
+                jobs.append((position, key, *inputs))
         return answers + await self._workers.map_chunks(_verify_chunk, jobs)
 
 
 _RawJob = tuple[int, bytes, bytes, bytes]
-
-
-def _raw(key: Ed25519PublicKey, seen: dict[int, bytes]) -> bytes:
-    """The key's 32 raw bytes (RFC 8032 §5.1.5), which cross a process boundary; a batch
-    usually has one key, so each is encoded once."""
-    raw = seen.get(id(key))
-    if raw is None:
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        seen[id(key)] = raw
-    return raw
 
 
 def _verify_chunk(chunk: list[_RawJob]) -> list[tuple[int, bool]]:

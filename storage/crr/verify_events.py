@@ -28,6 +28,11 @@ INLINE_MAX = 32
 """Segments with at most this many records are verified in the calling process."""
 
 
+def verification_workers() -> CpuPool:
+    """Worker processes for `EventVerifier`s; one set can serve the verifiers of every region."""
+    return CpuPool(inline_max=INLINE_MAX, preload=[__name__])
+
+
 class KeyLookup(Protocol):
     async def get(self, key_id: str) -> TenantKey | None: ...
 
@@ -54,7 +59,7 @@ class EventVerifier:
     def __init__(self, keys: KeyLookup, region: str, workers: CpuPool | None = None) -> None:
         self._keys = keys
         self._region = region
-        self._workers = workers or CpuPool(inline_max=INLINE_MAX, preload=[__name__])
+        self._workers = workers or verification_workers()
         self._signers: dict[str, _Signer] = {}
 
     def close(self) -> None:

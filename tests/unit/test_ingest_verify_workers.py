@@ -10,6 +10,7 @@ import pytest
 
 from api.ingest.batch import BatchItem, parse_batch
 from api.ingest.verify import INLINE_MAX, KnownKey, SignatureVerifier
+from ledger.keys import public_key_bytes
 from tests.support.tenants import body, tenant
 
 ACME = tenant("acme")
@@ -21,7 +22,9 @@ class Keys:
 
     def __init__(self) -> None:
         self._keys = {
-            who.key_id: KnownKey(who.key_id, who.tenant_id, who.private_key.public_key(), False)
+            who.key_id: KnownKey(
+                who.key_id, who.tenant_id, public_key_bytes(who.private_key.public_key()), False
+            )
             for who in (ACME, GLOBEX)
         }
 
