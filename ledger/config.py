@@ -145,12 +145,17 @@ class TemporalConfig(_Strict):
 
 class WalConfig(_Strict):
     """Write-ahead log segments: sealed at max_segment_bytes or max_segment_age_s, whichever
-    comes first (ARCHITECTURE §3: 16 MiB or 1 s)."""
+    comes first (ARCHITECTURE §3: 16 MiB or 0.25 s); shipped segments pruned locally."""
 
-    # Only sealed segments ship, so the age is the floor of replication lag; shorter means lower
-    # lag and more, smaller objects in the stores (at 0.25 s: 4 segments per node per second).
-    max_segment_age_s: float = Field(default=1.0, ge=0.05, le=60)
+    # Only sealed segments ship, so the age is the floor of replication lag (the RPO when a
+    # region's disk is lost) and the operator's cost knob: while busy, a node writes up to
+    # 1 / age segments and as many manifests per second to each ship target. An open segment
+    # with no records is never sealed, so an idle stream writes nothing.
+    max_segment_age_s: float = Field(default=0.25, ge=0.05, le=60)
     max_segment_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    # A sealed segment whose manifest is committed in every ship target and which the node's own
+    # dedup apply has passed is deleted locally once it is this old: the stores hold it from then.
+    retain_shipped_s: float = Field(default=3600.0, ge=0)
 
 
 class CrrConfig(_Strict):
@@ -162,7 +167,7 @@ class CrrConfig(_Strict):
     # looking every poll_interval_s: new work is picked up within one poll interval while an idle
     # stream costs its workflow one activity per idle_wait_s, keeping history small.
     idle_wait_s: float = Field(default=10.0, ge=0, le=60)
-    poll_interval_s: float = Field(default=0.2, gt=0, le=10)
+    poll_interval_s: float = Field(default=0.1, gt=0, le=10)
     # How often each node's worker measures wal_crr_lag_seconds.
     lag_sample_interval_s: float = Field(default=1.0, gt=0, le=60)
 

@@ -22,6 +22,20 @@ namespace = "default"
 ui_url = "http://127.0.0.1:{temporal_ui_port}"
 worker_metrics_port = 0
 
+[wal]
+# Segments are sealed at 16 MiB or at this age, whichever comes first, and only sealed segments
+# ship: the age is the floor of replication lag (the RPO if this region's disk is lost). The cost
+# of 0.25 s: while busy, up to four segments and four manifests per node per second in each ship
+# target. An idle node seals nothing. Raise it to write fewer, larger objects.
+max_segment_age_s = 0.25
+# Sealed segments that every ship target holds and the node has applied are deleted locally
+# once they are this old; the object stores keep them.
+retain_shipped_s = 3600
+
+[crr]
+# How often a listing looks for new sealed segments or manifests while it waits for work.
+poll_interval_s = 0.1
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.config import DevStackConfig, load_settings
+from ledger.config import CrrConfig, DevStackConfig, WalConfig, load_settings
 from ledger.errors import ConfigError
 from storage.embedded.config_template import render_dev_config
 
@@ -35,10 +35,14 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
 def test_wal_segments_default_to_the_architecture_and_can_be_tuned(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    defaults = load_settings(REPO_ROOT / "geoledger.toml").wal
-    assert (defaults.max_segment_age_s, defaults.max_segment_bytes) == (1.0, 16 * 1024 * 1024)
-    monkeypatch.setenv("GEOLEDGER_WAL__MAX_SEGMENT_AGE_S", "0.25")
-    assert load_settings(REPO_ROOT / "geoledger.toml").wal.max_segment_age_s == 0.25
+    settings = load_settings(REPO_ROOT / "geoledger.toml")
+    wal, crr = settings.wal, settings.crr
+    assert (wal.max_segment_age_s, wal.max_segment_bytes) == (0.25, 16 * 1024 * 1024)
+    assert (wal.retain_shipped_s, crr.poll_interval_s) == (3600, 0.1)
+    # The file spells out the model's defaults, so neither can drift from the other.
+    assert (wal, crr) == (WalConfig(), CrrConfig())
+    monkeypatch.setenv("GEOLEDGER_WAL__MAX_SEGMENT_AGE_S", "1")
+    assert load_settings(REPO_ROOT / "geoledger.toml").wal.max_segment_age_s == 1.0
     monkeypatch.setenv("GEOLEDGER_WAL__MAX_SEGMENT_AGE_S", "0")
     with pytest.raises(ConfigError, match=r"wal\.max_segment_age_s"):
         load_settings(REPO_ROOT / "geoledger.toml")
