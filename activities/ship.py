@@ -44,6 +44,7 @@ from storage.crr.watermark import read_ship_watermark
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
 from storage.wal import sealed_segments_after, stream_directory
+from storage.wal.watch import SealWatch
 
 _T = TypeVar("_T")
 # Errors an operator must resolve; retrying cannot help.
@@ -149,7 +150,15 @@ class ShipActivities:
                 ]
             )
 
-        return await long_poll(look, lambda result: bool(result.segments), request.poll)
+        # The writer seals by a rename into the directory: a watch on it wakes the listing at
+        # once (seal -> listed in well under a millisecond), the poll interval is the fallback.
+        watch = SealWatch.start(self.wal_directory) if request.poll.wait_s > 0 else None
+        wake = watch.wait if watch else None
+        try:
+            return await long_poll(look, lambda result: bool(result.segments), request.poll, wake)
+        finally:
+            if watch is not None:
+                watch.close()
 
     @activity.defn(name=SHIP_SEGMENT)
     async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegment:
