@@ -1,9 +1,9 @@
-"""A real S3 endpoint on loopback: the `moto` server (`moto[server]`)."""
+"""A real S3 endpoint on loopback: the `moto` server (`moto[server]`), its objects kept on disk
+under `<state_dir>/s3-data` (storage/embedded/s3_server.py) so they outlive a restart."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import urllib.request
 from dataclasses import dataclass
@@ -34,19 +34,30 @@ class EmbeddedS3:
     def log_path(self) -> Path:
         return self.state_dir / "s3.log"
 
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "s3-data"
+
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json", timeout=1):
+            # moto's config page: data.json would serialise every stored object (seconds when many).
+            with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/config", timeout=1):
                 return True
         except OSError:
             return False
 
     def start(self) -> int:
-        """Start the server and return its pid."""
+        """Start the server on the objects saved in `data_dir` and return its pid."""
         ensure_port_free(PART, self.port, self.host)
-        server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-        process = spawn(PART, [server, "-H", self.host, "-p", str(self.port)], self.log_path)
-        wait_until(PART, self.healthy, process, self.log_path)
+        argv = [
+            sys.executable, "-m", "storage.embedded.s3_server",
+            "--host", self.host,
+            "--port", str(self.port),
+            "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        process = spawn(PART, argv, self.log_path)
+        # Loading saved objects takes about 0.1 ms each (docs/DECISIONS.md): allow for many.
+        wait_until(PART, self.healthy, process, self.log_path, timeout_s=120.0)
         return process.pid
 
     def ensure_buckets(self, names: list[str], region_name: str = "us-east-1") -> list[str]:
