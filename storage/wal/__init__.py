@@ -4,6 +4,7 @@ Records are opaque bytes. `WalWriter` appends them with group commit and acknowl
 fsync; the reader functions read a stream's directory, also from other processes.
 """
 
+from storage.wal.checkpoint import WalCheckpoint, read_checkpoint
 from storage.wal.errors import (
     EmptyRecordError,
     InvalidStreamNameError,
@@ -13,10 +14,12 @@ from storage.wal.errors import (
     WalError,
     WalFailedError,
     WalLockedError,
+    WalPrunedError,
     WalStreamMismatchError,
 )
 from storage.wal.framing import MAX_RECORD_BYTES
 from storage.wal.naming import stream_directory
+from storage.wal.prune import PruneLimits, PruneResult, prune_shipped
 from storage.wal.reader import (
     SegmentInfo,
     iter_records,
@@ -32,19 +35,25 @@ __all__ = [
     "CommitHook",
     "EmptyRecordError",
     "InvalidStreamNameError",
+    "PruneLimits",
+    "PruneResult",
     "RecordTooLargeError",
     "SegmentInfo",
+    "WalCheckpoint",
     "WalClosedError",
     "WalCorruptionError",
     "WalError",
     "WalFailedError",
     "WalLockedError",
+    "WalPrunedError",
     "WalStreamMismatchError",
     "WalWriter",
     "WalWriterStats",
     "iter_records",
     "list_segments",
     "parse_sealed_segment",
+    "prune_shipped",
+    "read_checkpoint",
     "read_segment",
     "sealed_segments_after",
     "stream_directory",

@@ -47,13 +47,23 @@ def claim_stream(directory: Path, stream: str, fsync: Callable[[int], None]) -> 
         if found != stream:
             raise WalStreamMismatchError(directory, stream, found)
         return
-    # Write-then-rename so a crash never leaves a half-written name behind.
-    temporary = directory / f"{STREAM_FILE_NAME}.tmp"
+    write_file_atomically(directory, STREAM_FILE_NAME, f"{stream}\n".encode(), fsync)
+
+
+def write_file_atomically(
+    directory: Path, name: str, data: bytes, fsync: Callable[[int], None]
+) -> None:
+    """Replace `directory/name` with `data` so that a crash leaves the old content or the new
+    one, never a mix: temp file, fsync, rename over the name, directory fsync. Raises OSError
+    (the old content then stands). Callers that race on `name` must serialise (a lock)."""
+    temporary = directory / f"{name}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, f"{stream}\n".encode())
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         fsync(fd)
     finally:
         os.close(fd)
-    os.replace(temporary, path)
+    os.replace(temporary, directory / name)
     fsync_directory(directory, fsync)

@@ -78,3 +78,19 @@ class EmptyRecordError(WalError):
 
     def __init__(self) -> None:
         super().__init__("expected a record of at least 1 byte, got 0 bytes")
+
+
+class WalPrunedError(WalError):
+    """Records asked for were pruned from the local WAL after they were shipped: they are read
+    from the ship targets now (the stores hold every segment behind a committed manifest)."""
+
+    def __init__(self, directory: Path, after_seq: int, first_retained_seq: int) -> None:
+        self.directory = directory
+        self.after_seq = after_seq
+        self.first_retained_seq = first_retained_seq
+        super().__init__(
+            f"expected the WAL in {directory} to hold the records after seq {after_seq}, but it "
+            f"keeps seqs from {first_retained_seq} on: seqs {after_seq + 1}.."
+            f"{first_retained_seq - 1} were pruned after their manifests were committed in every "
+            f"ship target; read them from a ship target"
+        )

@@ -5,7 +5,12 @@ A stream `<region>/<node>` keeps its segments in `<wal_dir>/<region>/<node>/`:
 - `<first_seq:020d>.seg`  a sealed segment (immutable, fsync'd, safe to ship),
 - `<first_seq:020d>.open` the one active segment, still growing,
 - `stream`                the stream's name, so a directory cannot be reused for another stream,
-- `writer.lock`           the `flock` that keeps a second writer out.
+- `writer.lock`           the `flock` that keeps a second writer out,
+- `checkpoint.json`       the durable checkpoint: first retained seq (older segments were
+                          pruned after shipping), sealed-through seq (start trusts segments up to
+                          it without reading them), manifest chain head (see `checkpoint.py`),
+- `checkpoint.lock`       the `flock` held around every read-modify-write of the checkpoint
+                          (the writer and the pruner, in different processes, both write it).
 
 Seqs are positional: the n-th record (0-based) of a segment named F has seq F + n.
 """
@@ -21,6 +26,8 @@ SEALED_SUFFIX = ".seg"
 OPEN_SUFFIX = ".open"
 LOCK_FILE_NAME = "writer.lock"
 STREAM_FILE_NAME = "stream"
+CHECKPOINT_FILE_NAME = "checkpoint.json"
+CHECKPOINT_LOCK_NAME = "checkpoint.lock"
 
 _SEQ_DIGITS = 20
 _SEGMENT_NAME = re.compile(r"^(\d{20})\.(seg|open)$")

@@ -5,6 +5,12 @@ coordination. The open segment grows under the reader: it is read up to its last
 valid frame, so a frame the writer is still writing is simply not seen yet. Records of the open
 segment may not be fsync'd yet (the writer acknowledges after the fsync); consumers that must
 only see durable records (CRR) read sealed segments only.
+
+Shipped segments are pruned under readers (`prune.py`): the checkpoint's first retained seq
+moves first, then the files go. A reader therefore lists the directory *before* it reads the
+checkpoint, so its listing holds every segment the checkpoint says is retained; files below that
+seq are ignored. Asking for records that were pruned raises WalPrunedError, also when a segment
+disappears while it is being read.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.wal.errors import WalCorruptionError
+from storage.wal.checkpoint import WalCheckpoint, read_checkpoint
+from storage.wal.errors import WalCorruptionError, WalPrunedError
 from storage.wal.naming import (
     looks_like_segment,
     parse_segment_file_name,
@@ -34,13 +41,25 @@ class SegmentInfo:
     records: int | None = None
 
 
-def _scan_directory(directory: Path) -> list[tuple[int, bool, str]]:
-    """`(first_seq, sealed, name)` of every segment file, sorted by first seq, layout-checked.
+@dataclass(frozen=True)
+class StreamLayout:
+    checkpoint: WalCheckpoint
+    # `(first_seq, sealed, name)` of every retained segment, sorted by first seq.
+    segments: list[tuple[int, bool, str]]
+    # Names of sealed segments below the first retained seq (a prune stopped before deleting).
+    leftovers: list[str]
+
+
+def scan_stream(directory: Path) -> StreamLayout:
+    """The retained segments of `directory` with its checkpoint, layout-checked.
 
     Names, not paths: building a Path costs more than everything else here, and callers skip
-    most segments.
+    most segments. Raises WalCorruptionError for a malformed segment name, two open segments, an
+    open segment that is not the newest, two segments with one first seq, and a first retained
+    segment that does not start at the checkpoint's first retained seq (seqs missing).
     """
     found: list[tuple[int, bool, str]] = []
+    # Listed before the checkpoint is read: see the module docstring.
     for name in os.listdir(directory):
         parsed = parse_segment_file_name(name)
         if parsed is None:
@@ -48,8 +67,12 @@ def _scan_directory(directory: Path) -> list[tuple[int, bool, str]]:
                 raise WalCorruptionError(
                     directory / name, None, "expected a segment name <20 digits>.seg|.open"
                 )
-            continue  # the lock file, the stream file, an editor's backup ...
+            continue  # the lock files, the stream file, the checkpoint, an editor's backup ...
         found.append((parsed[0], parsed[1], name))
+    checkpoint = read_checkpoint(directory)
+    first_retained = checkpoint.first_retained_seq
+    leftovers = [name for seq, sealed, name in found if seq < first_retained and sealed]
+    found = [entry for entry in found if entry[0] >= first_retained or not entry[1]]
     # Same first seq: the sealed one first, so the duplicate check below reports the open one.
     found.sort(key=lambda entry: (entry[0], not entry[1]))
     open_names = [name for _, sealed, name in found if not sealed]
@@ -72,24 +95,65 @@ def _scan_directory(directory: Path) -> list[tuple[int, bool, str]]:
             None,
             f"expected the open segment to be the newest, but {found[-1][2]} is newer",
         )
-    if found and found[0][0] != 1:
+    _check_first_retained(directory, found, first_retained)
+    return StreamLayout(checkpoint, found, leftovers)
+
+
+def _check_first_retained(
+    directory: Path, found: list[tuple[int, bool, str]], first_retained: int
+) -> None:
+    if found and found[0][0] != first_retained:
+        if first_retained == 1:
+            expected = "the first segment to start at seq 1"
+        else:
+            expected = (
+                f"the first retained segment to start at seq {first_retained} (the checkpoint's "
+                f"first retained seq)"
+            )
         raise WalCorruptionError(
             directory / found[0][2],
             None,
-            f"expected the first segment to start at seq 1, got {found[0][0]}",
+            f"expected {expected}, got {found[0][0]}: seqs {first_retained}..{found[0][0] - 1} "
+            f"are missing",
         )
-    return found
+    if not found and first_retained > 1:
+        # Pruning never deletes the newest sealed segment, so a pruned directory is never empty.
+        raise WalCorruptionError(
+            directory,
+            None,
+            f"expected segments from seq {first_retained} on (the checkpoint's first retained "
+            f"seq), got none: the newest segments are missing",
+        )
 
 
-def _segments_after(directory: Path, after_seq: int) -> list[SegmentInfo]:
-    """The sealed segments holding a seq > `after_seq`, then the open segment if any.
+def _segments_after(directory: Path, after_seq: int) -> tuple[WalCheckpoint, list[SegmentInfo]]:
+    """The checkpoint, and the retained sealed segments holding a seq > `after_seq`, then the
+    open segment if any.
 
     A sealed segment's last seq is one less than the next segment's first seq (seqs are
     gap-free), so only the newest sealed segment, when no open segment follows it, is read to
     count its records. Whether the counts really match is checked when segments are read
     (`iter_records`) and when a writer opens the directory.
     """
-    found = _scan_directory(directory)
+    for attempt in range(_RESCANS):
+        try:
+            return _segments_after_once(directory, after_seq)
+        except FileNotFoundError:
+            # The newest sealed segment was pruned after the listing (newer ones were sealed
+            # meanwhile): list again.
+            if attempt + 1 == _RESCANS:
+                raise
+    raise AssertionError("unreachable")
+
+
+_RESCANS = 3
+
+
+def _segments_after_once(
+    directory: Path, after_seq: int
+) -> tuple[WalCheckpoint, list[SegmentInfo]]:
+    layout = scan_stream(directory)
+    found = layout.segments
     infos: list[SegmentInfo] = []
     for index, (first_seq, sealed, name) in enumerate(found):
         if not sealed:
@@ -103,7 +167,7 @@ def _segments_after(directory: Path, after_seq: int) -> list[SegmentInfo]:
             last_seq = first_seq + len(parse_sealed_segment(path, path.read_bytes())) - 1
             if last_seq > after_seq:
                 infos.append(_sealed_info(path, first_seq, last_seq))
-    return infos
+    return layout.checkpoint, infos
 
 
 def _sealed_info(path: Path, first_seq: int, last_seq: int) -> SegmentInfo:
@@ -115,12 +179,12 @@ def list_segments(directory: Path) -> list[SegmentInfo]:
 
     Cheap: only the newest sealed segment is read, and only when no open segment follows it.
     """
-    return _segments_after(directory, 0)
+    return _segments_after(directory, 0)[1]
 
 
 def sealed_segments_after(directory: Path, after_seq: int) -> list[SegmentInfo]:
     """The sealed segments holding at least one seq greater than `after_seq`, oldest first."""
-    return [info for info in _segments_after(directory, after_seq) if info.sealed]
+    return [info for info in _segments_after(directory, after_seq)[1] if info.sealed]
 
 
 def _first_seq_from_path(path: Path) -> int:
@@ -157,12 +221,16 @@ def iter_records(
     Never yields part of a record and never modifies a file. Stops at a torn tail of the open
     segment; raises WalCorruptionError for a bad frame in a sealed segment, for a bad frame
     followed by valid ones in the open segment, and when a sealed segment's record count does
-    not reach the next segment's first seq (a gap).
+    not reach the next segment's first seq (a gap); raises WalPrunedError when records after
+    `after_seq` were pruned (before the call or while reading).
     """
-    for info in _segments_after(directory, after_seq):
+    checkpoint, infos = _segments_after(directory, after_seq)
+    if after_seq < checkpoint.first_retained_seq - 1:
+        raise WalPrunedError(directory, after_seq, checkpoint.first_retained_seq)
+    for info in infos:
         if info.sealed:
             assert info.last_seq is not None and info.records is not None
-            records = read_segment(info.path)
+            records = _read_retained_segment(directory, info, after_seq)
             if len(records) != info.records:
                 raise WalCorruptionError(
                     info.path,
@@ -175,3 +243,21 @@ def iter_records(
             for index, record in enumerate(_read_open_segment(info)):
                 if info.first_seq + index > after_seq:
                     yield info.first_seq + index, record
+
+
+def _read_retained_segment(
+    directory: Path, info: SegmentInfo, after_seq: int
+) -> list[tuple[int, bytes]]:
+    """`read_segment`, telling a segment pruned since the listing from a missing one."""
+    try:
+        return read_segment(info.path)
+    except FileNotFoundError:
+        first_retained = read_checkpoint(directory).first_retained_seq
+        if first_retained > info.first_seq:
+            raise WalPrunedError(directory, after_seq, first_retained) from None
+        raise WalCorruptionError(
+            info.path,
+            None,
+            f"expected this retained segment (the checkpoint keeps seqs from {first_retained} "
+            f"on) to exist, but it disappeared",
+        ) from None

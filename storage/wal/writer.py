@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from storage.wal.checkpoint import WalCheckpoint, update_checkpoint
 from storage.wal.directory import claim_stream, fsync_directory, make_directory
 from storage.wal.errors import WalClosedError, WalFailedError
 from storage.wal.framing import check_record, encode_frames
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SEGMENT_BYTES = 16 << 20
 DEFAULT_MAX_SEGMENT_AGE_S = 1.0
+# The writer moves the checkpoint's sealed-through seq after this many seals or sealed bytes
+# (and at open and close): a start reads at most about this much beyond the checkpoint, and the
+# checkpoint's two fsyncs are paid once per this many seals rather than on every seal.
+CHECKPOINT_EVERY_SEALS = 16
+CHECKPOINT_EVERY_BYTES = 64 << 20
 
 Fsync = Callable[[int], None]
 # Called on the event loop after every durable group: (records in the group, seconds spent in
@@ -55,6 +61,9 @@ class WalWriterStats:
     fsync_seconds: float = 0.0
     seals: int = 0
     truncated_bytes_at_open: int = 0
+    # Sealed segments the start read and CRC-checked (those after the checkpoint).
+    segments_read_at_open: int = 0
+    checkpoints: int = 0
 
 
 @dataclass
@@ -116,7 +125,14 @@ class WalWriter:
                 recovered.open_records,
                 time.monotonic() if recovered.open_records else None,
             )
-        self._stats = WalWriterStats(truncated_bytes_at_open=recovered.truncated_bytes)
+        self._stats = WalWriterStats(
+            truncated_bytes_at_open=recovered.truncated_bytes,
+            segments_read_at_open=recovered.segments_read,
+        )
+        # The newest sealed seq, and how far the checkpoint says so (see CHECKPOINT_EVERY_*).
+        self._sealed_through = recovered.sealed_through
+        self._checkpointed_through = recovered.checkpoint.sealed_through_seq
+        self._seals_since_checkpoint = self._sealed_bytes_since_checkpoint = 0
         self._pending: list[_Append] = []
         self._seal_waiters: list[asyncio.Future[SegmentInfo | None]] = []
         self._wakeup = asyncio.Event()
@@ -231,14 +247,15 @@ class WalWriter:
         return await future
 
     async def close(self) -> None:
-        """Commit what is queued, stop, release the lock. Does not seal the open segment: the
-        next writer continues it."""
+        """Commit what is queued, record in the checkpoint what was sealed, stop, release the
+        lock. Does not seal the open segment: the next writer continues it."""
         if self._closed:
             return
         self._closing = True
         self._wakeup.set()
         try:
             await self._committer
+            await asyncio.to_thread(self._advance_checkpoint)
         finally:
             self._closed = True
             if self._segment is not None:
@@ -475,7 +492,34 @@ class WalWriter:
         self._fsync_directory(outcome)
         self._stats.seals += 1
         last_seq = segment.first_seq + segment.records - 1
+        self._sealed_through = last_seq
+        self._seals_since_checkpoint += 1
+        self._sealed_bytes_since_checkpoint += segment.bytes
+        if (
+            self._seals_since_checkpoint >= CHECKPOINT_EVERY_SEALS
+            or self._sealed_bytes_since_checkpoint >= CHECKPOINT_EVERY_BYTES
+        ):
+            self._advance_checkpoint()
         return SegmentInfo(sealed_path, segment.first_seq, True, last_seq, segment.records)
+
+    def _advance_checkpoint(self) -> None:
+        """Record in the checkpoint that the stream is sealed through `_sealed_through`.
+
+        A failure is logged and retried at the next seal: the checkpoint only bounds what a start
+        reads, and the old one (written atomically) stays valid.
+        """
+        if self._sealed_through <= self._checkpointed_through:
+            return
+        try:
+            update_checkpoint(
+                self._directory, WalCheckpoint(sealed_through_seq=self._sealed_through), self._fsync
+            )
+        except (OSError, ValueError) as exc:
+            log.warning("WAL %s: checkpoint not advanced: %s", self._stream, exc)
+            return
+        self._checkpointed_through = self._sealed_through
+        self._seals_since_checkpoint = self._sealed_bytes_since_checkpoint = 0
+        self._stats.checkpoints += 1
 
     def _fsync_directory(self, outcome: _GroupOutcome) -> None:
         started = time.perf_counter()
@@ -501,4 +545,14 @@ def _prepare(directory: Path, stream: str, fsync: Fsync) -> tuple[DirectoryLock,
         log.warning(
             "WAL %s: recovered with a torn tail of %d bytes cut", stream, recovered.truncated_bytes
         )
+    if recovered.sealed_through > recovered.checkpoint.sealed_through_seq:
+        # What this start verified, the next one need not read again.
+        try:
+            checkpoint = update_checkpoint(
+                directory, WalCheckpoint(sealed_through_seq=recovered.sealed_through), fsync
+            )
+        except BaseException:
+            lock.release()
+            raise
+        recovered = dataclasses.replace(recovered, checkpoint=checkpoint)
     return lock, recovered
