@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -37,7 +38,7 @@ from ledger.config import Settings
 from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
 from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
-from storage.crr.region_keys import signing_key
+from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.ship import commit_manifest, ship_segment
 from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_run
 from storage.crr.watermark import read_ship_watermark
@@ -69,6 +70,11 @@ class ShipActivities:
             for name in self._region.ship_targets or [self._region_name]
         }
 
+    @cached_property
+    def _public_key(self) -> Ed25519PublicKey:
+        """What manifests copied between targets must verify under (the region's own key)."""
+        return manifest_public_key(self._region_name, self._region)
+
     @activity.defn(name=SHIP_RUN)
     async def ship_run(self, request: ShipRunInput) -> ShipRunResult:
         """Upload the listed sealed segments (several at a time) and commit their manifests in
@@ -80,7 +86,11 @@ class ShipActivities:
             # A run that stopped part-way may have left its last manifest in some targets only.
             last_seq, sha256 = await self._counting_errors(
                 lambda: read_ship_watermark(
-                    self.targets, self._stream, progress.last_seq, progress.manifest_sha256
+                    self.targets,
+                    self._stream,
+                    self._public_key,
+                    progress.last_seq,
+                    progress.manifest_sha256,
                 )
             )
             progress = progress.model_copy(update={"last_seq": last_seq, "manifest_sha256": sha256})
@@ -204,7 +214,7 @@ class ShipActivities:
         first)."""
         self._check_stream(request.source.stream)
         last_seq, sha256 = await self._counting_errors(
-            lambda: read_ship_watermark(self.targets, self._stream)
+            lambda: read_ship_watermark(self.targets, self._stream, self._public_key)
         )
         return ShipWatermark(last_seq=last_seq, manifest_sha256=sha256)
 

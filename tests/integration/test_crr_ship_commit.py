@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from temporalio.testing import ActivityEnvironment
 
 from activities.crr_models import CommitManifestInput, StreamRef
@@ -20,7 +21,7 @@ from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
 from storage.crr.errors import ShipConflictError
 from storage.crr.naming import manifest_key, segment_key
-from storage.crr.region_keys import signing_key
+from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.ship import commit_manifest
 from storage.crr.watermark import read_ship_watermark
 from storage.objectstore import ObjectStore, open_object_store
@@ -38,6 +39,10 @@ async def settings(running_stack: RunningStack, tmp_path: Path) -> Settings:
 
 def _stores(settings: Settings) -> dict[str, ObjectStore]:
     return {name: open_object_store(settings.region(name).object_store) for name in ("us", "eu")}
+
+
+def _public_key(settings: Settings) -> Ed25519PublicKey:
+    return manifest_public_key("us", settings.region("us"))
 
 
 def _segment(first_seq: int, last_seq: int) -> ShippedSegment:
@@ -91,11 +96,11 @@ async def test_a_fresh_shipper_completes_a_commit_left_in_one_target(settings: S
     stores = _stores(settings)
     first = await _commit_to(settings, stores, _segment(1, 10), "")
     second = await _commit_to(settings, {"us": stores["us"]}, _segment(11, 20), first)
-    assert await read_ship_watermark(stores, STREAM) == (20, second)
+    assert await read_ship_watermark(stores, STREAM, _public_key(settings)) == (20, second)
     key = manifest_key(STREAM, 11, 20)
     assert await stores["eu"].get(key) == await stores["us"].get(key)
     # Nothing left to complete: a second read changes nothing and says the same.
-    assert await read_ship_watermark(stores, STREAM) == (20, second)
+    assert await read_ship_watermark(stores, STREAM, _public_key(settings)) == (20, second)
 
 
 async def test_targets_that_disagree_on_a_manifest_stop_with_a_conflict(
@@ -106,8 +111,8 @@ async def test_targets_that_disagree_on_a_manifest_stop_with_a_conflict(
     await _commit_to(settings, {"us": stores["us"]}, _segment(11, 20), first)
     await _commit_to(settings, {"eu": stores["eu"]}, _segment(11, 20), "f" * 64)
     with pytest.raises(ShipConflictError, match="already holds different bytes"):
-        await read_ship_watermark(stores, STREAM)
+        await read_ship_watermark(stores, STREAM, _public_key(settings))
 
 
 async def test_an_unshipped_stream_starts_at_zero(settings: Settings) -> None:
-    assert await read_ship_watermark(_stores(settings), STREAM) == (0, "")
+    assert await read_ship_watermark(_stores(settings), STREAM, _public_key(settings)) == (0, "")
