@@ -34,6 +34,8 @@ from activities.names import (
     SHIP_RUN,
     SHIP_SEGMENT,
 )
+from activities.region_resources import RegionResources
+from activities.wal_prune import ShippedWalPruner
 from ledger.config import Settings
 from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
@@ -53,11 +55,16 @@ _PERMANENT = (ShipConflictError, SegmentNotFoundError)
 
 
 class ShipActivities:
-    def __init__(self, settings: Settings, region: str, node: str) -> None:
+    def __init__(
+        self, settings: Settings, region: str, node: str, resources: RegionResources | None = None
+    ) -> None:
+        """With `resources` (the worker's region connections), a ship run prunes the node's WAL
+        behind what it shipped (`activities.wal_prune`); without, it never deletes anything."""
         self._settings = settings
         self._region_name, self._node = region, node
         self._region = settings.region(region)
         self._stream = f"{region}/{node}"
+        self._pruner = None if resources is None else self._make_pruner(resources)
 
     @property
     def wal_directory(self) -> Path:
@@ -144,7 +151,19 @@ class ShipActivities:
             ) from exc
         except asyncio.CancelledError:
             return progress  # a pause: stop here and say how far the run got
+        if self._pruner is not None:
+            # Every manifest of the run is in every ship target now.
+            await self._pruner.after_ship_run(progress.last_seq, progress.manifest_sha256)
         return progress
+
+    def _make_pruner(self, resources: RegionResources) -> ShippedWalPruner:
+        async def applied_position() -> int:
+            dedup = await resources.dedup(self._region_name)
+            return await dedup.applied_position(self._stream)
+
+        return ShippedWalPruner(
+            self.wal_directory, self._stream, self._settings.wal.retain_shipped_s, applied_position
+        )
 
     @activity.defn(name=LIST_SEALED_SEGMENTS)
     async def list_sealed_segments(self, request: ListSegmentsInput) -> ListSegmentsResult:

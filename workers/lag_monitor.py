@@ -17,7 +17,7 @@ from activities.crr_metrics import LAG_SECONDS
 from activities.region_resources import RegionResources
 from ledger.config import Settings
 from ledger.record import decode_record
-from storage.wal import iter_records, stream_directory
+from storage.wal import WalPrunedError, iter_records, read_checkpoint, stream_directory
 
 log = logging.getLogger("geoledger.crr.lag")
 
@@ -51,6 +51,12 @@ class LagMonitor:
         return max(0.0, time.time() - oldest / 1000)
 
     def _accepted_at_ms_after(self, seq: int) -> int | None:
-        for _, raw in iter_records(self._wal, after_seq=seq):
-            return decode_record(raw).accepted_at_ms
+        try:
+            for _, raw in iter_records(self._wal, after_seq=seq):
+                return decode_record(raw).accepted_at_ms
+        except WalPrunedError:
+            # The oldest record the target lacks was pruned here (shipped, older than the
+            # retention). It was accepted before its segment was sealed, and so before the newest
+            # pruned segment was: that time bounds its age from below, and alerts all the same.
+            return read_checkpoint(self._wal).pruned_sealed_at_ms
         return None

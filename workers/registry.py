@@ -63,8 +63,8 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
     node = _node_of(queue, settings)
     if node is not None:
         region, node_name = node
-        ship = ShipActivities(settings, region, node_name)
         resources = RegionResources(settings)
+        ship = ShipActivities(settings, region, node_name, resources)
         monitor = LagMonitor(settings, region, node_name, resources)
         return QueueRegistration(
             workflows=[],

@@ -164,7 +164,11 @@ async def catch_up_dedup(wal: WalWriter, dedup: DedupStore, stream: str) -> int:
     """Apply every WAL record after the dedup store's recorded position; return how many.
 
     Applying is idempotent, so records that were applied but whose position was not yet recorded
-    are harmless to apply again.
+    are harmless to apply again. Reads only the WAL after that position, so a start costs what the
+    store lacks, not the WAL's history. Raises WalPrunedError when the store's position is older
+    than what the WAL keeps (a store restored from an old backup): pruning waits for this node's
+    own apply, so those records are only in the ship targets now (rebuild from them: see
+    runbooks/wal-crr-ops.md).
     """
     position = await dedup.applied_position(stream)
     batch: list[Any] = []
