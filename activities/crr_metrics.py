@@ -42,3 +42,9 @@ MANIFEST_GAP_SECONDS = Gauge(
     "How long replay has been blocked by the current manifest gap.",
     ["source", "target"],
 )
+STORE_MISSING_OBJECTS = Gauge(
+    "wal_crr_store_missing_objects",
+    "Manifests and segments a ship target lacks that a peer target holds, or that no target holds,"
+    " and that the shipper's store audit could not repair (its latest full round).",
+    ["region", "target"],
+)

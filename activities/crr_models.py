@@ -3,7 +3,7 @@ WAL bytes."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ledger.shipped import ShippedSegment
 
@@ -153,3 +153,26 @@ class ShipRunResult(BaseModel):
     segments: int = 0
     raw_bytes: int = 0
     compressed_bytes: int = 0
+
+
+class StoreAuditCursor(BaseModel):
+    """Where the next audit window starts, and what the audit has left unrepaired per target:
+    in the round under way (from seq 1 to the newest manifest) and in the last complete round."""
+
+    after_seq: int = Field(default=0, ge=0)
+    # Hash of the manifest ending at after_seq ("" at 0; None when the targets disagreed on it).
+    after_sha256: str | None = ""
+    round_remaining: dict[str, int] = Field(default_factory=dict)
+    last_round_remaining: dict[str, int] = Field(default_factory=dict)
+
+
+class RepairStoreInput(BaseModel):
+    source: StreamRef
+    cursor: StoreAuditCursor = StoreAuditCursor()
+
+
+class RepairStoreResult(BaseModel):
+    cursor: StoreAuditCursor
+    repaired: int = 0
+    # One line per object that could not be repaired (the first few).
+    problems: list[str] = Field(default_factory=list)

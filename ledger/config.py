@@ -170,6 +170,10 @@ class CrrConfig(_Strict):
     poll_interval_s: float = Field(default=0.1, gt=0, le=10)
     # How often each node's worker measures wal_crr_lag_seconds.
     lag_sample_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # Each shipper run (start, continue-as-new) audits this many manifests of its history in every
+    # ship target (and the segments they name), going round from seq 1: each run costs a bounded
+    # number of listings however long the history, and the whole history is covered in turn.
+    store_audit_manifests: int = Field(default=5000, ge=1, le=1_000_000)
 
 
 class TenantPolicy(_Strict):

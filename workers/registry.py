@@ -12,6 +12,7 @@ from activities.region_resources import RegionResources
 from activities.replay import ReplayActivities
 from activities.ship import ShipActivities
 from activities.smoke import SmokeActivities
+from activities.store_repair import StoreRepairActivities
 from ledger.config import Settings
 from workers.lag_monitor import LagMonitor
 from workflows import queues
@@ -66,6 +67,7 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
         resources = RegionResources(settings)
         ship = ShipActivities(settings, region, node_name, resources)
         monitor = LagMonitor(settings, region, node_name, resources)
+        store_audit = StoreRepairActivities(settings, region, node_name)
         return QueueRegistration(
             workflows=[],
             activities=[
@@ -74,6 +76,7 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
                 ship.ship_segment,
                 ship.commit_manifest,
                 ship.read_watermark,
+                store_audit.repair_store,
             ],
             background=[monitor.run],
             close=resources.close,

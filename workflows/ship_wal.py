@@ -26,16 +26,20 @@ with workflow.unsafe.imports_passed_through():
         ListSegmentsResult,
         LongPoll,
         ReadShipWatermarkInput,
+        RepairStoreInput,
+        RepairStoreResult,
         ShipRunInput,
         ShipRunResult,
         ShipSegmentInput,
         ShipWatermark,
+        StoreAuditCursor,
         StreamRef,
     )
     from activities.names import (
         COMMIT_MANIFEST,
         LIST_SEALED_SEGMENTS,
         READ_SHIP_WATERMARK,
+        REPAIR_STORE,
         SHIP_RUN,
         SHIP_SEGMENT,
     )
@@ -48,7 +52,13 @@ SHIP_IN_RUNS = "ship-listed-runs"
 of two activities per segment. Runs recorded before it replay the old steps; deprecate the patch
 once none of them is left."""
 
+SHIP_AUDITS_STORE = "ship-audits-store"
+"""Patch id: each run (start, continue-as-new) audits one window of the stream's history in every
+ship target and repairs what a target lacks from a peer, before it ships anything."""
 
+
+# The audit is a check beside shipping: a store that cannot be listed now is audited next run.
+AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 # Transient failures (a store down) retry forever with backoff: lag grows and alerts, nothing is
 # lost. Conflicts and missing segments need an operator and are not retried.
 UPLOAD_RETRY = RetryPolicy(
@@ -66,6 +76,9 @@ class ShipState(BaseModel):
     raw_bytes_shipped: int = 0
     compressed_bytes_shipped: int = 0
     last_error: str | None = None
+    store_audit: StoreAuditCursor = StoreAuditCursor()
+    # What the last store audit could not repair (the first few objects), empty when complete.
+    store_problems: list[str] = []
 
 
 class ShipWalInput(BaseModel):
@@ -106,6 +119,9 @@ class ShipWalWorkflow(PausableWorkflow):
     async def run(self, request: ShipWalInput) -> None:
         source = StreamRef(region=request.region, node=request.node)
         self._state = request.state or await self._read_watermark(source)
+        # Not while paused: a pause stops every write to the stores.
+        if workflow.patched(SHIP_AUDITS_STORE) and not self._paused:
+            await self._audit_store(source)
         in_runs = workflow.patched(SHIP_IN_RUNS)
         # A new run of this workflow cannot know whether the last one stopped mid-commit.
         self._unsettled = True
@@ -248,6 +264,24 @@ class ShipWalWorkflow(PausableWorkflow):
             retry_policy=UPLOAD_RETRY,
         )
         return ShipState(last_seq=mark.last_seq, last_manifest_sha256=mark.manifest_sha256)
+
+    async def _audit_store(self, source: StreamRef) -> None:
+        """One bounded window of the store audit; its cursor travels in the state, so successive
+        runs go round the whole history."""
+        try:
+            audit = await workflow.execute_activity(
+                REPAIR_STORE,
+                RepairStoreInput(source=source, cursor=self._state.store_audit),
+                result_type=RepairStoreResult,
+                task_queue=node_queue(source.region, source.node),
+                start_to_close_timeout=RUN_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=AUDIT_RETRY,
+            )
+        except ActivityError:
+            return  # a store is down: shipping retries it anyway, the next run audits again
+        self._state.store_audit = audit.cursor
+        self._state.store_problems = audit.problems
 
     @property
     def _what(self) -> str:
