@@ -30,6 +30,9 @@ from storage.wal.naming import (
 )
 from storage.wal.segment import parse_open_segment, parse_sealed_segment
 
+# How often a listing raced by a prune is taken again before the race is reported as damage.
+_RESCANS = 10
+
 
 @dataclass(frozen=True)
 class SegmentInfo:
@@ -58,9 +61,9 @@ def scan_stream(directory: Path) -> StreamLayout:
     open segment that is not the newest, two segments with one first seq, and a first retained
     segment that does not start at the checkpoint's first retained seq (seqs missing).
     """
+    names, checkpoint = _list_with_checkpoint(directory)
     found: list[tuple[int, bool, str]] = []
-    # Listed before the checkpoint is read: see the module docstring.
-    for name in os.listdir(directory):
+    for name in names:
         parsed = parse_segment_file_name(name)
         if parsed is None:
             if looks_like_segment(name):
@@ -69,7 +72,6 @@ def scan_stream(directory: Path) -> StreamLayout:
                 )
             continue  # the lock files, the stream file, the checkpoint, an editor's backup ...
         found.append((parsed[0], parsed[1], name))
-    checkpoint = read_checkpoint(directory)
     first_retained = checkpoint.first_retained_seq
     leftovers = [name for seq, sealed, name in found if seq < first_retained and sealed]
     found = [entry for entry in found if entry[0] >= first_retained or not entry[1]]
@@ -97,6 +99,23 @@ def scan_stream(directory: Path) -> StreamLayout:
         )
     _check_first_retained(directory, found, first_retained)
     return StreamLayout(checkpoint, found, leftovers)
+
+
+def _list_with_checkpoint(directory: Path) -> tuple[list[str], WalCheckpoint]:
+    """The directory's names and a checkpoint that was current for the whole listing.
+
+    The names are listed before the checkpoint is read (see the module docstring). A prune whose
+    checkpoint lands during the listing can make an open segment listed under its old name look
+    pruned (sealed and deleted since), so the listing is taken again until no prune moved the
+    first retained seq across it: prunes run minutes apart, so once is the rule.
+    """
+    for _ in range(_RESCANS):
+        before = read_checkpoint(directory).first_retained_seq
+        names = os.listdir(directory)
+        checkpoint = read_checkpoint(directory)
+        if checkpoint.first_retained_seq == before:
+            break
+    return names, checkpoint
 
 
 def _check_first_retained(
@@ -144,9 +163,6 @@ def _segments_after(directory: Path, after_seq: int) -> tuple[WalCheckpoint, lis
             if attempt + 1 == _RESCANS:
                 raise
     raise AssertionError("unreachable")
-
-
-_RESCANS = 3
 
 
 def _segments_after_once(

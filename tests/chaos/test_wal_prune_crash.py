@@ -5,10 +5,13 @@ prune finishes the job."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,12 +19,14 @@ import pytest
 from storage.faults import CRASH_AT_ENV
 from storage.wal import (
     PruneLimits,
+    WalCheckpoint,
     WalPrunedError,
     WalWriter,
     iter_records,
     list_segments,
     prune_shipped,
     read_checkpoint,
+    sealed_segments_after,
 )
 from storage.wal.checkpoint import checkpoint_path
 from storage.wal.naming import CHECKPOINT_FILE_NAME, segment_file_name
@@ -124,3 +129,65 @@ async def test_a_checkpoint_write_cut_before_its_rename_changes_nothing(tmp_path
     result = prune_shipped(tmp_path, PruneLimits(LAST, MANIFEST_SHA256, LAST, 0.0, 4e9))
     assert result.first_retained_seq == FIRST_RETAINED
     assert not (tmp_path / segment_file_name(1, sealed=True)).exists()
+
+
+async def test_prunes_racing_a_writer_and_readers_keep_every_retained_record(
+    tmp_path: Path,
+) -> None:
+    """The writer seals (and moves the checkpoint) while a pruner deletes behind it and a reader
+    reads from the first retained seq on: the checkpoint's values only grow, the reader sees
+    gap-free runs or is told they were pruned, and what is retained at the end reads back."""
+    stop = threading.Event()
+    problems: list[BaseException] = []
+    seen: list[WalCheckpoint] = []
+    reads: list[int] = []
+
+    def prune_forever() -> None:
+        limits = PruneLimits(10**9, MANIFEST_SHA256, 10**9, 0.0, 4e9)
+        while not stop.is_set():
+            try:
+                prune_shipped(tmp_path, limits)
+                seen.append(read_checkpoint(tmp_path))
+            except BaseException as exc:
+                problems.append(exc)
+                return
+
+    def read_forever() -> None:
+        while not stop.is_set():
+            first = read_checkpoint(tmp_path).first_retained_seq
+            try:
+                seqs = [seq for seq, _ in iter_records(tmp_path, first - 1, include_open=False)]
+                if seqs != list(range(first, first + len(seqs))):
+                    problems.append(AssertionError(f"a gap in {seqs[:3]}..{seqs[-3:]}"))
+                    return
+                reads.append(len(seqs))
+                sealed_segments_after(tmp_path, 0)
+            except WalPrunedError:
+                continue  # pruned between the checkpoint read and the segment read
+            except BaseException as exc:
+                problems.append(exc)
+                return
+
+    async with await WalWriter.open(tmp_path, STREAM) as writer:
+        threads = [threading.Thread(target=prune_forever), threading.Thread(target=read_forever)]
+        for thread in threads:
+            thread.start()
+        try:
+            for seq in range(1, 401):
+                await writer.append([record(seq)])
+                await writer.seal()
+        finally:
+            stop.set()
+            for thread in threads:
+                await asyncio.to_thread(thread.join)
+    assert problems == []
+    assert len(seen) > 10 and len(reads) > 10, (len(seen), len(reads))
+    for earlier, later in itertools.pairwise(seen):
+        assert earlier.merged(later) == later, (earlier, later)
+    # Everything was pruned that could be: all but what the writer had not yet recorded.
+    assert prune_shipped(tmp_path, PruneLimits(400, MANIFEST_SHA256, 400, 0.0, 4e9)).segments >= 0
+    checkpoint = read_checkpoint(tmp_path)
+    assert checkpoint.sealed_through_seq == 400
+    assert checkpoint.first_retained_seq == 400
+    async with await WalWriter.open(tmp_path, STREAM) as writer:
+        assert (writer.last_seq, writer.last_record()) == (400, record(400))
