@@ -9,7 +9,8 @@ today, and JCS numbers are IEEE 754 doubles that hold integers exactly only up t
 
 Decoding accepts exactly the bytes encoding produces (valid UTF-8, no duplicate keys, canonical
 form), so decode(b) re-encodes to b and every region derives identical state from identical
-records (I3).
+records (I3). msgspec decodes a record straight into wire Structs; bytes it refuses, or that do
+not re-encode to themselves, are parsed again the general way only to say what is wrong.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from ledger.envelope import SignedEvent, parse_signed_event
 from ledger.errors import EventSchemaError, RecordDecodeError
+from ledger.event_wire import Invalid, WireSignedEvent, signed_event_from_wire
 from ledger.hlc import MAX_HLC
 from ledger.order import WinnerKey
 
@@ -102,6 +106,18 @@ def encode_record(record: WalRecord) -> bytes:
     )
 
 
+class _WireRecord(msgspec.Struct, forbid_unknown_fields=True):
+    v: int
+    hlc: str
+    region: str
+    node: str
+    accepted_at_ms: int
+    event: WireSignedEvent
+
+
+_RECORD_DECODER = msgspec.json.Decoder(_WireRecord)
+
+
 def decode_record(data: bytes) -> WalRecord:
     """Parse bytes written by `encode_record`.
 
@@ -110,6 +126,28 @@ def decode_record(data: bytes) -> WalRecord:
     extra fields, out-of-range values, an event that fails the event schema, or bytes that are
     not the canonical form of the record they describe.
     """
+    try:
+        wire = _RECORD_DECODER.decode(data)
+        if wire.v != RECORD_VERSION or not _DECIMAL.fullmatch(wire.hlc):
+            raise Invalid
+        record = WalRecord(
+            int(wire.hlc),
+            wire.region,
+            wire.node,
+            wire.accepted_at_ms,
+            signed_event_from_wire(wire.event),
+        )
+    except (msgspec.DecodeError, Invalid, ValueError, RecursionError):
+        return _decode_diagnosed(data)  # raises, naming the problem
+    # The one canonical spelling, as below: this also refuses duplicate keys and escapes.
+    if encode_record(record) != data:
+        return _decode_diagnosed(data)
+    return record
+
+
+def _decode_diagnosed(data: bytes) -> WalRecord:
+    """`decode_record` the general way: json.loads with hooks, each rule checked in turn, so the
+    error names the first rule the bytes break."""
     obj = _parse_json(data)
     if not isinstance(obj, dict):
         raise RecordDecodeError(f"expected a JSON object, got {type(obj).__name__}")

@@ -1,6 +1,6 @@
 """The architecture's import direction (ARCHITECTURE §2): cli → api, workers → workflows,
 activities → storage → ledger; workflows reach activities only for names and models; nothing
-imports cli; ledger is pure (stdlib, cryptography, nacl, rfc8785, pydantic)."""
+imports cli; ledger is pure (stdlib, cryptography, nacl, rfc8785, pydantic, msgspec)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ LEDGER_THIRD_PARTY = {
     "pydantic",
     "pydantic_settings",
     "pydantic_core",
+    "msgspec",
 }
 # Workflow modules may import these activity modules only: names and typed models, no I/O.
 WORKFLOW_ACTIVITY_MODULES = {
