@@ -40,8 +40,14 @@ sdk-test: bootstrap
 bench: bootstrap
 	@for b in tests/perf/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# Fuzzing: hypothesis examples per property and atheris seconds per target (override either).
+FUZZ_EXAMPLES ?= 5000
+FUZZ_SECONDS  ?= 120
+
 soak: bootstrap
 	GEOLEDGER_SOAK_ITERATIONS=2000 $(BIN)/pytest -q -m slow
+	GEOLEDGER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GEOLEDGER_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		$(BIN)/pytest -q tests/fuzz
 
 down: bootstrap
 	$(BIN)/geoledger dev down
