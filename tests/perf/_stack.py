@@ -21,12 +21,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.signing import VerifyKey
 
 from ledger.config import DevStackConfig, RegionConfig, Settings, load_settings
 from ledger.envelope import EventEnvelope, parse_signed_event
@@ -295,6 +298,14 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total
 
 
+def cpu_split(pids: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """Per name: (CPU seconds of the process itself, of all its living descendants)."""
+    return {
+        name: (own_cpu_seconds(pid), cpu_seconds([pid]) - own_cpu_seconds(pid))
+        for name, pid in pids.items()
+    }
+
+
 def machine_cpu_seconds() -> float:
     """Busy CPU seconds of the whole machine (every core), from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -390,6 +401,112 @@ def batch_bodies(events: Sequence[dict[str, Any]], size: int) -> list[tuple[int,
         (len(events[i : i + size]), json.dumps({"events": events[i : i + size]}).encode())
         for i in range(0, len(events), size)
     ]
+
+
+def _sign_part(prefix: str, count: int) -> SignedSet:
+    return sign_events(bench_tenant("bench"), prefix, count)
+
+
+def sign_parallel(signer: ProcessPoolExecutor, prefix: str, count: int) -> SignedSet:
+    """Pre-sign `count` events of tenant "bench" on every core (signing is not measured)."""
+    workers = os.cpu_count() or 1
+    share = -(-count // workers)
+    counts = [max(0, min(share, count - w * share)) for w in range(workers)]
+    parts = list(signer.map(_sign_part, [f"{prefix}{w}-" for w in range(workers)], counts))
+    return SignedSet(
+        [event for part in parts for event in part.events],
+        [item for part in parts for item in part.signing_inputs],
+        [item for part in parts for item in part.signatures],
+    )
+
+
+# --- raw baselines: what the machine can do without the project's code ------------------------
+
+
+def _libsodium_verify_chunk(public_raw: bytes, pairs: list[tuple[bytes, bytes]]) -> int:
+    key = VerifyKey(public_raw)
+    for signature, message in pairs:
+        key.verify(message, signature)  # raises BadSignatureError: a real failure
+    return len(pairs)
+
+
+def raw_verify_rate(signed: SignedSet, public_raw: bytes, pool: ProcessPoolExecutor) -> float:
+    """Ed25519 verifies per second of `signed` through libsodium (PyNaCl) alone, one process per
+    core (`pool`), in chunks of a few hundred: the signature check the node and the replayer
+    run, without decoding, canonical JSON or anything else."""
+    pairs = list(zip(signed.signatures, signed.signing_inputs, strict=True))
+    workers = os.cpu_count() or 1
+    size = max(100, min(1000, -(-len(pairs) // (workers * 8))))
+    chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
+    # Warm every worker first: process start and imports are not what is measured.
+    list(pool.map(_libsodium_verify_chunk, [public_raw] * workers, [pairs[:50]] * workers))
+    started = time.perf_counter()
+    done = sum(pool.map(_libsodium_verify_chunk, [public_raw] * len(chunks), chunks))
+    return done / (time.perf_counter() - started)
+
+
+def libsodium_cpu_per_verify(signed: SignedSet, public_raw: bytes) -> float:
+    """CPU seconds of one verify in this process: what a verify costs when it has a core."""
+    pairs = list(zip(signed.signatures, signed.signing_inputs, strict=True))[:2000]
+    started = time.process_time()
+    _libsodium_verify_chunk(public_raw, pairs)
+    return (time.process_time() - started) / len(pairs)
+
+
+# The dedup_events columns a record fills (migration 0003), in DedupRecord's attribute names.
+DEDUP_EVENT_COLUMNS = (
+    "tenant_id",
+    "event_id",
+    "hlc",
+    "region",
+    "node",
+    "seq",
+    "digest",
+    "event",
+    "accepted_at_ms",
+)
+_RAW_STAGING = "CREATE TEMP TABLE raw_staging (LIKE dedup_events INCLUDING DEFAULTS)"
+_RAW_UPSERT = (
+    f"INSERT INTO dedup_events ({', '.join(DEDUP_EVENT_COLUMNS)})"
+    f" SELECT {', '.join(DEDUP_EVENT_COLUMNS)} FROM raw_staging ON CONFLICT DO NOTHING"
+)
+
+
+def dedup_rows(records: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """`records` (DedupRecord) as dedup_events rows."""
+    return [tuple(getattr(record, column) for column in DEDUP_EVENT_COLUMNS) for record in records]
+
+
+async def raw_copy_rate(dsn: str, rows: list[tuple[Any, ...]]) -> float:
+    """Rows/s of one COPY of `rows` into dedup_events of the (fresh) database at `dsn`."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        started = time.perf_counter()
+        await conn.copy_records_to_table("dedup_events", records=rows, columns=DEDUP_EVENT_COLUMNS)
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+async def raw_upsert_rate(dsn: str, rows: list[tuple[Any, ...]]) -> float:
+    """Rows/s of plain SQL, not the project's apply: COPY of `rows` into a temp table, then one
+    INSERT ... ON CONFLICT DO NOTHING into dedup_events of the (fresh) database at `dsn`, in one
+    transaction. Raises BenchFailure unless every row became a winner."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        started = time.perf_counter()
+        async with conn.transaction():
+            await conn.execute(_RAW_STAGING)
+            await conn.copy_records_to_table(
+                "raw_staging", records=rows, columns=DEDUP_EVENT_COLUMNS
+            )
+            inserted = await conn.execute(_RAW_UPSERT)
+        elapsed = time.perf_counter() - started
+    finally:
+        await conn.close()
+    if inserted != f"INSERT 0 {len(rows)}":
+        raise BenchFailure(f"raw upsert: expected INSERT 0 {len(rows)}, got {inserted}")
+    return len(rows) / elapsed
 
 
 # --- figures -----------------------------------------------------------------------------------

@@ -1,20 +1,29 @@
-"""Sustained ingest of pre-signed events against one node, as a ratio to what the machine can do.
+"""Sustained ingest of pre-signed events against one node, as a ratio to what the machine can do,
+and the ack latency a client sees when the node is not saturated.
 
 Run: .venv/bin/python tests/perf/bench_ingest.py [--events 50000] [--clients 8] [--rounds 1]
+        [--open-loop-seconds 20] [--open-loop-share 0.5]
 
 One ingest node runs as a real subprocess (`geoledger ingest serve`) over its own WAL and fresh
 databases on a private embedded PostgreSQL. Eight clients post batches of 100 pre-signed events
-(built before the clock starts) as fast as the node answers; every event must come back
-`accepted`. In the same run, on the same machine, two baselines bound what the node could reach:
+(built before the clock starts) as fast as the node answers (a closed loop); every event must come
+back `accepted`. In the same run, on the same machine, two baselines bound what the node could
+reach, neither of them the project's code:
 
-  verify  the raw Ed25519 verify rate: cryptography's verify over the same signing inputs, one
+  verify  the raw Ed25519 verify rate: libsodium (PyNaCl) over the same signing inputs, one
           process per core (the node verifies on a process pool of the same size);
-  upsert  the raw set-based PostgreSQL rate: DedupStore.apply of the same records in batches of
-          100, one batch at a time, on fresh databases.
+  upsert  the raw PostgreSQL rate: plain SQL, COPY of the same rows into a temp table and one
+          INSERT ... ON CONFLICT DO NOTHING into dedup_events of a fresh database.
 
-ratio = ingest / min(verify, upsert), target >= 0.6. The CPU seconds per event spent by the node,
-PostgreSQL and the load generator, and how busy the whole machine was, say what limits the figure.
-Exit status 0 whether or not the target is met; 1 only when something failed.
+ratio = ingest / min(verify, upsert), target >= 0.6. The CPU seconds per event spent by the node
+(its event loop and its verify workers apart), PostgreSQL and the load generator, and how busy the
+whole machine was, say what limits the figure.
+
+Then an open loop on the same node: batches of 100 arrive on a fixed schedule at 50 % of the
+closed loop's rate, whatever the node has answered (a new connection when every open one is
+waiting), for --open-loop-seconds. Each batch's ack latency counts from its scheduled arrival, so
+a late send counts against the figure; p50 / p99 / p99.9, target p99 <= 25 ms.
+Exit status 0 whether or not the targets are met; 1 only when something failed.
 """
 
 from __future__ import annotations
@@ -36,10 +45,8 @@ from statistics import median
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from storage.dedup.from_wal import dedup_record_from
-from storage.dedup.store import DedupStore
 from storage.embedded.process import free_port
 from storage.keys import KeyRegistry
 from tests.perf._stack import (
@@ -52,12 +59,17 @@ from tests.perf._stack import (
     batch_bodies,
     bench_tenant,
     cpu_seconds,
+    dedup_rows,
     http_ok,
+    libsodium_cpu_per_verify,
     machine_cpu_seconds,
     own_cpu_seconds,
     percentile,
+    raw_upsert_rate,
+    raw_verify_rate,
     run_async,
     sign_events,
+    sign_parallel,
     start_geoledger,
     verdict,
     wait_for,
@@ -66,61 +78,24 @@ from tests.perf._stack import (
 
 BATCH = 100
 TARGET_RATIO = 0.6
+TARGET_OPEN_LOOP_P99_S = 0.025
 WARMUP_EVENTS = 2000
 STREAM = "us/n1"
 
 
-# --- baseline (a): raw Ed25519 verify ---------------------------------------------------------
-
-
-def _verify_chunk(public_raw: bytes, pairs: list[tuple[bytes, bytes]]) -> int:
-    key = Ed25519PublicKey.from_public_bytes(public_raw)
-    for signature, message in pairs:
-        key.verify(signature, message)  # raises InvalidSignature: a real failure
-    return len(pairs)
-
-
-def measure_verify(signed: SignedSet, who: BenchTenant, workers: int) -> float:
-    """Verifies per second with one process per core, pool started before the clock."""
-    pairs = list(zip(signed.signatures, signed.signing_inputs, strict=True))
-    size = -(-len(pairs) // (workers * 8))
-    chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
-    with ProcessPoolExecutor(workers) as pool:
-        list(pool.map(_verify_chunk, [who.public_raw] * workers, [pairs[:50]] * workers))
-        started = time.perf_counter()
-        done = sum(pool.map(_verify_chunk, [who.public_raw] * len(chunks), chunks))
-        return done / (time.perf_counter() - started)
-
-
-def _cpu_per_verify(signed: SignedSet, who: BenchTenant) -> float:
-    """CPU seconds of one verify in this process: what a verify costs when it has a core."""
-    pairs = list(zip(signed.signatures, signed.signing_inputs, strict=True))[:2000]
-    started = time.process_time()
-    _verify_chunk(who.public_raw, pairs)
-    return (time.process_time() - started) / len(pairs)
-
-
-# --- baseline (b): raw set-based upsert -------------------------------------------------------
+# --- baseline: raw upsert (plain SQL) ---------------------------------------------------------
 
 
 async def measure_upsert(stack: BenchStack, signed: SignedSet, tag: str) -> float:
-    """Records per second of DedupStore.apply in batches of 100 (with the stream position, as the
-    node records it) on fresh databases; the records are built before the clock starts."""
+    """Rows per second of plain SQL upserting the records the node would write for `signed`
+    into dedup_events of a fresh database; the rows are built before the clock starts."""
     region = await stack.fresh_region("us", tag)
     hlc0 = time.time_ns() // 1_000_000 << 16
     records = [
         dedup_record_from(wal_record_of(event, seq, hlc0), seq)
         for seq, event in enumerate(signed.events, start=1)
     ]
-    async with await DedupStore.open(region) as store:
-        started = time.perf_counter()
-        for start in range(0, len(records), BATCH):
-            batch = records[start : start + BATCH]
-            await store.apply(batch, stream=STREAM, through_seq=batch[-1].seq)
-        elapsed = time.perf_counter() - started
-        if await store.count_events() != len(records):
-            raise BenchFailure("upsert baseline: not every record became a winner")
-    return len(records) / elapsed
+    return await raw_upsert_rate(region.shard_dsns[0], dedup_rows(records))
 
 
 # --- the ingest run ---------------------------------------------------------------------------
@@ -195,6 +170,65 @@ def node_metrics(port: int) -> dict[str, float]:
     return found
 
 
+@dataclass(frozen=True)
+class OpenLoop:
+    """The open-loop run that follows the closed loop on the same node."""
+
+    seconds: float
+    share_of_max: float
+    signer: ProcessPoolExecutor
+
+
+@dataclass
+class OpenLoopRun:
+    asked_rate: float
+    achieved_rate: float
+    latencies: list[float]
+    connections: int
+
+
+async def drive_open_loop(port: int, bodies: list[tuple[int, bytes]], rate: float) -> OpenLoopRun:
+    """Send batch i at start + i * BATCH / rate whatever has been answered (an open loop): on an
+    idle connection, or on a new one when every open one is waiting. Each latency counts from the
+    batch's scheduled arrival, so a send the load generator itself delayed counts against the
+    figure instead of hiding it. Raises BenchFailure unless every event is `accepted`."""
+    idle: list[RawHttpClient] = []
+    opened: list[RawHttpClient] = []
+    latencies: list[float] = []
+
+    async def send(index: int, due: float) -> None:
+        if idle:
+            http = idle.pop()
+        else:
+            http = RawHttpClient("127.0.0.1", port)
+            opened.append(http)
+        count, body = bodies[index]
+        status, answer = await http.post("/v1/events", body)
+        latencies.append(time.perf_counter() - due)
+        idle.append(http)
+        accepted = len(_ACCEPTED.findall(answer))
+        if status != 200 or accepted != count:
+            raise BenchFailure(f"open loop, batch {index}: HTTP {status}, {accepted}/{count}")
+
+    sends: list[asyncio.Task[None]] = []
+    started = time.perf_counter()
+    try:
+        for index, (count, _) in enumerate(bodies):
+            due = started + index * count / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            sends.append(asyncio.create_task(send(index, due)))
+        await asyncio.gather(*sends)
+        elapsed = time.perf_counter() - started
+    finally:
+        for task in sends:
+            task.cancel()
+        await asyncio.gather(*sends, return_exceptions=True)
+        for http in opened:
+            await http.close()
+    events = sum(count for count, _ in bodies)
+    return OpenLoopRun(rate, events / elapsed, latencies, len(opened))
+
+
 async def measure_ingest(
     stack: BenchStack,
     signed: SignedSet,
@@ -202,8 +236,9 @@ async def measure_ingest(
     who: BenchTenant,
     clients: int,
     tag: str,
+    open_loop: OpenLoop,
     profile_to: Path | None = None,
-) -> IngestRun:
+) -> tuple[IngestRun, OpenLoopRun]:
     region = await stack.fresh_region("us", tag)
     settings = stack.with_regions({"us": region})
     async with await KeyRegistry.open(settings) as registry:
@@ -220,7 +255,13 @@ async def measure_ingest(
         wait_for(node, http_ok(f"http://127.0.0.1:{port}/healthz"))
         await drive(port, batch_bodies(warmup.events, BATCH), clients)
         bodies = batch_bodies(signed.events, BATCH)
-        return await _timed_ingest(stack, node, port, bodies, clients, len(signed.events))
+        closed = await _timed_ingest(stack, node, port, bodies, clients, len(signed.events))
+        # Signed while the node idles, with event ids of their own: every one is accepted.
+        rate = open_loop.share_of_max * closed.rate
+        arrivals = sign_parallel(
+            open_loop.signer, f"{tag}-open-", max(BATCH, int(rate * open_loop.seconds))
+        )
+        return closed, await drive_open_loop(port, batch_bodies(arrivals.events, BATCH), rate)
     finally:
         node.stop(sig=signal.SIGINT if profile_to else signal.SIGTERM)
 
@@ -271,7 +312,12 @@ async def _timed_ingest(
 
 
 def report_round(
-    number: int, verifies: list[float], verify_cpu: float, upserts: list[float], run: IngestRun
+    number: int,
+    verifies: list[float],
+    verify_cpu: float,
+    upserts: list[float],
+    run: IngestRun,
+    open_run: OpenLoopRun,
 ) -> float:
     verify, upsert = sum(verifies) / len(verifies), sum(upserts) / len(upserts)
     bound = min(verify, upsert)
@@ -286,11 +332,11 @@ def report_round(
     print(f"-- round {number}")
     print(
         f"raw verify   {verify:>9,.0f} verifies/s  (mean of {_spread(verifies)};"
-        f" {os.cpu_count()} processes; one verify is {verify_cpu * 1e6:.0f} us of CPU)"
+        f" libsodium, {os.cpu_count()} processes; one verify is {verify_cpu * 1e6:.0f} us of CPU)"
     )
     print(
         f"raw upsert   {upsert:>9,.0f} records/s   (mean of {_spread(upserts)};"
-        f" DedupStore.apply, batches of {BATCH})"
+        f" plain SQL: COPY to a temp table, one INSERT ... ON CONFLICT DO NOTHING)"
     )
     print(
         f"ingest       {run.rate:>9,.0f} events/s    ({run.events:,} events in {run.seconds:.1f}s,"
@@ -320,6 +366,20 @@ def report_round(
         f"ratio        {ratio:.2f} = ingest / min(verify, upsert) = ingest / {limit}"
         f"  (target >= {TARGET_RATIO}: {verdict(ratio >= TARGET_RATIO)})"
     )
+    p99 = percentile(open_run.latencies, 0.99)
+    print(
+        f"open loop    {open_run.achieved_rate:>9,.0f} events/s"
+        f" (arrivals at {open_run.asked_rate:,.0f}/s = {open_run.asked_rate / run.rate:.0%} of"
+        f" ingest, batches of {BATCH}, {len(open_run.latencies)} batches,"
+        f" {open_run.connections} connections)"
+    )
+    print(
+        f"ack latency  p50 {percentile(open_run.latencies, 0.5) * 1e3:.1f} ms,"
+        f" p99 {p99 * 1e3:.1f} ms, p99.9 {percentile(open_run.latencies, 0.999) * 1e3:.1f} ms,"
+        f" max {max(open_run.latencies) * 1e3:.1f} ms (from scheduled arrival)"
+        f"  (target p99 <= {TARGET_OPEN_LOOP_P99_S * 1e3:.0f} ms:"
+        f" {verdict(p99 <= TARGET_OPEN_LOOP_P99_S)})"
+    )
     return ratio
 
 
@@ -333,11 +393,25 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
     parser.add_argument("--rounds", type=int, default=1, help="repeat baselines and ingest")
     parser.add_argument(
+        "--open-loop-seconds", type=float, default=20.0, help="length of the open-loop run"
+    )
+    parser.add_argument(
+        "--open-loop-share",
+        type=float,
+        default=0.5,
+        help="open-loop arrival rate as a share of the closed loop's events/s",
+    )
+    parser.add_argument(
         "--profile", type=Path, default=None, help="run the node under cProfile, stats to this file"
     )
     args = parser.parse_args()
     if args.events < BATCH:
         raise BenchFailure(f"--events: expected at least {BATCH}, got {args.events}")
+    if args.open_loop_seconds <= 0 or not 0 < args.open_loop_share <= 1:
+        raise BenchFailure(
+            f"--open-loop-seconds: expected > 0, got {args.open_loop_seconds};"
+            f" --open-loop-share: expected in (0, 1], got {args.open_loop_share}"
+        )
     who = bench_tenant("bench")
     started = time.perf_counter()
     signed = sign_events(who, "evt-", args.events)
@@ -347,19 +421,21 @@ async def main() -> None:
         f"{time.perf_counter() - started:.1f}s; {os.cpu_count()} cores"
     )
     ratios: list[float] = []
-    with BenchStack(postgres_only=True) as stack:
+    # One pool of a process per core for the raw verify baseline and for signing.
+    with BenchStack(postgres_only=True) as stack, ProcessPoolExecutor(os.cpu_count()) as pool:
+        open_loop = OpenLoop(args.open_loop_seconds, args.open_loop_share, pool)
         for number in range(1, args.rounds + 1):
             # The baselines bracket the ingest run, so that a change in what else the shared
             # machine is doing shifts both sides of the ratio alike.
-            verify = [measure_verify(signed, who, os.cpu_count() or 1)]
+            verify = [raw_verify_rate(signed, who.public_raw, pool)]
             upsert = [await measure_upsert(stack, signed, f"upsert{number}a")]
-            run = await measure_ingest(
-                stack, signed, warmup, who, args.clients, f"ingest{number}", args.profile
+            run, open_run = await measure_ingest(
+                stack, signed, warmup, who, args.clients, f"ingest{number}", open_loop, args.profile
             )
-            verify.append(measure_verify(signed, who, os.cpu_count() or 1))
+            verify.append(raw_verify_rate(signed, who.public_raw, pool))
             upsert.append(await measure_upsert(stack, signed, f"upsert{number}b"))
-            verify_cpu = _cpu_per_verify(signed, who)
-            ratios.append(report_round(number, verify, verify_cpu, upsert, run))
+            verify_cpu = libsodium_cpu_per_verify(signed, who.public_raw)
+            ratios.append(report_round(number, verify, verify_cpu, upsert, run, open_run))
     if len(ratios) > 1:
         print(
             f"-- ratio over {len(ratios)} rounds: min {min(ratios):.2f}, median "
