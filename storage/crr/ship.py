@@ -21,7 +21,7 @@ from storage.crr.codec import CODEC, compress_file
 from storage.crr.errors import SegmentNotFoundError, ShipConflictError
 from storage.crr.naming import manifest_key, segment_key
 from storage.objectstore import ObjectStore
-from storage.wal import list_segments
+from storage.wal import sealed_segments_after
 
 
 async def ship_segment(
@@ -32,9 +32,9 @@ async def ship_segment(
     level: int = 3,
 ) -> ShippedSegment:
     """Compress the sealed segment starting at `first_seq` and upload it to every target."""
-    segment = next(
-        (s for s in list_segments(wal_directory) if s.first_seq == first_seq and s.sealed), None
-    )
+    # Only the segments from `first_seq` on: the directory holds the whole retention (an hour).
+    listed = sealed_segments_after(wal_directory, first_seq - 1)
+    segment = next((s for s in listed if s.first_seq == first_seq), None)
     if segment is None or segment.last_seq is None:
         raise SegmentNotFoundError(f"{wal_directory}: no sealed segment starts at seq {first_seq}")
     key = segment_key(stream, segment.first_seq, segment.last_seq)

@@ -28,7 +28,7 @@ from pathlib import Path
 from storage.faults import crash_point
 from storage.wal.checkpoint import WalCheckpoint, checkpoint_lock, write_checkpoint_locked
 from storage.wal.directory import fsync_directory
-from storage.wal.reader import scan_stream
+from storage.wal.reader import first_seq_of, scan_stream
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def prune_shipped(
     with checkpoint_lock(directory):
         layout = scan_stream(directory)
         checkpoint = layout.checkpoint
-        sealed = [(seq, name) for seq, is_sealed, name in layout.segments if is_sealed]
+        sealed = layout.sealed
         through = min(
             limits.shipped_through_seq, limits.applied_through_seq, checkpoint.sealed_through_seq
         )
@@ -74,7 +74,8 @@ def prune_shipped(
         doomed: list[str] = []
         first_retained, newest_doomed_mtime = checkpoint.first_retained_seq, 0.0
         # Each candidate's last seq is the next segment's first seq - 1 (never the newest).
-        for (_, name), (next_first, _) in itertools.pairwise(sealed):
+        for name, next_name in itertools.pairwise(sealed):
+            next_first = first_seq_of(next_name)
             mtime = (directory / name).stat().st_mtime
             if next_first - 1 > through or mtime > sealed_before:
                 break

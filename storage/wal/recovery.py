@@ -55,7 +55,10 @@ def recover_directory(directory: Path, fsync: Callable[[int], None]) -> Recovere
     checkpoint pointing past the segments that exist.
     """
     layout = scan_stream(directory)
-    checkpoint, segments = layout.checkpoint, layout.segments
+    checkpoint = layout.checkpoint
+    through = checkpoint.sealed_through_seq
+    # From the segment holding the sealed-through seq on: the names before it are not touched.
+    segments = layout.segments_from(through if through >= checkpoint.first_retained_seq else 1)
     start, newest_trusted = _skip_trusted(directory, checkpoint, segments)
     next_seq = max(checkpoint.first_retained_seq, checkpoint.sealed_through_seq + 1)
     last_record = newest_trusted.last_record if newest_trusted is not None else None
