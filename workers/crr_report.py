@@ -1,5 +1,6 @@
 """`crr status`: per stream, what is shipped, what each target has applied, and the lag - from the
-workflows' own state and, authoritatively, from the dedup stores' replay watermarks."""
+workflows' own state and, authoritatively, from the dedup stores' replay watermarks - and whether
+every ship target holds the whole chain (a listing of each, compared: workers/crr_repair.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from temporalio.client import Client
 
 from activities.region_resources import RegionResources
 from ledger.config import Settings
+from storage.objectstore import ObjectStoreError
 from workers.crr_control import crr_statuses, crr_workflows
+from workers.crr_repair import repair_stores
 from workers.lag_monitor import LagMonitor
 from workflows.replay_wal import ReplayStatus
 from workflows.ship_wal import ShipStatus
@@ -65,4 +68,42 @@ async def crr_report(client: Client, settings: Settings) -> list[StreamTargetSta
             )
     finally:
         await resources.close()
+    return rows
+
+
+@dataclass(frozen=True)
+class StoreTargetStatus:
+    """Whether one ship target holds a stream's whole chain: `missing` counts the manifests and
+    segments it lacks (those no target holds included), `problems` the conflicts and losses."""
+
+    stream: str
+    target: str
+    missing: int | None
+    problems: list[str]
+    error: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0 and not self.problems and self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "complete": self.complete}
+
+
+async def store_report(settings: Settings) -> list[StoreTargetStatus]:
+    """Every stream's ship targets compared (nothing copied: `crr repair-store` does that)."""
+    try:
+        summary = await repair_stores(settings, dry_run=True)
+    except ObjectStoreError as exc:
+        return [StoreTargetStatus("*", "*", None, [], error=str(exc))]
+    rows: list[StoreTargetStatus] = []
+    for stream in summary.streams:
+        lost = [p for p in stream.problems if not p.target]
+        for target in stream.missing:
+            problems = [f"{p.key}: {p.reason}" for p in stream.problems if p.target in ("", target)]
+            rows.append(
+                StoreTargetStatus(
+                    stream.stream, target, stream.missing[target] + len(lost), problems
+                )
+            )
     return rows

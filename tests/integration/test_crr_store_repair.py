@@ -7,75 +7,31 @@ verifies end to end the way a replayer reads it."""
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.config import Settings
-from ledger.envelope import parse_signed_event
-from ledger.record import WalRecord, encode_record
-from storage.crr.naming import manifest_key, segment_key
-from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.replay import list_manifests_after, load_verified_segment
-from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_run
 from storage.crr.store_repair import repair_stream
 from storage.crr.watermark import read_ship_watermark
-from storage.objectstore import ObjectStore, open_object_store
-from storage.wal import WalWriter, stream_directory
+from storage.objectstore import ObjectStore
 from tests.conftest import RunningStack
 from tests.support.isolated import isolated_settings
-from tests.support.tenants import tenant
-
-ACME = tenant("acme")
-STREAM = "us/n1"
-SEGMENTS, PER_SEGMENT = 6, 3
-LAST_SEQ = SEGMENTS * PER_SEGMENT
+from tests.support.shipped_stream import (
+    LAST_SEQ,
+    SEGMENTS,
+    STREAM,
+    keys_of,
+    public_key,
+    ship_stream,
+    stores_of,
+)
 
 
 @pytest.fixture
 async def settings(running_stack: RunningStack, tmp_path: Path) -> Settings:
     return await isolated_settings(running_stack, tmp_path, "storerepair")
-
-
-def _stores(settings: Settings) -> dict[str, ObjectStore]:
-    return {name: open_object_store(settings.region(name).object_store) for name in ("us", "eu")}
-
-
-def _public_key(settings: Settings) -> Ed25519PublicKey:
-    return manifest_public_key("us", settings.region("us"))
-
-
-def _keys(segment: int) -> tuple[str, str]:
-    """(manifest key, segment key) of the segment with index `segment` (0-based)."""
-    first, last = segment * PER_SEGMENT + 1, (segment + 1) * PER_SEGMENT
-    return manifest_key(STREAM, first, last), segment_key(STREAM, first, last)
-
-
-async def _shipped(settings: Settings) -> list[CommittedSegment]:
-    """SEGMENTS sealed segments of node us/n1, shipped to both stores."""
-    directory = stream_directory(Path(settings.region("us").wal_dir), STREAM)
-    hlc0 = time.time_ns() // 1_000_000 << 16
-    async with await WalWriter.open(directory, STREAM) as writer:
-        for seq in range(1, LAST_SEQ + 1):
-            event = parse_signed_event(ACME.event(f"evt-{seq}", {"seq": seq}))
-            await writer.append(
-                [encode_record(WalRecord(hlc0 + seq, "us", "n1", hlc0 >> 16, event))]
-            )
-            if seq % PER_SEGMENT == 0:
-                await writer.seal()
-    committed: list[CommittedSegment] = []
-
-    async def note(segment: CommittedSegment) -> None:
-        committed.append(segment)
-
-    targets = ShipTargets(
-        directory, STREAM, _stores(settings), signing_key("us", settings.region("us"))
-    )
-    first_seqs = [s * PER_SEGMENT + 1 for s in range(SEGMENTS)]
-    await ship_run(first_seqs, targets, "", concurrency=SEGMENTS, on_committed=note)
-    return committed
 
 
 async def _chain_verifies(settings: Settings, store: ObjectStore) -> str:
@@ -86,7 +42,7 @@ async def _chain_verifies(settings: Settings, store: ObjectStore) -> str:
     assert listing.ready[-1].last_seq == LAST_SEQ
     previous = ""
     for ref in listing.ready:
-        verified = await load_verified_segment(store, ref, STREAM, _public_key(settings), previous)
+        verified = await load_verified_segment(store, ref, STREAM, public_key(settings), previous)
         previous = verified.manifest_sha256
     return previous
 
@@ -104,22 +60,22 @@ async def _same_objects(stores: dict[str, ObjectStore]) -> None:
 async def test_objects_deleted_from_one_store_are_repaired_from_the_other(
     settings: Settings, damaged: str
 ) -> None:
-    committed = await _shipped(settings)
-    stores = _stores(settings)
+    committed = await ship_stream(settings)
+    stores = stores_of(settings)
     store = stores[damaged]
     for segment in (1, 2, 3):  # a range in the middle, manifests and segments
-        for key in _keys(segment):
+        for key in keys_of(segment):
             await store.delete(key)
-    await store.delete(_keys(4)[1])  # a manifest without its segment
-    await store.delete(_keys(0)[0])  # a segment without its manifest
-    await store.delete(_keys(5)[0])  # the newest manifest
+    await store.delete(keys_of(4)[1])  # a manifest without its segment
+    await store.delete(keys_of(0)[0])  # a segment without its manifest
+    await store.delete(keys_of(5)[0])  # the newest manifest
 
-    dry = await repair_stream(stores, STREAM, _public_key(settings), dry_run=True)
+    dry = await repair_stream(stores, STREAM, public_key(settings), dry_run=True)
     assert dry.missing == {"us": 0, "eu": 0} | {damaged: 9}
     assert sum(dry.repaired.values()) == 0 and not dry.ok
     assert (await list_manifests_after(store, STREAM, 0, 100)).gap_first_seq == 13
 
-    report = await repair_stream(stores, STREAM, _public_key(settings))
+    report = await repair_stream(stores, STREAM, public_key(settings))
     assert report.repaired[damaged] == 9 and report.ok, report
     assert report.through_seq == LAST_SEQ
     assert report.through_sha256 == committed[-1].manifest_sha256
@@ -127,32 +83,32 @@ async def test_objects_deleted_from_one_store_are_repaired_from_the_other(
         assert await _chain_verifies(settings, stores[name]) == committed[-1].manifest_sha256
     await _same_objects(stores)
     # Complete now: a second pass finds nothing.
-    again = await repair_stream(stores, STREAM, _public_key(settings))
+    again = await repair_stream(stores, STREAM, public_key(settings))
     assert sum(again.missing.values()) == 0 and again.ok
 
 
 async def test_a_store_that_lost_the_whole_history_is_repaired_by_the_watermark_read(
     settings: Settings,
 ) -> None:
-    committed = await _shipped(settings)
-    stores = _stores(settings)
+    committed = await ship_stream(settings)
+    stores = stores_of(settings)
     async for info in stores["us"].list(prefix="wal/"):
         await stores["us"].delete(info.key)
-    watermark = await read_ship_watermark(stores, STREAM, _public_key(settings))
+    watermark = await read_ship_watermark(stores, STREAM, public_key(settings))
     assert watermark == (LAST_SEQ, committed[-1].manifest_sha256)
     assert await _chain_verifies(settings, stores["us"]) == committed[-1].manifest_sha256
     await _same_objects(stores)
 
 
 async def test_windows_cover_the_history_in_bounded_steps(settings: Settings) -> None:
-    committed = await _shipped(settings)
-    stores = _stores(settings)
+    committed = await ship_stream(settings)
+    stores = stores_of(settings)
     for segment in range(SEGMENTS):
-        await stores["eu"].delete(_keys(segment)[0])
+        await stores["eu"].delete(keys_of(segment)[0])
     after_seq, after_sha256, windows = 0, "", 0
     while True:
         report = await repair_stream(
-            stores, STREAM, _public_key(settings), after_seq, after_sha256, max_manifests=2
+            stores, STREAM, public_key(settings), after_seq, after_sha256, max_manifests=2
         )
         windows += 1
         assert report.ok, report
@@ -164,14 +120,14 @@ async def test_windows_cover_the_history_in_bounded_steps(settings: Settings) ->
 
 
 async def test_a_tampered_segment_in_the_peer_is_refused_not_copied(settings: Settings) -> None:
-    await _shipped(settings)
-    stores = _stores(settings)
-    _, segment = _keys(2)
+    await ship_stream(settings)
+    stores = stores_of(settings)
+    _, segment = keys_of(2)
     await stores["us"].delete(segment)
     original = await stores["eu"].get(segment)
     await stores["eu"].put(segment, original[:-1] + bytes([original[-1] ^ 1]))
 
-    report = await repair_stream(stores, STREAM, _public_key(settings))
+    report = await repair_stream(stores, STREAM, public_key(settings))
     assert not report.ok
     assert report.missing["us"] == 1 and report.repaired["us"] == 0
     assert [(p.key, p.target) for p in report.refused] == [(segment, "us")]
@@ -180,9 +136,9 @@ async def test_a_tampered_segment_in_the_peer_is_refused_not_copied(settings: Se
 
 
 async def test_a_manifest_that_does_not_verify_is_refused(settings: Settings) -> None:
-    await _shipped(settings)
-    stores = _stores(settings)
-    manifest, _ = _keys(3)
+    await ship_stream(settings)
+    stores = stores_of(settings)
+    manifest, _ = keys_of(3)
     await stores["us"].delete(manifest)
     data = await stores["eu"].get(manifest)
     # Same length, one digit of the record count changed: still canonical JSON, bad signature.
@@ -190,7 +146,7 @@ async def test_a_manifest_that_does_not_verify_is_refused(settings: Settings) ->
     assert forged != data
     await stores["eu"].put(manifest, forged)
 
-    report = await repair_stream(stores, STREAM, _public_key(settings))
+    report = await repair_stream(stores, STREAM, public_key(settings))
     assert [(p.key, p.target) for p in report.refused] == [(manifest, "us")]
     assert not await stores["us"].exists(manifest)
 
@@ -198,11 +154,11 @@ async def test_a_manifest_that_does_not_verify_is_refused(settings: Settings) ->
 async def test_different_bytes_at_one_key_are_a_conflict_never_overwritten(
     settings: Settings,
 ) -> None:
-    await _shipped(settings)
-    stores = _stores(settings)
-    _, segment = _keys(1)
+    await ship_stream(settings)
+    stores = stores_of(settings)
+    _, segment = keys_of(1)
     await stores["eu"].put(segment, b"other bytes of another size")
-    report = await repair_stream(stores, STREAM, _public_key(settings))
+    report = await repair_stream(stores, STREAM, public_key(settings))
     assert [p.key for p in report.conflicts] == [segment] and not report.ok
     assert await stores["eu"].get(segment) == b"other bytes of another size"
     digest = hashlib.sha256(await stores["us"].get(segment)).hexdigest()
