@@ -7,6 +7,7 @@ stores."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from activities.crr_models import SegmentRef, ShipRunInput, ShipRunResult, Strea
 from activities.region_resources import RegionResources
 from activities.ship import ShipActivities
 from api.ingest.node import catch_up_dedup
+from api.ingest.serve import open_node
 from ledger.config import Settings
 from ledger.record import decode_record
 from storage.crr.naming import manifest_key
@@ -27,7 +29,7 @@ from storage.crr.verify_events import EventVerifier
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
 from storage.objectstore import open_object_store
-from storage.wal import WalWriter, list_segments, read_checkpoint
+from storage.wal import WalPrunedError, WalWriter, list_segments, read_checkpoint
 from tests.conftest import RunningStack
 from tests.integration.test_crr_runs import ACME, PER_SEGMENT, SEGMENTS, STREAM, _write_wal
 from tests.support.isolated import isolated_settings
@@ -126,23 +128,36 @@ async def test_ship_runs_prune_behind_them_and_every_wal_reader_copes(settings: 
         lag = await monitor.lag_seconds("eu")
         sealed_ago = time.time() - read_checkpoint(wal).pruned_sealed_at_ms / 1000
         assert lag > 0 and abs(lag - sealed_ago) < 1
+        # A node whose dedup store is older than the pruned range (eu's store stands in for one
+        # restored from an old backup) refuses to start, naming the seqs, and applies nothing.
+        async with (
+            await WalWriter.open(wal, STREAM) as writer,
+            await DedupStore.open(settings.region("eu")) as stale,
+        ):
+            with pytest.raises(WalPrunedError, match=r"seqs 1\.\.25 were pruned"):
+                await catch_up_dedup(writer, stale, STREAM)
+            assert await stale.applied_position(STREAM) == 0
         # Replay reads the eu store, not this WAL.
         await _replay_into_eu(settings)
         assert await monitor.lag_seconds("eu") == 0.0
     finally:
         await resources.close()
 
-    # The node restarts: nothing to catch up, clock seeded from the newest record, seqs go on.
-    async with (
-        await WalWriter.open(wal, STREAM) as writer,
-        await DedupStore.open(settings.region("us")) as us,
-    ):
-        assert writer.stats.segments_read_at_open == 0
+    # The node restarts through its real start path: nothing to catch up, seqs go on gap-free
+    # and its clock goes on from the newest record, which a pruned WAL still holds.
+    async with await WalWriter.open(wal, STREAM) as writer:
         newest = writer.last_record()
-        assert writer.last_seq == LAST and newest is not None
-        assert decode_record(newest).event.event_id == f"evt-{LAST}"
-        assert await catch_up_dedup(writer, us, STREAM) == 0
-        assert await writer.append([newest]) == [LAST + 1]
+        assert writer.stats.segments_read_at_open == 0 and newest is not None
+    newest_hlc = decode_record(newest).hlc
+    node = await open_node(settings, "us", "n1")
+    try:
+        body = json.dumps({"events": [ACME.event("after-restart", {"n": 1})]}).encode()
+        [result] = await node.ingest(body)
+        assert (result.status, result.seq) == ("accepted", LAST + 1)
+        stored = await node.get("acme", "after-restart")
+        assert stored is not None and int(stored["hlc"]) > newest_hlc
+    finally:
+        await node.close()
 
     # The drill rebuilds the region from its store alone and agrees with the live state.
     report = await rebuild_region(settings, "us")
