@@ -28,7 +28,13 @@ RULE_TESTS = RULES_DIR / "geoledger-rules_test.yml"
 RUNBOOKS = REPO_ROOT / "runbooks"
 
 # ARCHITECTURE §3/§5 and issue 4 fix these names: dashboards, routes and runbooks use them.
-FIXED_ALERTS = {"WalReplicationLag", "GeoRegionDown", "GeoDedupDivergence", "CrrManifestGap"}
+FIXED_ALERTS = {
+    "WalReplicationLag",
+    "GeoRegionDown",
+    "GeoDedupDivergence",
+    "CrrManifestGap",
+    "CrrStoreIncomplete",
+}
 REQUIRED_ANNOTATIONS = {"summary", "description", "runbook_url"}
 SEVERITIES = {"warning", "critical"}
 
