@@ -1,8 +1,6 @@
 """The asyncpg pools of one region's dedup store: its control database and every shard.
 
-Pools are created and closed here and nowhere else. Each shard connection gets, once, the
-session-local staging table `apply` copies a batch into (see storage/dedup/apply.py); it lives as
-long as the connection, and `ON COMMIT DELETE ROWS` empties it after every transaction.
+Pools are created and closed here and nowhere else.
 """
 
 from __future__ import annotations
@@ -19,23 +17,7 @@ from ledger.config import RegionConfig
 from storage.dedup.errors import DedupUnavailableError
 
 ConnectionInit = Callable[[Any], Awaitable[None]]
-"""Called with each new asyncpg connection, after the store's own set-up (tests use it to attach
-query loggers)."""
-
-CREATE_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS dedup_staging (
-    ord            integer NOT NULL,
-    tenant_id      text COLLATE "C" NOT NULL,
-    event_id       text COLLATE "C" NOT NULL,
-    hlc            bigint NOT NULL,
-    region         text COLLATE "C" NOT NULL,
-    node           text COLLATE "C" NOT NULL,
-    seq            bigint NOT NULL,
-    digest         bytea NOT NULL,
-    event          bytea NOT NULL,
-    accepted_at_ms bigint NOT NULL
-) ON COMMIT DELETE ROWS
-"""
+"""Called with each new asyncpg connection (tests use it to attach query loggers)."""
 
 DEFAULT_MIN_SIZE = 1
 DEFAULT_MAX_SIZE = 4
@@ -65,30 +47,23 @@ class ShardPools:
     ) -> ShardPools:
         """Connect to the control database and every shard; on any failure close what opened."""
 
-        async def init_shard(conn: Any) -> None:
-            await conn.execute(CREATE_STAGING)
-            if init is not None:
-                await init(conn)
-
         async def keep_session(conn: Any) -> None:
-            # Nothing to undo: the store sets no session state but the staging table, which must
-            # outlive the checkout. Skipping asyncpg's default reset (advisory unlock, CLOSE ALL,
-            # UNLISTEN, RESET ALL) saves a round trip per shard per batch; an open transaction
-            # is still rolled back by the pool before this runs.
+            # Nothing to undo: the store sets no session state. Skipping asyncpg's default reset
+            # (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) saves a round trip per shard per
+            # batch; an open transaction is still rolled back by the pool before this runs.
             return None
 
-        async def init_control(conn: Any) -> None:
-            if init is not None:
-                await init(conn)
-
         dsns = [region.control_dsn, *region.shard_dsns]
-        inits = [init_control] + [init_shard] * len(region.shard_dsns)
         results = await asyncio.gather(
             *(
                 asyncpg.create_pool(
-                    dsn, min_size=min_size, max_size=max_size, init=hook, reset=keep_session
+                    dsn,
+                    min_size=min_size,
+                    max_size=max_size,
+                    init=init,
+                    reset=keep_session,
                 )
-                for dsn, hook in zip(dsns, inits, strict=True)
+                for dsn in dsns
             ),
             return_exceptions=True,
         )
