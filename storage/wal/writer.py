@@ -44,6 +44,8 @@ DEFAULT_MAX_SEGMENT_AGE_S = 1.0
 # checkpoint's two fsyncs are paid once per this many seals rather than on every seal.
 CHECKPOINT_EVERY_SEALS = 16
 CHECKPOINT_EVERY_BYTES = 64 << 20
+# ... and once the stream has been idle this long with seals the checkpoint does not cover.
+IDLE_CHECKPOINT_S = 1.0
 
 Fsync = Callable[[int], None]
 # Called on the event loop after every durable group: (records in the group, seconds spent in
@@ -318,10 +320,17 @@ class WalWriter:
             if self._pending or self._seal_waiters or self._closing or self._seal_due():
                 return
             deadline = self._age_deadline()
+            # Idle (nothing open to seal) with seals the checkpoint does not cover yet: record
+            # them after a quiet moment, so a stream that stops does not keep them unprunable.
+            checkpoint_due = deadline is None and self._sealed_through > self._checkpointed_through
+            if checkpoint_due:
+                deadline = time.monotonic() + IDLE_CHECKPOINT_S
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wakeup.wait()
+            if checkpoint_due and not self._wakeup.is_set():
+                await asyncio.to_thread(self._advance_checkpoint)
 
     def _age_deadline(self) -> float | None:
         segment = self._segment

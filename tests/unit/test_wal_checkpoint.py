@@ -3,6 +3,7 @@ a start bounded by it (what it trusts, and the damage it refuses to trust)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from storage.wal import (
 from storage.wal.checkpoint import checkpoint_path, update_checkpoint
 from storage.wal.framing import encode_frame
 from storage.wal.naming import segment_file_name
+from storage.wal.writer import IDLE_CHECKPOINT_S
 from tests.unit.test_wal_recovery import record, write_segment
 
 STREAM = "us/n1"
@@ -129,6 +131,20 @@ async def test_a_crashed_writer_leaves_at_most_a_few_segments_to_read(tmp_path: 
         assert reopened.stats.segments_read_at_open == 4
         assert reopened.last_seq == 20
     await writer.close()
+
+
+async def test_an_idle_writer_records_its_seals_after_a_quiet_moment(tmp_path: Path) -> None:
+    async with await WalWriter.open(tmp_path, STREAM, max_segment_age_s=60) as writer:
+        for seq in range(1, 4):
+            await writer.append([record(seq)])
+            await writer.seal()
+        assert read_checkpoint(tmp_path).sealed_through_seq == 0
+        await asyncio.sleep(IDLE_CHECKPOINT_S + 0.5)
+        assert read_checkpoint(tmp_path).sealed_through_seq == 3
+        # Records in the open segment are not idle: nothing more is recorded for them.
+        await writer.append([record(4)])
+        await asyncio.sleep(IDLE_CHECKPOINT_S + 0.5)
+        assert read_checkpoint(tmp_path).sealed_through_seq == 3
 
 
 async def test_ten_thousand_sealed_segments_start_in_under_two_seconds(tmp_path: Path) -> None:
