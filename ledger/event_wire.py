@@ -3,7 +3,9 @@
 Two paths give one answer. The fast path decodes JSON bytes straight into `WireSignedEvent`
 Structs (msgspec checks the types, the field set and the id patterns in C), runs the checks a
 constraint cannot express (calendar, printable type, payload canonical form and size, signature
-bytes) and builds the `SignedEvent` without validating it again. Anything that path does not
+bytes) and builds the `SignedEvent` without validating it again. Decoded as `PLAIN`, a payload
+is also known to be one msgspec canonicalizes itself (`ledger.wire_payload`); decoded as `ANY`,
+it is canonicalized the general way. Anything that path does not
 accept goes to the diagnosing path, which checks every field of the decoded object in declaration
 order and names each problem: the first one is the reason code (`schema.<field>`). Only events
 that fail pay for the diagnosis, and the fast path only ever accepts what the diagnosing path
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, Generic, TypeVar, cast
 
 import msgspec
 
@@ -23,6 +25,7 @@ from ledger.envelope import (
     _PAYLOAD_FORM,
     _SIGNATURE_FORM,
     ENVELOPE_FIELDS,
+    MAX_PAYLOAD_BYTES,
     SIGNATURE_BYTES,
     EventEnvelope,
     SignedEvent,
@@ -33,6 +36,7 @@ from ledger.envelope import (
     check_type,
 )
 from ledger.errors import CanonicalFormError, EventSchemaError
+from ledger.wire_payload import PlainPayload, plain_canonical_bytes
 
 # The same rules as `check_tenant_id` and `check_token`, as whole-value patterns msgspec runs in
 # its decoder. \A and \Z, not ^ and $: "$" also matches before a trailing newline.
@@ -44,23 +48,43 @@ _Token = Annotated[str, msgspec.Meta(pattern=r"\A[A-Za-z0-9._:-]{1,128}\Z")]
 _SIGNATURE_PATTERN = r"\A[A-Za-z0-9_-]{85}[AQgw]\Z"
 _Signature = Annotated[str, msgspec.Meta(pattern=_SIGNATURE_PATTERN)]
 _CANONICAL_SIGNATURE = re.compile(_SIGNATURE_PATTERN)
+# The timestamps `check_rfc3339` accepts whose ranges need no arithmetic: years 1000-9999, days
+# that every year has in their month (so not February 29th), hours, minutes, seconds (no leap
+# second) and offsets in range. A match is valid; anything else gets the full check.
+_COMMON_RFC3339 = re.compile(
+    r"[1-9][0-9]{3}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)[Tt]"
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])",
+    re.ASCII,
+)
 
 
-class WireEnvelope(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """The six signed fields as they arrive: types and id patterns checked by the decoder."""
+_Payload = TypeVar("_Payload")
+
+
+class WireSignedEvent(msgspec.Struct, Generic[_Payload], forbid_unknown_fields=True, frozen=True):
+    """A signed event as it arrives: types and id patterns checked by the decoder. `_Payload` is
+    `PLAIN` or `ANY`."""
 
     tenant_id: _TenantId
     event_id: _Token
     key_id: _Token
     occurred_at: str
     type: str
-    payload: dict[str, Any]
-
-
-class WireSignedEvent(WireEnvelope, frozen=True):
-    """A signed event as it arrives."""
-
+    payload: _Payload
     signature: _Signature
+
+
+PLAIN: Final[Any] = PlainPayload
+"""Payload type argument: values whose canonical form msgspec writes (see ledger.wire_payload)."""
+ANY: Final[Any] = dict[str, Any]
+"""Payload type argument: any JSON object."""
+
+
+def wire_type(container: Any, payload: Any) -> Any:
+    """`container[payload]`, a generic Struct over the payload type, for a msgspec Decoder."""
+    return cast(Any, container)[payload]
 
 
 _Event = TypeVar("_Event", EventEnvelope, SignedEvent)
@@ -72,13 +96,17 @@ class Invalid(Exception):
 
 _SIGNED_FIELDS: Final = frozenset((*ENVELOPE_FIELDS, "signature"))
 _UNSIGNED_FIELDS: Final = frozenset(ENVELOPE_FIELDS)
+_FIELD_NAMES: Final[dict[type[Any], frozenset[str]]] = {
+    SignedEvent: _SIGNED_FIELDS,
+    EventEnvelope: _UNSIGNED_FIELDS,
+}
 _NEW = object.__new__
 _SET = object.__setattr__
 
 
-def signed_event_from_wire(wire: WireSignedEvent) -> SignedEvent:
-    """The validated `SignedEvent` of a decoded wire event; raises `Invalid` for a value the
-    decoder's constraints let through but the schema refuses."""
+def signed_event_from_wire(wire: WireSignedEvent[Any], *, plain: bool) -> SignedEvent:
+    """The validated `SignedEvent` of a decoded wire event (`plain`: decoded with `PLAIN`);
+    raises `Invalid` for a value the decoder's constraints let through but the schema refuses."""
     return _build(
         SignedEvent,
         wire.tenant_id,
@@ -88,10 +116,11 @@ def signed_event_from_wire(wire: WireSignedEvent) -> SignedEvent:
         wire.type,
         wire.payload,
         wire.signature,
+        plain=plain,
     )
 
 
-def wire_fields(wire: WireEnvelope) -> dict[str, Any]:
+def wire_fields(wire: WireSignedEvent[Any]) -> dict[str, Any]:
     """The decoded fields as the plain object the diagnosing path takes."""
     return {name: getattr(wire, name) for name in wire.__struct_fields__}
 
@@ -136,7 +165,10 @@ def _build_checked(model: type[_Event], obj: dict[Any, Any]) -> _Event:
     _token_or_invalid(event_id)
     _token_or_invalid(key_id)
     # A copy, as validation made one: the caller keeps its dict, the event its own.
-    return _build(model, tenant_id, event_id, key_id, occurred_at, type_, dict(payload), signature)
+    copied = dict(payload)
+    return _build(
+        model, tenant_id, event_id, key_id, occurred_at, type_, copied, signature, plain=False
+    )
 
 
 def _tenant_id_or_invalid(value: str) -> None:
@@ -162,13 +194,20 @@ def _build(
     type_: str,
     payload: dict[str, Any],
     signature: str | None,
+    *,
+    plain: bool,
 ) -> _Event:
     """The event of values whose types and ids are already checked; the remaining checks run
     here, and what they compute (canonical payload, signature bytes) is kept on the event."""
     try:
-        check_rfc3339(occurred_at)
+        if not _COMMON_RFC3339.fullmatch(occurred_at):
+            check_rfc3339(occurred_at)
         check_type(type_)
-        canonical_payload = check_payload(payload)
+        canonical_payload = plain_canonical_bytes(payload) if plain else None
+        if canonical_payload is None:
+            canonical_payload = check_payload(payload)
+        elif len(canonical_payload) > MAX_PAYLOAD_BYTES:
+            raise Invalid
         fields: dict[str, Any] = {
             "tenant_id": tenant_id,
             "event_id": event_id,
@@ -189,7 +228,7 @@ def _build(
     # validated above, and the canonical forms ride in __dict__ as `_EnvelopeFields` expects.
     event = _NEW(model)
     _SET(event, "__dict__", fields)
-    _SET(event, "__pydantic_fields_set__", set(model.model_fields))
+    _SET(event, "__pydantic_fields_set__", set(_FIELD_NAMES[model]))
     _SET(event, "__pydantic_extra__", None)
     _SET(event, "__pydantic_private__", None)
     return event

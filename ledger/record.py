@@ -18,13 +18,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from ledger.envelope import SignedEvent, parse_signed_event
 from ledger.errors import EventSchemaError, RecordDecodeError
-from ledger.event_wire import Invalid, WireSignedEvent, signed_event_from_wire
+from ledger.event_wire import (
+    ANY,
+    PLAIN,
+    Invalid,
+    WireSignedEvent,
+    signed_event_from_wire,
+    wire_type,
+)
 from ledger.hlc import MAX_HLC
 from ledger.order import WinnerKey
 
@@ -106,16 +113,23 @@ def encode_record(record: WalRecord) -> bytes:
     )
 
 
-class _WireRecord(msgspec.Struct, forbid_unknown_fields=True):
+_Payload = TypeVar("_Payload")
+
+
+class _WireRecord(msgspec.Struct, Generic[_Payload], forbid_unknown_fields=True):
     v: int
     hlc: str
     region: str
     node: str
     accepted_at_ms: int
-    event: WireSignedEvent
+    event: WireSignedEvent[_Payload]
 
 
-_RECORD_DECODER = msgspec.json.Decoder(_WireRecord)
+# Tried in order: payloads msgspec canonicalizes itself, then any payload (a float, say).
+_DECODERS = (
+    (True, msgspec.json.Decoder(wire_type(_WireRecord, PLAIN))),
+    (False, msgspec.json.Decoder(wire_type(_WireRecord, ANY))),
+)
 
 
 def decode_record(data: bytes) -> WalRecord:
@@ -126,23 +140,27 @@ def decode_record(data: bytes) -> WalRecord:
     extra fields, out-of-range values, an event that fails the event schema, or bytes that are
     not the canonical form of the record they describe.
     """
-    try:
-        wire = _RECORD_DECODER.decode(data)
-        if wire.v != RECORD_VERSION or not _DECIMAL.fullmatch(wire.hlc):
-            raise Invalid
-        record = WalRecord(
-            int(wire.hlc),
-            wire.region,
-            wire.node,
-            wire.accepted_at_ms,
-            signed_event_from_wire(wire.event),
-        )
-    except (msgspec.DecodeError, Invalid, ValueError, RecursionError):
-        return _decode_diagnosed(data)  # raises, naming the problem
-    # The one canonical spelling, as below: this also refuses duplicate keys and escapes.
-    if encode_record(record) != data:
-        return _decode_diagnosed(data)
-    return record
+    for plain, decoder in _DECODERS:
+        try:
+            wire: _WireRecord[Any] = decoder.decode(data)
+        except (msgspec.DecodeError, RecursionError):
+            continue
+        try:
+            record = _record_from_wire(wire, plain)
+        except (Invalid, ValueError):
+            break
+        # The one canonical spelling, as below: this also refuses duplicate keys and escapes.
+        if encode_record(record) == data:
+            return record
+        break
+    return _decode_diagnosed(data)  # raises, naming the problem
+
+
+def _record_from_wire(wire: _WireRecord[Any], plain: bool) -> WalRecord:
+    if wire.v != RECORD_VERSION or not _DECIMAL.fullmatch(wire.hlc):
+        raise Invalid
+    event = signed_event_from_wire(wire.event, plain=plain)
+    return WalRecord(int(wire.hlc), wire.region, wire.node, wire.accepted_at_ms, event)
 
 
 def _decode_diagnosed(data: bytes) -> WalRecord:

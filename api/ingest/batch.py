@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -22,15 +22,21 @@ from api.ingest.errors import BatchRejected
 from ledger.envelope import SignedEvent, parse_signed_event
 from ledger.errors import EventSchemaError
 from ledger.event_wire import (
+    ANY,
+    PLAIN,
     Invalid,
     WireSignedEvent,
     schema_error,
     signed_event_from_wire,
     wire_fields,
+    wire_type,
 )
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_EVENTS = 1000
+
+
+_Payload = TypeVar("_Payload")
 
 
 @dataclass(frozen=True)
@@ -50,11 +56,15 @@ class BatchItem:
     rejection: Rejection | None
 
 
-class _WireBatch(msgspec.Struct, forbid_unknown_fields=True):
-    events: list[WireSignedEvent]
+class _WireBatch(msgspec.Struct, Generic[_Payload], forbid_unknown_fields=True):
+    events: list[WireSignedEvent[_Payload]]
 
 
-_BATCH_DECODER = msgspec.json.Decoder(_WireBatch)
+# Tried in order: payloads msgspec canonicalizes itself, then any payload (a float, say).
+_DECODERS = (
+    (True, msgspec.json.Decoder(wire_type(_WireBatch, PLAIN))),
+    (False, msgspec.json.Decoder(wire_type(_WireBatch, ANY))),
+)
 
 
 def parse_batch(body: bytes) -> list[BatchItem]:
@@ -63,20 +73,22 @@ def parse_batch(body: bytes) -> list[BatchItem]:
         raise BatchRejected(
             413, "body_too_large", f"request body is {len(body)} bytes; at most {MAX_BODY_BYTES}"
         )
-    try:
-        wire = _BATCH_DECODER.decode(body).events
-    except (msgspec.DecodeError, RecursionError):
-        return _parse_general(body)  # rare: a bad body or event; the general way names it
-    if not 0 < len(wire) <= MAX_EVENTS:
-        return _parse_general(body)
-    items = [_item_from_wire(index, event) for index, event in enumerate(wire)]
-    _refuse_repeated_keys(items)
-    return items
+    for plain, decoder in _DECODERS:
+        try:
+            wire: list[WireSignedEvent[Any]] = decoder.decode(body).events
+        except (msgspec.DecodeError, RecursionError):
+            continue
+        if not 0 < len(wire) <= MAX_EVENTS:
+            break
+        items = [_item_from_wire(index, event, plain) for index, event in enumerate(wire)]
+        _refuse_repeated_keys(items)
+        return items
+    return _parse_general(body)  # rare: a bad body or event; the general way names it
 
 
-def _item_from_wire(index: int, wire: WireSignedEvent) -> BatchItem:
+def _item_from_wire(index: int, wire: WireSignedEvent[Any], plain: bool) -> BatchItem:
     try:
-        event = signed_event_from_wire(wire)
+        event = signed_event_from_wire(wire, plain=plain)
     except Invalid:
         # The decoder checked types, ids and the field set: tenant_id and event_id are good.
         error = schema_error(wire_fields(wire), signed=True)
