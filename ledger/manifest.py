@@ -89,7 +89,11 @@ def parse_manifest(data: bytes) -> Manifest:
         manifest = Manifest.model_validate(json.loads(data))
     except (ValueError, ValidationError) as exc:
         raise ManifestError(f"not a well-formed manifest: {exc}") from None
-    if manifest_bytes(manifest) != data:
+    try:
+        canonical = manifest_bytes(manifest)
+    except CanonicalFormError as exc:  # an integer beyond 2**53 - 1 has no RFC 8785 form
+        raise ManifestError(f"not a well-formed manifest: {exc}") from None
+    if canonical != data:
         raise ManifestError("manifest bytes are not in canonical form")
     return manifest
 
