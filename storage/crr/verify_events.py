@@ -43,6 +43,30 @@ class _Signer:
     public_raw: bytes  # 32 bytes (RFC 8032 §5.1.5): what crosses the process boundary
 
 
+# A verified record as it crosses back from a worker: a plain tuple pickles in a tenth of the
+# time a slotted dataclass takes (3.3 us -> 0.2 us per record, most of it in the event loop's
+# unpickling). Region and node are the stream's, checked in the worker, so they do not travel.
+_VerifiedRow = tuple[str, str, int, int, bytes, bytes, int]
+"""tenant_id, event_id, hlc, seq, digest, event, accepted_at_ms: a `DedupRecord` of the stream."""
+
+
+def _row(record: DedupRecord) -> _VerifiedRow:
+    return (
+        record.tenant_id,
+        record.event_id,
+        record.hlc,
+        record.seq,
+        record.digest,
+        record.event,
+        record.accepted_at_ms,
+    )
+
+
+def _dedup_record(row: _VerifiedRow, region: str, node: str) -> DedupRecord:
+    tenant_id, event_id, hlc, seq, digest, event, accepted_at_ms = row
+    return DedupRecord(tenant_id, event_id, hlc, region, node, seq, digest, event, accepted_at_ms)
+
+
 @dataclass(frozen=True, slots=True)
 class _NeedsKey:
     """A record decoded but not verified: the worker was not given its key."""
@@ -81,14 +105,15 @@ class EventVerifier:
             again = {item.seq for item in waiting}
             redone = iter(await self._round([f for f in frames if f[0] in again], stream))
             checked = [next(redone) if isinstance(item, _NeedsKey) else item for item in checked]
-        records = [item for item in checked if isinstance(item, DedupRecord)]
+        region, node = stream.split("/", 1)
+        records = [_dedup_record(item, region, node) for item in checked if type(item) is tuple]
         if len(records) != len(checked):  # every key was resolved above, or we raised
             raise AssertionError(f"{stream}: a record's key is still unresolved")
         return records
 
     async def _round(
         self, frames: Sequence[tuple[int, bytes]], stream: str
-    ) -> list[DedupRecord | _NeedsKey]:
+    ) -> list[_VerifiedRow | _NeedsKey]:
         work = functools.partial(_decode_and_verify, stream, self._region, dict(self._signers))
         return await self._workers.map_chunks(work, frames)
 
@@ -110,10 +135,10 @@ class EventVerifier:
 
 def _decode_and_verify(
     stream: str, region: str, signers: dict[str, _Signer], chunk: list[tuple[int, bytes]]
-) -> list[DedupRecord | _NeedsKey]:
+) -> list[_VerifiedRow | _NeedsKey]:
     """Runs in a worker process (or in the caller, for a small segment)."""
     source_region, source_node = stream.split("/", 1)
-    out: list[DedupRecord | _NeedsKey] = []
+    out: list[_VerifiedRow | _NeedsKey] = []
     for seq, raw in chunk:
         try:
             record = decode_record(raw)
@@ -137,5 +162,5 @@ def _decode_and_verify(
             raise VerificationError(
                 f"{stream} seq {seq}: event {event.event_id!r} signature does not verify"
             )
-        out.append(dedup_record_from(record, seq))
+        out.append(_row(dedup_record_from(record, seq)))
     return out
