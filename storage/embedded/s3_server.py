@@ -4,9 +4,10 @@ moto keeps its state in memory, so a stopped server used to lose every shipped s
 manifest. This entrypoint (`python -m storage.embedded.s3_server --data-dir DIR ...`) runs the same
 moto application with one addition: after each successful write request (PUT, POST, DELETE) and
 before its answer leaves, the state that request touched - one object's versions, or a bucket's
-configuration - is written to `DIR` (pickled moto models, written beside, fsync'd, renamed). On
-start the server loads `DIR` back. So an answered write survives a stop, a kill -9 and a power
-loss; a multipart upload in progress (not answered yet) does not.
+configuration - is written to `DIR` (pickled moto models, written beside and renamed over). On
+start the server loads `DIR` back. So an answered write survives a stop and a kill -9 of the
+server; a power loss may lose the writes of the last few seconds (nothing is fsync'd, as for the
+embedded Temporal's journal), and a multipart upload in progress (not answered yet) is lost.
 
 Layout (keys are hashed: S3 keys may hold characters a file name cannot):
 
@@ -182,18 +183,13 @@ def _deleted_keys(environ: _Environ) -> list[str]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Write beside, then rename over: a reader (the next start) sees the old state or the new.
+    No fsync: the page cache outlives a killed server, and the emulator trades a power loss's last
+    seconds for put latency (an fsync pair tripled it here: docs/DECISIONS.md)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_suffix(".tmp")
-    with scratch.open("wb") as sink:
-        sink.write(data)
-        sink.flush()
-        os.fsync(sink.fileno())
+    scratch.write_bytes(data)
     scratch.replace(path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _remove_tree(directory: Path) -> None:
