@@ -29,7 +29,8 @@ STREAM_FILE_NAME = "stream"
 CHECKPOINT_FILE_NAME = "checkpoint.json"
 CHECKPOINT_LOCK_NAME = "checkpoint.lock"
 
-_SEQ_DIGITS = 20
+# Segment names are fixed width, so they sort like their first seqs.
+SEQ_DIGITS = 20
 _SEGMENT_NAME = re.compile(r"^(\d{20})\.(seg|open)$")
 # The same rule `ledger.config` applies to region and node names.
 _NAME_PART = r"[a-z][a-z0-9-]{0,31}"
@@ -40,7 +41,7 @@ def segment_file_name(first_seq: int, *, sealed: bool) -> str:
     """Requires first_seq >= 1."""
     if first_seq < 1:
         raise ValueError(f"expected a first seq >= 1, got {first_seq}")
-    return f"{first_seq:0{_SEQ_DIGITS}d}{SEALED_SUFFIX if sealed else OPEN_SUFFIX}"
+    return f"{first_seq:0{SEQ_DIGITS}d}{SEALED_SUFFIX if sealed else OPEN_SUFFIX}"
 
 
 def looks_like_segment(name: str) -> bool:

@@ -27,6 +27,7 @@ from storage.wal.errors import WalCorruptionError, WalPrunedError
 from storage.wal.naming import (
     OPEN_SUFFIX,
     SEALED_SUFFIX,
+    SEQ_DIGITS,
     parse_segment_file_name,
     segment_file_name,
 )
@@ -68,7 +69,7 @@ class StreamLayout:
 
 def first_seq_of(name: str) -> int:
     """The first seq of a segment name `scan_stream` accepted."""
-    return int(name[:_SEQ_DIGITS])
+    return int(name[:SEQ_DIGITS])
 
 
 def scan_stream(directory: Path) -> StreamLayout:
@@ -117,9 +118,8 @@ def scan_stream(directory: Path) -> StreamLayout:
     return StreamLayout(checkpoint, sealed, open_name, leftovers)
 
 
-_SEQ_DIGITS = 20
 _NAMES = {
-    suffix: re.compile(rf"(?:\d{{{_SEQ_DIGITS}}}{re.escape(suffix)}\n)*", re.ASCII)
+    suffix: re.compile(rf"(?:\d{{{SEQ_DIGITS}}}{re.escape(suffix)}\n)*", re.ASCII)
     for suffix in (SEALED_SUFFIX, OPEN_SUFFIX)
 }
 
@@ -130,7 +130,7 @@ def _check_names(directory: Path, names: list[str], suffix: str) -> None:
     One regex match over all names at once: a match per name costs more than the listing.
     """
     listed = "".join(f"{name}\n" for name in names)
-    if _NAMES[suffix].fullmatch(listed) is not None and "0" * _SEQ_DIGITS + suffix not in names:
+    if _NAMES[suffix].fullmatch(listed) is not None and "0" * SEQ_DIGITS + suffix not in names:
         return
     for name in names:
         if parse_segment_file_name(name) is None:
