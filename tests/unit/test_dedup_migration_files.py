@@ -15,7 +15,10 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0001_control_routing.sql",
         "0002_control_tenant_keys.sql",
     ]
-    assert [m.file_name for m in load_migrations("shard")] == ["0003_shard_dedup.sql"]
+    assert [m.file_name for m in load_migrations("shard")] == [
+        "0003_shard_dedup.sql",
+        "0004_shard_dedup_apply_function.sql",
+    ]
 
 
 def test_each_table_of_the_design_is_created_by_its_target() -> None:
