@@ -119,17 +119,18 @@ async def test_the_writer_records_what_it_sealed_and_a_start_reads_only_what_fol
 
 async def test_a_crashed_writer_leaves_at_most_a_few_segments_to_read(tmp_path: Path) -> None:
     """Without a close, the checkpoint lags by fewer than CHECKPOINT_EVERY_SEALS seals."""
-    writer = await WalWriter.open(tmp_path, STREAM)
+    writer = await WalWriter.open(tmp_path, STREAM, max_segment_age_s=60)
     for index in range(20):
         await writer.append([record(index + 1)])
         await writer.seal()
+    await writer.append([record(21)])  # busy: no idle checkpoint either
     checkpointed = read_checkpoint(tmp_path).sealed_through_seq
     assert checkpointed == 16  # the writer advanced it after 16 seals
     # A SIGKILL: the lock is dropped, nothing else happens.
     writer._lock.release()
     async with await WalWriter.open(tmp_path, STREAM) as reopened:
         assert reopened.stats.segments_read_at_open == 4
-        assert reopened.last_seq == 20
+        assert reopened.last_seq == 21
     await writer.close()
 
 

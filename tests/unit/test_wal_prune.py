@@ -114,10 +114,11 @@ async def test_only_a_prefix_goes_a_young_segment_keeps_the_older_after_it(tmp_p
 async def test_segments_the_writer_has_not_recorded_stay(tmp_path: Path) -> None:
     """A crash before the writer's checkpoint update: the next start reads those segments, so
     they stay until a writer records them."""
-    writer = await WalWriter.open(tmp_path, STREAM)
+    writer = await WalWriter.open(tmp_path, STREAM, max_segment_age_s=60)
     for seq in range(1, 6):
         await writer.append([record(seq)])
         await writer.seal()
+    await writer.append([record(6)])  # busy: no idle checkpoint either
     writer._lock.release()  # as a SIGKILL leaves it: the checkpoint was never advanced
     _age(tmp_path, 3600)
     assert prune_shipped(tmp_path, _limits()).segments == 0
