@@ -6,7 +6,11 @@ results (every field, every canonical byte) or both reject with the same reason 
 Any other exception escapes: a crash is a finding too.
 
 One deliberate difference: a request body nested as deep as the interpreter's recursion limit made
-the oracle raise RecursionError (a 500); the product refuses it as `malformed_json`.
+the oracle raise RecursionError (a 500); the product refuses it as `malformed_json`. And one band
+where no answer is right: JSON nested within `NEAR_RECURSION_LIMIT` of the interpreter's limit
+(1000) parses or fails depending on how deep the caller's stack already is, in the oracle as in
+the product (whose general path runs a frame or two deeper). There both sides must still answer
+(no crash), but they may differ.
 """
 
 from __future__ import annotations
@@ -28,6 +32,35 @@ from tests.fuzz.oracle import envelope as oracle_envelope
 from tests.fuzz.oracle import record as oracle_record
 
 Outcome = tuple[Any, ...]
+NEAR_RECURSION_LIMIT = 900
+"""Containers nested at least this deep are in the stack-dependent band (see above)."""
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of JSON arrays and objects in `data`, strings skipped."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def _agree(new: Outcome, old: Outcome, data: bytes, what: str) -> None:
+    if new != old and nesting_depth(data) < NEAR_RECURSION_LIMIT:
+        raise AssertionError(f"{what} {data!r:.300}: product {new!r:.600} != oracle {old!r:.600}")
 
 
 def event_outcome(event: Any) -> Outcome | None:
@@ -88,8 +121,7 @@ def _batch(parse: Any, body: bytes, *, oracle: bool) -> Outcome:
 def check_batch(body: bytes) -> Outcome:
     """A `POST /v1/events` body."""
     new = _batch(parse_batch, body, oracle=False)
-    old = _batch(oracle_batch.parse_batch, body, oracle=True)
-    assert new == old, f"body {body!r:.300}: product {new!r:.600} != oracle {old!r:.600}"
+    _agree(new, _batch(oracle_batch.parse_batch, body, oracle=True), body, "body")
     return new
 
 
@@ -111,8 +143,7 @@ def _record(decode: Any, data: bytes) -> Outcome:
 def check_record(data: bytes) -> Outcome:
     """WAL record bytes."""
     new = _record(decode_record, data)
-    old = _record(oracle_record.decode_record, data)
-    assert new == old, f"record {data!r:.300}: product {new!r:.600} != oracle {old!r:.600}"
+    _agree(new, _record(oracle_record.decode_record, data), data, "record")
     return new
 
 
