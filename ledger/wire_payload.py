@@ -7,8 +7,9 @@ character at or above U+E000 (there UTF-16 order, which JCS sorts by, differs fr
 order). `PlainPayload` is that set of values as a msgspec type, nested up to `PLAIN_DEPTH`
 levels: a payload the decoder accepts as `PlainPayload` is canonicalized by msgspec in C; any
 other (a float, a large integer, deeper nesting) goes the general way
-(`ledger.canonical.canonical_bytes`), and so does one whose encoding holds any character at or
-above U+E000 (a pattern on every member name would cost the decoder more than that scan).
+(`ledger.canonical.canonical_bytes`), and so does one with a member name holding a character at
+or above U+E000 (found by a scan of the encoded bytes, then of the names only if the bytes hold
+one: a pattern on every member name would cost the decoder more).
 tests/fuzz holds both ways to the same bytes.
 """
 
@@ -51,6 +52,22 @@ _ENCODER: Final = msgspec.json.Encoder(order="sorted")
 
 def plain_canonical_bytes(payload: dict[str, Any]) -> bytes | None:
     """RFC 8785 form of a payload decoded as `PlainPayload` (precondition: nothing else), or
-    None when it holds a character at or above U+E000 and needs the general way."""
+    None when a member name holds a character at or above U+E000 and needs the general way."""
     encoded = _ENCODER.encode(payload)
-    return None if _AT_OR_ABOVE_E000.search(encoded) else encoded
+    if _AT_OR_ABOVE_E000.search(encoded) and not _names_below_e000(payload):
+        return None
+    return encoded
+
+
+def _names_below_e000(payload: dict[str, Any]) -> bool:
+    """True when no member name at any level holds a character at or above U+E000. Only run
+    when the bytes hold one somewhere (an emoji in a value, usually): the walk costs more than
+    the scan."""
+    todo: list[Any] = [payload]
+    while todo:
+        node = todo.pop()
+        items = node.values() if type(node) is dict else node
+        if type(node) is dict and any(not key.isascii() and max(key) >= "\ue000" for key in node):
+            return False
+        todo.extend(item for item in items if type(item) is dict or type(item) is list)
+    return True

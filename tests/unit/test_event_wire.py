@@ -59,13 +59,19 @@ def test_floats_unsafe_integers_and_deep_nesting_are_not_plain(payload: Any) -> 
 
 @pytest.mark.parametrize(
     "payload",
-    [{"\ue000": 1}, {"\uffff": 1, "\U0001f600": 2}, {"a": "\U0001f600"}],
-    ids=["private use name", "names UTF-16 sorts apart", "in a value too"],
+    [{"\ue000": 1}, {"\uffff": 1, "\U0001f600": 2}, {"a": [{"b": {"x\U0001f600": 1}}]}],
+    ids=["private use name", "names UTF-16 sorts apart", "nested name"],
 )
-def test_characters_at_or_above_e000_are_left_to_the_general_way(payload: Any) -> None:
-    # UTF-16 order (RFC 8785 §3.2.3) puts "\uffff" after "\U0001f600"; code points do not. The
-    # check looks at the encoded bytes, where names and values look alike.
+def test_names_at_or_above_e000_are_left_to_the_general_way(payload: Any) -> None:
+    # UTF-16 order (RFC 8785 §3.2.3) puts "\uffff" after "\U0001f600"; code points do not.
     assert plain_canonical_bytes(PLAIN_DECODER.decode(json.dumps(payload))) is None
+
+
+def test_values_at_or_above_e000_stay_on_the_msgspec_way() -> None:
+    payload = {"note": "\U0001f600 \uffff", "list": ["\ue000", {"k": "\U0010ffff"}]}
+    assert plain_canonical_bytes(PLAIN_DECODER.decode(json.dumps(payload))) == rfc8785.dumps(
+        payload
+    )
 
 
 def _body(*events: dict[str, Any]) -> bytes:
