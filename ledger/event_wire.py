@@ -5,11 +5,12 @@ Structs (msgspec checks the types, the field set and the id patterns in C), runs
 constraint cannot express (calendar, printable type, payload canonical form and size, signature
 bytes) and builds the `SignedEvent` without validating it again. Decoded as `PLAIN`, a payload
 is also known to be one msgspec canonicalizes itself (`ledger.wire_payload`); decoded as `ANY`,
-it is canonicalized the general way. Anything that path does not
-accept goes to the diagnosing path, which checks every field of the decoded object in declaration
-order and names each problem: the first one is the reason code (`schema.<field>`). Only events
-that fail pay for the diagnosis, and the fast path only ever accepts what the diagnosing path
-accepts (tests/fuzz proves both against the pre-msgspec parser).
+it is canonicalized the general way.
+
+Anything the fast path does not accept goes to the diagnosing path, which checks every field of
+the decoded object in declaration order and names each problem: the first one is the reason code
+(`schema.<field>`). Only events that fail pay for the diagnosis, and the fast path only ever
+accepts what the diagnosing path accepts (tests/fuzz holds both to the pre-msgspec parser).
 """
 
 from __future__ import annotations
