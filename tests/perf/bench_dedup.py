@@ -16,12 +16,14 @@ from the same table right after a checkpoint. For each batch size, the same rows
 - apply: `DedupStore.apply(batch, stream=..., through_seq=...)` on a one-shard region whose shard
   is the clone, awaited batch after batch, as an ingest node calls it.
 
-Workloads: new keys (every record becomes a winner); duplicates (the same records again: each is
-a no-op); replay in another order (the same records into a fresh clone, batches shuffled and each
-batch shuffled: the two clones' dump digests must be equal, invariant I3, or the bench fails);
+Workloads: new keys (every record becomes a winner); retries (a client sent each event again:
+new records of another node, later hlcs, same content, so each is a duplicate kept in
+dedup_copies); re-apply (the very same records again, as after a crash: each is a no-op);
+replay in another order (the same records into a fresh clone, batches shuffled and each batch
+shuffled: the two clones' dump digests must be equal, invariant I3, or the bench fails);
 earlier rivals (records of another node with earlier hlcs for the same keys: every winner is
-displaced into dedup_copies; a raw upsert can only skip those rows, so that ratio compares the
-apply with the cheapest statement that touches the keys).
+displaced into dedup_copies). For the last three, a raw upsert can only skip the rows, so those
+ratios compare the apply with the cheapest statement that touches the keys.
 
 Figures are per record: the client's wall time and the CPU of every PostgreSQL process (/proc).
 """
@@ -257,14 +259,17 @@ def ratio(a: float, b: float) -> str:
 
 async def measure(bench: Bench, total: int, size: int) -> None:
     new = make_records(1, total, seed=b"new", node="n1", hlc0=1 << 40)
+    retries = [replace(r, node="n3", hlc=r.hlc + (1 << 39)) for r in new]
     rivals = [replace(r, node="n2", hlc=r.hlc - (1 << 39)) for r in new]
     ordered = batches(new, size)
 
     copy_cost = await bench.raw_copy(new, size)
-    upsert_new, upsert_dup, upsert_rivals = await bench.raw_upsert([new, new, rivals], size)
+    upsert_new, upsert_retries, upsert_again, upsert_rivals = await bench.raw_upsert(
+        [new, retries, new, rivals], size
+    )
     upsert_shuffled = (await bench.raw_upsert([new], size))[0]  # fresh clone, like the replay
-    (apply_new, apply_dup, apply_rivals), digest = await bench.apply(
-        [ordered, ordered, batches(rivals, size)]
+    (apply_new, apply_retries, apply_again, apply_rivals), digest = await bench.apply(
+        [ordered, batches(retries, size), ordered, batches(rivals, size)]
     )
     (apply_shuffled,), shuffled_digest = await bench.apply([shuffled_batches(new, size)])
     if digest != shuffled_digest:
@@ -275,7 +280,8 @@ async def measure(bench: Bench, total: int, size: int) -> None:
 
     rows = [
         ("new keys", apply_new, upsert_new),
-        ("duplicates", apply_dup, upsert_dup),
+        ("retries (duplicates)", apply_retries, upsert_retries),
+        ("re-apply (no-ops)", apply_again, upsert_again),
         ("replay, another order", apply_shuffled, upsert_shuffled),
         ("earlier rivals (displace)", apply_rivals, upsert_rivals),
     ]
