@@ -3,7 +3,7 @@
 The work is the shard's `dedup_apply` function (migration 0004_shard_dedup_apply_function.sql,
 which explains each step and why the result is the same in any order, I3): CLAIM inserts each
 new key's earliest record and locks every existing winner of the batch in key order; RESOLVE
-judges, with fresh eyes, only the records CLAIM did not settle (none for a batch of new keys);
+judges, on a fresh snapshot, only the records CLAIM did not settle (none for a batch of new keys);
 then the stream's applied position is raised. One function call is one statement and one implicit
 transaction, so the records, their outcomes and the position commit together or not at all.
 
