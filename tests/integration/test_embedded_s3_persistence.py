@@ -4,6 +4,7 @@ and across a kill -9: every answered write is on disk before its answer leaves."
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import os
 import signal
@@ -32,6 +33,14 @@ PAYLOADS = {
 def _dev_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in DEV_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
+
+
+def _stop(pid: int) -> None:
+    """Stop the server once this process holds no connection to it: a kept-alive client socket
+    would leave the server's end in FIN_WAIT2 and its port unbindable for a minute (dev down
+    stops every client process first)."""
+    gc.collect()
+    stop_pid(pid)
 
 
 def _open(s3: EmbeddedS3) -> ObjectStore:
@@ -88,14 +97,16 @@ def test_objects_survive_a_restart_byte_for_byte(tmp_path: Path, stop: str) -> N
             "Rules": [{"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
                        "Expiration": {"Days": 7}}]
         }  # fmt: skip
-        _client(s3).put_bucket_lifecycle_configuration(  # type: ignore[attr-defined]
+        client = _client(s3)
+        client.put_bucket_lifecycle_configuration(  # type: ignore[attr-defined]
             Bucket=BUCKET, LifecycleConfiguration=lifecycle
         )
+        client.close()  # type: ignore[attr-defined]
         asyncio.run(_put_all(_open(s3)))
     finally:
         if stop == "sigkill":
             os.killpg(pid, signal.SIGKILL)
-        stop_pid(pid)
+        _stop(pid)
 
     pid = s3.start()
     try:
@@ -104,7 +115,7 @@ def test_objects_survive_a_restart_byte_for_byte(tmp_path: Path, stop: str) -> N
         rules = _client(s3).get_bucket_lifecycle_configuration(Bucket=BUCKET)  # type: ignore[attr-defined]
         assert [rule["ID"] for rule in rules["Rules"]] == ["expire"]
     finally:
-        stop_pid(pid)
+        _stop(pid)
 
 
 def test_a_deleted_bucket_stays_deleted(tmp_path: Path) -> None:
@@ -112,14 +123,16 @@ def test_a_deleted_bucket_stays_deleted(tmp_path: Path) -> None:
     pid = s3.start()
     try:
         s3.ensure_buckets([BUCKET, "other"])
-        _client(s3).delete_bucket(Bucket="other")  # type: ignore[attr-defined]
+        client = _client(s3)
+        client.delete_bucket(Bucket="other")  # type: ignore[attr-defined]
+        client.close()  # type: ignore[attr-defined]
     finally:
-        stop_pid(pid)
+        _stop(pid)
     pid = s3.start()
     try:
         assert s3.ensure_buckets([BUCKET, "other"]) == ["other"]
     finally:
-        stop_pid(pid)
+        _stop(pid)
 
 
 def test_object_lock_retention_survives_a_restart(tmp_path: Path) -> None:
@@ -136,8 +149,9 @@ def test_object_lock_retention_survives_a_restart(tmp_path: Path) -> None:
             ObjectLockMode="COMPLIANCE",
             ObjectLockRetainUntilDate=until,
         )
+        client.close()  # type: ignore[attr-defined]
     finally:
-        stop_pid(pid)
+        _stop(pid)
     pid = s3.start()
     try:
         client = _client(s3)
@@ -151,4 +165,29 @@ def test_object_lock_retention_survives_a_restart(tmp_path: Path) -> None:
             )
         assert client.get_object(Bucket="worm", Key="audit/leaf")["Body"].read() == b"leaf"  # type: ignore[attr-defined]
     finally:
-        stop_pid(pid)
+        _stop(pid)
+
+
+def test_racing_creators_of_one_key_have_exactly_one_winner(tmp_path: Path) -> None:
+    # Writes to one key are serialised around their save, which makes moto's If-None-Match check
+    # and store atomic (moto alone let two racing creators both win under load).
+    s3 = EmbeddedS3(tmp_path, free_port())
+    pid = s3.start()
+
+    async def race() -> list[list[bool]]:
+        store = _open(s3)
+        return [
+            list(
+                await asyncio.gather(
+                    *(store.put_if_absent(f"race/{round_}", bytes([n])) for n in range(4))
+                )
+            )
+            for round_ in range(100)
+        ]
+
+    try:
+        s3.ensure_buckets([BUCKET])
+        outcomes = asyncio.run(race())
+    finally:
+        _stop(pid)
+    assert [won.count(True) for won in outcomes] == [1] * 100
