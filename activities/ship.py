@@ -91,13 +91,17 @@ class ShipActivities:
         progress = _checkpoint(request)
         if request.complete_commits_first or activity.info().attempt > 1:
             # A run that stopped part-way may have left its last manifest in some targets only.
+            # It repairs the targets after the watermark too: heartbeat while it copies.
             last_seq, sha256 = await self._counting_errors(
-                lambda: read_ship_watermark(
-                    self.targets,
-                    self._stream,
-                    self._public_key,
-                    progress.last_seq,
-                    progress.manifest_sha256,
+                lambda: with_heartbeats(
+                    read_ship_watermark(
+                        self.targets,
+                        self._stream,
+                        self._public_key,
+                        progress.last_seq,
+                        progress.manifest_sha256,
+                    ),
+                    details=lambda: progress.model_dump(),
                 )
             )
             progress = progress.model_copy(update={"last_seq": last_seq, "manifest_sha256": sha256})
@@ -232,8 +236,11 @@ class ShipActivities:
         """The last manifest committed to every ship target (an interrupted commit is completed
         first)."""
         self._check_stream(request.source.stream)
+        # From seq 0 this audits and repairs the whole history: heartbeat while it copies.
         last_seq, sha256 = await self._counting_errors(
-            lambda: read_ship_watermark(self.targets, self._stream, self._public_key)
+            lambda: with_heartbeats(
+                read_ship_watermark(self.targets, self._stream, self._public_key)
+            )
         )
         return ShipWatermark(last_seq=last_seq, manifest_sha256=sha256)
 

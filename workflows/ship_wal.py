@@ -260,7 +260,10 @@ class ShipWalWorkflow(PausableWorkflow):
             ReadShipWatermarkInput(source=source),
             result_type=ShipWatermark,
             task_queue=node_queue(source.region, source.node),
-            start_to_close_timeout=timedelta(seconds=60),
+            # Read from seq 0 it repairs the whole history in every target: it may take long,
+            # and heartbeats while it does.
+            start_to_close_timeout=RUN_TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=30),
             retry_policy=UPLOAD_RETRY,
         )
         return ShipState(last_seq=mark.last_seq, last_manifest_sha256=mark.manifest_sha256)
