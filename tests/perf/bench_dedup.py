@@ -303,12 +303,12 @@ async def measure(bench: Bench, total: int, size: int) -> None:
     print(f"  dump digest after new keys == after the replay in another order: {digest[:16]}…")
 
 
-async def run(postgres: EmbeddedPostgres, args: argparse.Namespace) -> None:
+async def run(postgres: EmbeddedPostgres, args: argparse.Namespace, state: Path) -> None:
     started = time.perf_counter()
     await prefill(postgres, args.prefill)
     await postgres.ensure_databases(["bench_dedup_control"])
     control_dsn = postgres.dsn("bench_dedup_control")
-    base = load_settings(_config_file(postgres.port)).region("us")
+    base = load_settings(_config_file(postgres.port, state)).region("us")
     region = base.model_copy(update={"control_dsn": control_dsn, "shard_dsns": [control_dsn]})
     # The control database's schema and its one-shard route (the shard DSN is replaced per clone).
     await migrate_region(region.model_copy(update={"shard_dsns": [postgres.dsn(TEMPLATE)]}))
@@ -321,8 +321,8 @@ async def run(postgres: EmbeddedPostgres, args: argparse.Namespace) -> None:
         await measure(bench, args.records, size)
 
 
-def _config_file(port: int) -> Path:
-    path = Path(tempfile.mkdtemp(prefix="bench-dedup-cfg-")) / "geoledger.toml"
+def _config_file(port: int, directory: Path) -> Path:
+    path = directory / "geoledger.toml"
     path.write_text(render_dev_config(DevStackConfig(postgres_port=port)))
     return path
 
@@ -342,7 +342,7 @@ def main() -> int:
     postgres = EmbeddedPostgres(state / "postgres", free_port())
     postgres.start()
     try:
-        return run_async(lambda: run(postgres, args))
+        return run_async(lambda: run(postgres, args, state))
     finally:
         postgres.stop("immediate")
         shutil.rmtree(state, ignore_errors=True)
