@@ -174,6 +174,10 @@ class CrrConfig(_Strict):
     # ship target (and the segments they name), going round from seq 1: each run costs a bounded
     # number of listings however long the history, and the whole history is covered in turn.
     store_audit_manifests: int = Field(default=5000, ge=1, le=1_000_000)
+    # ... and a running shipper audits one such window at least this often, so a target that lost
+    # objects while the shipper kept running (an emulator restarted empty) is repaired without
+    # waiting for a continue-as-new.
+    store_audit_interval_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class TenantPolicy(_Strict):

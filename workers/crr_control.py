@@ -99,6 +99,7 @@ async def start_crr(
                         wait_s=settings.crr.idle_wait_s, interval_s=settings.crr.poll_interval_s
                     ),
                     max_concurrent_uploads=settings.crr.max_concurrent_uploads,
+                    store_audit_interval_s=settings.crr.store_audit_interval_s,
                 ),
                 id=ref.workflow_id,
                 task_queue=queues.CRR,

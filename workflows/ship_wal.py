@@ -11,7 +11,7 @@ manifests - the commit markers - strictly in order, heartbeating its position af
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -56,6 +56,10 @@ SHIP_AUDITS_STORE = "ship-audits-store"
 """Patch id: each run (start, continue-as-new) audits one window of the stream's history in every
 ship target and repairs what a target lacks from a peer, before it ships anything."""
 
+SHIP_AUDITS_PERIODICALLY = "ship-audits-store-periodically"
+"""Patch id: a run also audits a window whenever `store_audit_interval_s` has passed since the
+last one (between ship rounds)."""
+
 
 # The audit is a check beside shipping: a store that cannot be listed now is audited next run.
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
@@ -90,6 +94,9 @@ class ShipWalInput(BaseModel):
     poll: LongPoll = LongPoll(wait_s=10.0)
     max_concurrent_uploads: int = 4
     segments_per_round: int = 16
+    # A window of the store audit at least this often (crr.store_audit_interval_s); None: only
+    # when a run starts (workflows started before the setting existed).
+    store_audit_interval_s: float | None = None
 
 
 class ShipStatus(BaseModel):
@@ -106,6 +113,7 @@ def ship_workflow_id(region: str, node: str) -> str:
 class ShipWalWorkflow(PausableWorkflow):
     _state: ShipState
     _unsettled: bool
+    _last_audit: datetime | None = None
 
     @workflow.init
     def __init__(self, request: ShipWalInput) -> None:
@@ -127,6 +135,8 @@ class ShipWalWorkflow(PausableWorkflow):
         self._unsettled = True
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)
+            if self._audit_due(request):
+                await self._audit_store(source)
             if in_runs:
                 await self._ship_run(source, request)
             else:
@@ -283,8 +293,17 @@ class ShipWalWorkflow(PausableWorkflow):
             )
         except ActivityError:
             return  # a store is down: shipping retries it anyway, the next run audits again
+        finally:
+            self._last_audit = workflow.now()
         self._state.store_audit = audit.cursor
         self._state.store_problems = audit.problems
+
+    def _audit_due(self, request: ShipWalInput) -> bool:
+        interval = request.store_audit_interval_s
+        if interval is None or not workflow.patched(SHIP_AUDITS_PERIODICALLY):
+            return False
+        last = self._last_audit
+        return last is None or (workflow.now() - last).total_seconds() >= interval
 
     @property
     def _what(self) -> str:

@@ -86,3 +86,31 @@ async def test_the_shipper_repairs_both_stores_at_start_and_refuses_a_tampered_p
         assert "SHA-256 differs" in status.state.store_problems[0]
         assert not await stores["us"].exists(segments[1])
         await stores["eu"].put(segments[1], original)
+
+
+async def test_a_running_shipper_repairs_a_store_that_lost_everything(settings: Settings) -> None:
+    # An emulator restarted empty under a shipper that keeps running: no new run starts, the
+    # periodic audit notices the target's chain starts elsewhere and refills it from seq 1.
+    # Idle listings of 5 s keep the run far from continue-as-new (which would audit too).
+    crr = settings.crr.model_copy(update={"store_audit_interval_s": 1.0, "idle_wait_s": 5.0})
+    settings = settings.model_copy(update={"crr": crr})
+    stores = {name: open_object_store(settings.region(name).object_store) for name in ("us", "eu")}
+    async with running_cluster(settings) as cluster:
+        await start_crr(cluster.client, settings)
+        rounds = await ingest_rounds(cluster, "wiped", 2)
+        await shipped_manifests(stores["us"], rounds[-1].last_seq)
+        await shipped_manifests(stores["eu"], rounds[-1].last_seq)
+        shipper = await cluster.client.get_workflow_handle(ship_workflow_id("us", "n1")).describe()
+        complete = await keys(stores["eu"])
+        for key in await keys(stores["us"]):
+            await stores["us"].delete(key)
+
+        async def refilled() -> bool:
+            return await keys(stores["us"]) == complete
+
+        await eventually(refilled, "the us store refilled by the running shipper", timeout_s=60)
+        for key in complete:
+            assert await stores["us"].get(key) == await stores["eu"].get(key), key
+        # The same run did it: nothing was restarted.
+        again = await cluster.client.get_workflow_handle(ship_workflow_id("us", "n1")).describe()
+        assert again.run_id == shipper.run_id
