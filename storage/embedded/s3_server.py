@@ -69,11 +69,15 @@ class DiskState:
         saved last. Striped, so memory does not grow with the number of keys."""
         return self._locks[int(_hash(f"{bucket}/{key}")[:8], 16) % _LOCK_STRIPES]
 
-    def save_bucket(self, name: str) -> None:
+    def save_bucket(self, name: str, deleted: bool = False) -> None:
+        """Save the bucket's configuration; with `deleted` (a DELETE of the bucket itself), remove
+        its files once the backend no longer has it. Nothing else removes them, so a request
+        this layer misreads can never erase a bucket."""
         bucket = _backend().buckets.get(name)
         directory = self.root / _safe_bucket(name)
         if bucket is None:
-            _remove_tree(directory)
+            if deleted:
+                _remove_tree(directory)
             return
         shell = copy.copy(bucket)
         # The objects have their own files; multipart uploads in progress are not kept.
@@ -141,7 +145,8 @@ class PersistingApp:
                 if key:
                     self._state.save_object(bucket, key)
                 else:
-                    self._state.save_bucket(bucket)
+                    bucket_deleted = environ["REQUEST_METHOD"] == "DELETE" and not _query(environ)
+                    self._state.save_bucket(bucket, deleted=bucket_deleted)
                     for name in deleted:
                         self._state.save_object(bucket, name)
         return [answer]
