@@ -81,7 +81,9 @@ def replay_from_scratch(
     json_output: JsonOption = False,
 ) -> None:
     """Rebuild the region's dedup state from the segments shipped to its store, into scratch
-    databases, and compare it with the live state. Exit 1 on any difference or gap."""
+    databases, and compare it with the live state. Exit 1 on any difference or gap, or when the
+    store lacks records the live region had applied when the drill began (after a short wait for
+    segments still being shipped): see `geoledger crr repair-store`."""
     settings = settings_from(config)
     settings.region(region)
     report = asyncio.run(_rebuild(settings, region, keep, json_output))
@@ -99,7 +101,12 @@ def replay_from_scratch(
                 f"1..{stream.compared_through}",
                 str(stream.records_compared),
                 str(stream.differing)
-                + (f" (gap at {stream.gap_at_seq})" if stream.gap_at_seq else ""),
+                + (f" (gap at {stream.gap_at_seq})" if stream.gap_at_seq else "")
+                + (
+                    f" ({stream.missing_from_store} applied seqs not in the store)"
+                    if stream.missing_from_store
+                    else ""
+                ),
             )
         console.print(table)
         console.print(

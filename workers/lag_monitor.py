@@ -51,6 +51,8 @@ class LagMonitor:
         return max(0.0, time.time() - oldest / 1000)
 
     def _accepted_at_ms_after(self, seq: int) -> int | None:
+        if not self._wal.is_dir():
+            return None  # the node has never written: nothing of it can be behind
         try:
             for _, raw in iter_records(self._wal, after_seq=seq):
                 return decode_record(raw).accepted_at_ms

@@ -143,6 +143,20 @@ async def test_ship_runs_prune_behind_them_and_every_wal_reader_copes(settings: 
     finally:
         await resources.close()
 
+    # The drill rebuilds the region from its store alone and agrees with the live state.
+    report = await rebuild_region(settings, "us")
+    assert report.ok, report.as_dict()
+    rebuilt = next(s for s in report.streams if s.stream == STREAM)
+    assert (rebuilt.rebuilt_seq, rebuilt.missing_from_store) == (LAST, 0)
+    # A store that lost what the node applied (and pruned) fails the drill, naming how much.
+    us_store = open_object_store(settings.region("us").object_store)
+    for index in range(SEGMENTS):
+        first, last = index * PER_SEGMENT + 1, (index + 1) * PER_SEGMENT
+        await us_store.delete(manifest_key(STREAM, first, last))
+    report = await rebuild_region(settings, "us", catch_up_s=0.5)
+    lost = next(s for s in report.streams if s.stream == STREAM)
+    assert not report.ok and (lost.rebuilt_seq, lost.missing_from_store) == (0, LAST)
+
     # The node restarts through its real start path: nothing to catch up, seqs go on gap-free
     # and its clock goes on from the newest record, which a pruned WAL still holds.
     async with await WalWriter.open(wal, STREAM) as writer:
@@ -158,9 +172,3 @@ async def test_ship_runs_prune_behind_them_and_every_wal_reader_copes(settings: 
         assert stored is not None and int(stored["hlc"]) > newest_hlc
     finally:
         await node.close()
-
-    # The drill rebuilds the region from its store alone and agrees with the live state.
-    report = await rebuild_region(settings, "us")
-    assert report.ok, report.as_dict()
-    rebuilt = next(s for s in report.streams if s.stream == STREAM)
-    assert rebuilt.rebuilt_seq == LAST

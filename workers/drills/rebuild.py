@@ -5,6 +5,7 @@ copies are complete and verifiable (I5)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,10 @@ from storage.objectstore import ObjectStore, open_object_store
 from workers.drills.scratch_databases import create_scratch_region, drop_scratch_region
 
 MANIFESTS_PER_LISTING = 100
+# How long a stream's store may take to catch up with what the live region had applied when the
+# drill began (segments in flight: sealed but not yet shipped) before the shortfall counts as lost.
+CATCH_UP_S = 10.0
+CATCH_UP_POLL_S = 0.25
 
 
 @dataclass
@@ -34,6 +39,9 @@ class StreamRebuild:
     records_compared: int = 0
     differing: int = 0
     gap_at_seq: int | None = None
+    # Seqs the live region had applied when the drill began that its store still lacked after
+    # the catch-up wait: history the region could not be rebuilt from.
+    missing_from_store: int = 0
     sample: list[str] = field(default_factory=list)
 
 
@@ -48,7 +56,10 @@ class RebuildReport:
 
     @property
     def ok(self) -> bool:
-        return all(s.differing == 0 and s.gap_at_seq is None for s in self.streams)
+        return all(
+            s.differing == 0 and s.gap_at_seq is None and s.missing_from_store == 0
+            for s in self.streams
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -68,6 +79,7 @@ async def rebuild_region(
     region: str,
     keep: bool = False,
     on_segment: Callable[[str, int], None] = lambda stream, seq: None,
+    catch_up_s: float = CATCH_UP_S,
 ) -> RebuildReport:
     started = time.monotonic()
     live_config = settings.region(region)
@@ -86,9 +98,20 @@ async def rebuild_region(
             verifier = EventVerifier(KeyCache(registry), region)
             for stream in streams_shipped_to(settings, region):
                 result = StreamRebuild(stream)
+                # What the store must hold by the end: everything applied live before we began.
+                applied_live = await live.applied_position(stream)
                 count, applied = await _replay_stream(
-                    settings, stream, store, verifier, scratch, result, on_segment
+                    settings,
+                    stream,
+                    store,
+                    verifier,
+                    scratch,
+                    result,
+                    on_segment,
+                    deadline=time.monotonic() + catch_up_s,
+                    expected_seq=applied_live,
                 )
+                result.missing_from_store = max(0, applied_live - result.rebuilt_seq)
                 segments, records = segments + count, records + applied
                 await _compare(stream, live, scratch, result)
                 results.append(result)
@@ -118,8 +141,13 @@ async def _replay_stream(
     scratch: DedupStore,
     result: StreamRebuild,
     on_segment: Callable[[str, int], None],
+    deadline: float,
+    expected_seq: int,
 ) -> tuple[int, int]:
-    """Apply every manifest of `stream` in order, each verified; return (segments, records)."""
+    """Apply every manifest of `stream` in order, each verified; return (segments, records).
+
+    Waits until `deadline` (monotonic) for manifests through `expected_seq` (segments still being
+    shipped), unless a gap blocks the way."""
     source = stream.split("/", 1)[0]
     public_key = manifest_public_key(source, settings.region(source))
     segments = records = 0
@@ -137,8 +165,12 @@ async def _replay_stream(
             on_segment(stream, ref.last_seq)
         if listing.gap_first_seq is not None and not listing.ready:
             result.gap_at_seq = result.rebuilt_seq + 1
-        if not listing.ready:
             return segments, records
+        if listing.ready:
+            continue
+        if result.rebuilt_seq >= expected_seq or time.monotonic() >= deadline:
+            return segments, records
+        await asyncio.sleep(CATCH_UP_POLL_S)
 
 
 async def _compare(
