@@ -24,6 +24,21 @@ class LongPoll(BaseModel):
     interval_s: float = 0.2
 
 
+class Follow(BaseModel):
+    """How long a run follows its source for new work (see CrrConfig's follow_* settings).
+
+    It waits up to `poll.wait_s` for its first item (looking every `poll.interval_s`, sooner
+    when woken), then returns once `idle_s` pass with nothing new, `max_s` after it started, or
+    after `max_items` items. It takes up to `batch` items at a time.
+    """
+
+    poll: LongPoll
+    idle_s: float = Field(ge=0)
+    max_s: float = Field(gt=0)
+    max_items: int = Field(ge=1)
+    batch: int = Field(ge=1)
+
+
 class ListSegmentsInput(BaseModel):
     source: StreamRef
     after_seq: int
@@ -142,6 +157,9 @@ class ShipRunInput(BaseModel):
     # Set after a run stopped part-way (pause, failure, a new workflow): a manifest it was
     # writing may be in some targets only; the run completes it before anything else.
     complete_commits_first: bool = True
+    # Set: after `segments` (which may then be empty) the run lists and ships what is sealed
+    # next, for as long as `follow` allows; None: it ships `segments` alone.
+    follow: Follow | None = None
 
 
 class ShipRunResult(BaseModel):

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities import crr_metrics
 from activities.crr_models import (
     CommitManifestInput,
+    Follow,
     ListSegmentsInput,
     ListSegmentsResult,
     ReadShipWatermarkInput,
@@ -42,7 +43,13 @@ from ledger.shipped import ShippedSegment
 from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
 from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.ship import commit_manifest, ship_segment
-from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_run
+from storage.crr.ship_run import (
+    CommittedSegment,
+    FollowLimits,
+    ShipTargets,
+    ship_following,
+    ship_run,
+)
 from storage.crr.watermark import read_ship_watermark
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
@@ -85,8 +92,10 @@ class ShipActivities:
     @activity.defn(name=SHIP_RUN)
     async def ship_run(self, request: ShipRunInput) -> ShipRunResult:
         """Upload the listed sealed segments (several at a time) and commit their manifests in
-        order. Heartbeats its position after every commit: a retry (the worker died) goes on from
-        there."""
+        order; with `follow`, go on with the segments sealed next, woken by each seal, until its
+        limits say stop. Heartbeats its position after every commit and while it waits: a retry
+        (the worker died) goes on from there. A cancellation (a pause) stops it at once and it
+        returns how far it got."""
         self._check_stream(request.source.stream)
         progress = _checkpoint(request)
         if request.complete_commits_first or activity.info().attempt > 1:
@@ -106,9 +115,9 @@ class ShipActivities:
             )
             progress = progress.model_copy(update={"last_seq": last_seq, "manifest_sha256": sha256})
         segments = [s for s in request.segments if s.last_seq > progress.last_seq]
-        if not segments:
+        if request.follow is None and not segments:
             return progress
-        if segments[0].first_seq != progress.last_seq + 1:
+        if segments and segments[0].first_seq != progress.last_seq + 1:
             raise ApplicationError(
                 f"{self._stream}: next sealed segment starts at seq "
                 f"{segments[0].first_seq}, expected {progress.last_seq + 1}",
@@ -130,6 +139,14 @@ class ShipActivities:
             self._count_shipped(shipped)
             activity.heartbeat(progress.model_dump())
 
+        async def caught_up() -> None:
+            # Called while the run waits for a seal: the heartbeat is what brings a pause's
+            # cancellation to it (within the worker's heartbeat throttle interval).
+            activity.heartbeat(progress.model_dump())
+            if self._pruner is not None:
+                # Every manifest of the run so far is in every ship target; it rate-limits itself.
+                await self._pruner.after_ship_run(progress.last_seq, progress.manifest_sha256)
+
         targets = ShipTargets(
             self.wal_directory,
             self._stream,
@@ -137,12 +154,24 @@ class ShipActivities:
             signing_key(self._region_name, self._region),
             self._settings.crr.zstd_level,
         )
-        run = ship_run(
-            [segment.first_seq for segment in segments],
-            targets,
-            progress.manifest_sha256,
-            request.max_concurrent_uploads,
-            committed,
+        run = (
+            ship_run(
+                [segment.first_seq for segment in segments],
+                targets,
+                progress.manifest_sha256,
+                request.max_concurrent_uploads,
+                committed,
+            )
+            if request.follow is None
+            else ship_following(
+                targets,
+                progress.last_seq,
+                progress.manifest_sha256,
+                request.max_concurrent_uploads,
+                _follow_limits(request.follow),
+                committed,
+                caught_up,
+            )
         )
         try:
             await self._counting_errors(
@@ -286,6 +315,17 @@ def _target_of(exc: Exception, targets: dict[str, ObjectStore]) -> str:
         if store.describe() in text:
             return name
     return "unknown"
+
+
+def _follow_limits(follow: Follow) -> FollowLimits:
+    return FollowLimits(
+        first_wait_s=follow.poll.wait_s,
+        idle_s=follow.idle_s,
+        max_s=follow.max_s,
+        max_segments=follow.max_items,
+        batch=follow.batch,
+        interval_s=follow.poll.interval_s,
+    )
 
 
 def _checkpoint(request: ShipRunInput) -> ShipRunResult:

@@ -178,6 +178,14 @@ class CrrConfig(_Strict):
     # objects while the shipper kept running (an emulator restarted empty) is repaired without
     # waiting for a continue-as-new.
     store_audit_interval_s: float = Field(default=60.0, gt=0, le=86_400)
+    # A ship run follows its stream: woken by each seal (polling every poll_interval_s as the
+    # fallback), it ships what is sealed without returning to its workflow, and returns after
+    # follow_idle_s with nothing new sealed (idle_wait_s before its first segment), after
+    # follow_max_s, or after follow_max_segments. Each return costs the workflow a few Temporal
+    # round trips; the bounds keep its status query (shipped seq) and the store audit current.
+    follow_idle_s: float = Field(default=1.0, ge=0, le=60)
+    follow_max_s: float = Field(default=10.0, gt=0, le=3600)
+    follow_max_segments: int = Field(default=256, ge=1, le=100_000)
 
 
 class TenantPolicy(_Strict):

@@ -3,10 +3,13 @@ pause and resume them, and collect their status."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributeKey,
@@ -16,7 +19,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError
 
-from activities.crr_models import LongPoll
+from activities.crr_models import Follow, LongPoll
 from ledger.config import Settings
 from workflows import queues
 from workflows.replay_wal import (
@@ -28,6 +31,9 @@ from workflows.replay_wal import (
 from workflows.ship_wal import ShipStatus, ShipWalInput, ShipWalWorkflow, ship_workflow_id
 
 QUERY_TIMEOUT = timedelta(seconds=5)
+# A shipper's run notices a pause at its next heartbeat (the worker sends one every 2 s at most)
+# and stops within the commit under way; this bounds a worker that is down or stuck.
+PAUSE_ACK_TIMEOUT = timedelta(seconds=30)
 GEO_REGION = SearchAttributeKey.for_keyword("GeoRegion")
 GEO_STREAM = SearchAttributeKey.for_keyword("GeoStream")
 
@@ -89,18 +95,18 @@ async def start_crr(
                 SearchAttributePair(GEO_STREAM, ref.stream),
             ]
         )
+        poll = LongPoll(wait_s=settings.crr.idle_wait_s, interval_s=settings.crr.poll_interval_s)
         if ref.kind == "ship":
+            ship = ShipWalInput(
+                region=source_region,
+                node=node,
+                poll=poll,
+                max_concurrent_uploads=settings.crr.max_concurrent_uploads,
+                store_audit_interval_s=settings.crr.store_audit_interval_s,
+            )
             await client.start_workflow(
                 ShipWalWorkflow.run,
-                ShipWalInput(
-                    region=source_region,
-                    node=node,
-                    poll=LongPoll(
-                        wait_s=settings.crr.idle_wait_s, interval_s=settings.crr.poll_interval_s
-                    ),
-                    max_concurrent_uploads=settings.crr.max_concurrent_uploads,
-                    store_audit_interval_s=settings.crr.store_audit_interval_s,
-                ),
+                ship.model_copy(update={"follow": _follow(settings, poll, ship)}),
                 id=ref.workflow_id,
                 task_queue=queues.CRR,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -114,9 +120,7 @@ async def start_crr(
                     source_region=source_region,
                     source_node=node,
                     into_region=ref.target,
-                    poll=LongPoll(
-                        wait_s=settings.crr.idle_wait_s, interval_s=settings.crr.poll_interval_s
-                    ),
+                    poll=poll,
                 ),
                 id=ref.workflow_id,
                 task_queue=queues.CRR,
@@ -127,10 +131,26 @@ async def start_crr(
     return started
 
 
+def _follow(settings: Settings, poll: LongPoll, ship: ShipWalInput) -> Follow:
+    """How long one of the shipper's runs follows its stream (the crr.follow_* settings)."""
+    return Follow(
+        poll=poll,
+        idle_s=settings.crr.follow_idle_s,
+        max_s=settings.crr.follow_max_s,
+        max_items=settings.crr.follow_max_segments,
+        batch=ship.segments_per_round,
+    )
+
+
 async def signal_crr(
     client: Client, settings: Settings, signal: str, region: str | None = None
 ) -> list[str]:
-    """Send `pause` or `resume` to every CRR workflow (of `region`); return those reached."""
+    """Send `pause` or `resume` to every CRR workflow (of `region`); return those reached.
+
+    A pause returns once each workflow reached reports itself paused, i.e. nothing more ships or
+    applies from then on (a shipper's run in flight has stopped); raises TimeoutError naming the
+    workflows that did not within PAUSE_ACK_TIMEOUT.
+    """
     reached: list[str] = []
     for ref in crr_workflows(settings, region):
         handle: WorkflowHandle[object, object] = client.get_workflow_handle(ref.workflow_id)
@@ -139,7 +159,41 @@ async def signal_crr(
         except RPCError:
             continue  # not running: nothing to pause or resume
         reached.append(ref.workflow_id)
+    if signal == "pause":
+        await _until_paused(client, reached)
     return reached
+
+
+async def _until_paused(client: Client, workflow_ids: list[str]) -> None:
+    deadline = time.monotonic() + PAUSE_ACK_TIMEOUT.total_seconds()
+    waiting = list(workflow_ids)
+    while waiting:
+        statuses = [await _paused(client, workflow_id) for workflow_id in waiting]
+        waiting = [w for w, paused in zip(waiting, statuses, strict=True) if paused is False]
+        if waiting and time.monotonic() > deadline:
+            raise TimeoutError(
+                f"paused, but still shipping or applying after {PAUSE_ACK_TIMEOUT}: {waiting}"
+            )
+        if waiting:
+            await asyncio.sleep(0.1)
+
+
+async def _paused(client: Client, workflow_id: str) -> bool | None:
+    """The workflow's own `paused`, None when it is not running (nothing ships then)."""
+    handle: WorkflowHandle[object, object] = client.get_workflow_handle(workflow_id)
+    try:
+        status: _PausedStatus = await handle.query(
+            "status", result_type=_PausedStatus, rpc_timeout=QUERY_TIMEOUT
+        )
+    except RPCError:
+        return None
+    return status.paused
+
+
+class _PausedStatus(BaseModel):
+    """The part of ShipStatus and ReplayStatus a pause waits on."""
+
+    paused: bool
 
 
 async def crr_statuses(

@@ -2,10 +2,13 @@
 committing a signed, hash-chained manifest per segment in sequence order.
 
 Workflow id `crr-ship-<region>-<node>`, task queue `geoledger-crr`; the activities that read the
-WAL run on the node's own queue `geoledger-crr-<region>-<node>`. Each round is two activities: a
-listing waits for sealed segments after the watermark (a pause abandons it at once), then one run
-(`crr_ship_run`) uploads up to `max_concurrent_uploads` of them at a time and writes their
-manifests - the commit markers - strictly in order, heartbeating its position after each.
+WAL run on the node's own queue `geoledger-crr-<region>-<node>`. Each round is one run
+(`crr_ship_run`) that follows the stream: woken by each seal, it uploads up to
+`max_concurrent_uploads` segments at a time and writes their manifests - the commit markers -
+strictly in order, heartbeating its position after each, until the stream has been quiet for a
+while or the run's bounds are reached (`follow`). A pause cancels the run, which stops at once and
+says how far it got; the workflow reports itself paused only once the run has stopped. (Before
+the `ship-runs-follow` patch each round was a listing, then a run shipping what it listed.)
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from activities.crr_models import (
         CommitManifestInput,
+        Follow,
         ListSegmentsInput,
         ListSegmentsResult,
         LongPoll,
         ReadShipWatermarkInput,
         RepairStoreInput,
         RepairStoreResult,
+        SegmentRef,
         ShipRunInput,
         ShipRunResult,
         ShipSegmentInput,
@@ -59,6 +64,10 @@ ship target and repairs what a target lacks from a peer, before it ships anythin
 SHIP_AUDITS_PERIODICALLY = "ship-audits-store-periodically"
 """Patch id: a run also audits a window whenever `store_audit_interval_s` has passed since the
 last one (between ship rounds)."""
+
+SHIP_RUNS_FOLLOW = "ship-runs-follow"
+"""Patch id: a round is one run activity that lists for itself and follows the stream (no listing
+activity): a segment sealed while the run is going ships without a Temporal round trip."""
 
 
 # The audit is a check beside shipping: a store that cannot be listed now is audited next run.
@@ -97,6 +106,9 @@ class ShipWalInput(BaseModel):
     # A window of the store audit at least this often (crr.store_audit_interval_s); None: only
     # when a run starts (workflows started before the setting existed).
     store_audit_interval_s: float | None = None
+    # How long one run follows the stream (crr.follow_*); None: a listing, then a run shipping
+    # what it listed (workflows started before the setting existed).
+    follow: Follow | None = None
 
 
 class ShipStatus(BaseModel):
@@ -114,6 +126,8 @@ class ShipWalWorkflow(PausableWorkflow):
     _state: ShipState
     _unsettled: bool
     _last_audit: datetime | None = None
+    # A run is shipping (or stopping after a pause): the workflow is not paused until it stops.
+    _run_in_flight: bool = False
 
     @workflow.init
     def __init__(self, request: ShipWalInput) -> None:
@@ -131,13 +145,17 @@ class ShipWalWorkflow(PausableWorkflow):
         if workflow.patched(SHIP_AUDITS_STORE) and not self._paused:
             await self._audit_store(source)
         in_runs = workflow.patched(SHIP_IN_RUNS)
+        follow = request.follow if request.follow and workflow.patched(SHIP_RUNS_FOLLOW) else None
         # A new run of this workflow cannot know whether the last one stopped mid-commit.
         self._unsettled = True
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)
             if self._audit_due(request):
                 await self._audit_store(source)
-            if in_runs:
+            if follow is not None:
+                if not self._paused:  # a pause may have come during the audit
+                    await self._run(source, request, [], follow)
+            elif in_runs:
                 await self._ship_run(source, request)
             else:
                 await self._list_then_ship(source, request)
@@ -147,21 +165,33 @@ class ShipWalWorkflow(PausableWorkflow):
         )
 
     async def _ship_run(self, source: StreamRef, request: ShipWalInput) -> None:
-        state = self._state
+        """The steps before SHIP_RUNS_FOLLOW: a listing, then a run shipping what it listed."""
         # The wait for sealed segments is its own activity, abandoned at once on a pause; the run
         # that ships them gets only what was listed, so nothing sealed later ships after a pause.
         listed = await self._list(source, request)
         if listed is None or not listed.segments or self._paused:
             return
+        await self._run(source, request, listed.segments, None)
+
+    async def _run(
+        self,
+        source: StreamRef,
+        request: ShipWalInput,
+        segments: list[SegmentRef],
+        follow: Follow | None,
+    ) -> None:
+        """One run activity: `segments`, then (with `follow`) what is sealed next."""
+        state = self._state
         handle = workflow.start_activity(
             SHIP_RUN,
             ShipRunInput(
                 source=source,
                 after_seq=state.last_seq,
                 prev_manifest_sha256=state.last_manifest_sha256,
-                segments=listed.segments,
+                segments=segments,
                 max_concurrent_uploads=request.max_concurrent_uploads,
                 complete_commits_first=self._unsettled,
+                follow=follow,
             ),
             result_type=ShipRunResult,
             task_queue=node_queue(source.region, source.node),
@@ -171,7 +201,11 @@ class ShipWalWorkflow(PausableWorkflow):
             # A pause waits until the run has stopped, so the state folded in next is final.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        run = await self._run_unless_paused(handle, ShipRunResult, self._what)
+        self._run_in_flight = True
+        try:
+            run = await self._run_unless_paused(handle, ShipRunResult, self._what)
+        finally:
+            self._run_in_flight = False
         # Anything but a run that ended by itself may have stopped mid-commit.
         self._unsettled = run is None or self._paused
         if run is None:
@@ -311,4 +345,6 @@ class ShipWalWorkflow(PausableWorkflow):
 
     @workflow.query
     def status(self) -> ShipStatus:
-        return ShipStatus(stream=self._stream, paused=self._paused, state=self._state)
+        # Paused once nothing ships any more: a run told to stop may still be committing.
+        paused = self._paused and not self._run_in_flight
+        return ShipStatus(stream=self._stream, paused=paused, state=self._state)

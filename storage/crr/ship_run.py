@@ -1,6 +1,10 @@
 """Shipping a run of consecutive sealed segments: up to `concurrency` uploads at a time, each
 segment's manifest committed strictly in order as soon as its upload and every earlier commit are
 done. One call ships what one Temporal activity used to take three per segment to do.
+
+`ship_following` goes on shipping what the writer seals next, woken by each seal: one call (one
+activity) then ships a stream for as long as its limits allow, instead of one listing activity
+and one run activity per round of the workflow.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
+from storage.crr.errors import SegmentNotFoundError
 from storage.crr.ship import commit_manifest, ship_segment
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore
+from storage.wal import sealed_segments_after
+from storage.wal.watch import SealWatch
 
 
 @dataclass(frozen=True)
@@ -83,3 +90,80 @@ async def ship_run(
         for pending in uploads:
             pending.cancel()
         await asyncio.gather(*uploads, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class FollowLimits:
+    """How long `ship_following` follows a stream: up to `first_wait_s` for its first segment,
+    then until `idle_s` pass with nothing new sealed, `max_s` since it started, or
+    `max_segments` shipped. It lists at most `batch` segments at a time and looks at least every
+    `interval_s` (the seal watch wakes it sooner)."""
+
+    first_wait_s: float
+    idle_s: float
+    max_s: float
+    max_segments: int
+    batch: int
+    interval_s: float
+
+
+async def ship_following(
+    targets: ShipTargets,
+    after_seq: int,
+    prev_manifest_sha256: str,
+    concurrency: int,
+    limits: FollowLimits,
+    on_committed: Callable[[CommittedSegment], Awaitable[None]],
+    on_idle: Callable[[], Awaitable[None]],
+) -> None:
+    """Ship every segment sealed after `after_seq` (whose manifest hashes to
+    `prev_manifest_sha256`), and those sealed next, until `limits` say stop.
+
+    `on_committed` runs after each manifest is in every target; `on_idle` each time everything
+    sealed is shipped, before waiting for the next seal (and at least every `interval_s` while
+    waiting). Raises SegmentNotFoundError when the next sealed segment does not start right
+    after the last shipped seq, and what `ship_run` raises; manifests committed before a failure
+    stay committed. Cancelling it stops it at once, between or within commits.
+    """
+    started = time.monotonic()
+    shipped = 0
+    last_new = started
+
+    async def committed(segment: CommittedSegment) -> None:
+        nonlocal after_seq, prev_manifest_sha256, shipped
+        after_seq, prev_manifest_sha256 = segment.shipped.last_seq, segment.manifest_sha256
+        shipped += 1
+        await on_committed(segment)
+
+    # Seals rename files into the directory: the watch wakes the run the moment one happens.
+    watch = SealWatch.start(targets.wal_directory)
+    wait = watch.wait if watch is not None else asyncio.sleep
+    try:
+        while shipped < limits.max_segments:
+            listed = sealed_segments_after(targets.wal_directory, after_seq)
+            first_seqs = [s.first_seq for s in listed if s.last_seq is not None]
+            first_seqs = first_seqs[: min(limits.batch, limits.max_segments - shipped)]
+            now = time.monotonic()
+            if first_seqs:
+                if first_seqs[0] != after_seq + 1:
+                    raise SegmentNotFoundError(
+                        f"next sealed segment starts at seq {first_seqs[0]}, "
+                        f"expected {after_seq + 1}"
+                    )
+                await ship_run(first_seqs, targets, prev_manifest_sha256, concurrency, committed)
+                last_new = time.monotonic()
+            else:
+                # Before the first segment the run waits as a listing would; after, it stops
+                # soon once the stream is quiet, so its workflow's state catches up.
+                quiet_s = limits.idle_s if shipped else limits.first_wait_s
+                end = min(last_new + quiet_s, started + limits.max_s)
+                if now >= end:
+                    return
+                await on_idle()
+                await wait(min(limits.interval_s, end - now))
+                continue
+            if time.monotonic() - started >= limits.max_s:
+                return
+    finally:
+        if watch is not None:
+            watch.close()

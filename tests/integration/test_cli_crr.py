@@ -95,6 +95,21 @@ def rows_by_pair(status: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]
     return rows
 
 
+async def status_once_shipped(
+    env: dict[str, str], last: dict[str, int]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """`crr status` rows once each shipper reports its stream shipped through `last`: a shipper
+    folds in what its run shipped when the run returns, crr.follow_idle_s after the stream went
+    quiet - possibly after the other region has applied it."""
+    deadline = time.monotonic() + CONVERGE_TIMEOUT_S
+    while True:
+        rows = rows_by_pair((await geoledger(env, "crr", "status", "--json")).json())
+        if all(row["shipped_seq"] == last[stream] for (stream, _), row in rows.items()):
+            return rows
+        assert time.monotonic() < deadline, rows
+        await asyncio.sleep(0.5)
+
+
 async def test_operator_starts_pauses_resumes_and_checks_crr(
     settings: Settings, running_stack: RunningStack
 ) -> None:
@@ -118,7 +133,7 @@ async def test_operator_starts_pauses_resumes_and_checks_crr(
         assert await first_run_ids(cluster.client, expected_ids) == chains
 
         await wait_applied(settings, last)
-        rows = rows_by_pair((await geoledger(env, "crr", "status", "--json")).json())
+        rows = await status_once_shipped(env, last)
         for (stream, _), row in rows.items():
             assert row["shipped_seq"] == row["applied_seq"] == last[stream], row
             assert row["lag_seconds"] == 0 and row["last_error"] is None, row
