@@ -131,6 +131,9 @@ class ReplayRunInput(BaseModel):
     # skipped: the workflow knows it only after applying a manifest itself).
     expected_prev_sha256: str | None
     manifests: list[ManifestRefModel]
+    # Set: after `manifests` (which may then be empty) the run lists and applies what is
+    # committed next, for as long as `follow` allows; None: it applies `manifests` alone.
+    follow: Follow | None = None
 
 
 class ReplayRunResult(BaseModel):
@@ -144,6 +147,9 @@ class ReplayRunResult(BaseModel):
     accepted: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    # Set when the run's last listing found the next manifest missing and a later one present
+    # (the first seq of that later one): replay is blocked on a gap.
+    gap_first_seq: int | None = None
 
 
 class ShipRunInput(BaseModel):

@@ -22,6 +22,7 @@ from activities.crr_models import (
     ReplayRunResult,
     StreamRef,
 )
+from activities.follow import follow_limits
 from activities.heartbeat import with_heartbeats
 from activities.long_poll import long_poll
 from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION, REPLAY_RUN
@@ -31,7 +32,7 @@ from storage.crr.errors import VerificationError
 from storage.crr.naming import ManifestRef
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import ManifestListing, list_manifests_after
-from storage.crr.replay_run import AppliedSegment, ReplaySource, replay_run
+from storage.crr.replay_run import AppliedSegment, ReplaySource, replay_following, replay_run
 from storage.faults import crash_point
 
 
@@ -49,8 +50,10 @@ class ReplayActivities:
     @activity.defn(name=REPLAY_RUN)
     async def replay_run(self, request: ReplayRunInput) -> ReplayRunResult:
         """Verify and apply the listed manifests in order, the next segment's checks overlapping
-        this one's apply. Heartbeats its position after every segment: a retry (the worker
-        died) goes on from there."""
+        this one's apply; with `follow`, go on with the manifests committed next (the store is
+        listed every poll interval) until its limits say stop. Heartbeats its position after
+        every segment and every listing: a retry (the worker died) goes on from there, and a
+        cancellation (a pause) stops it at once."""
         stream, target = request.source.stream, request.into_region
         progress = _checkpoint(request)
         refs = [
@@ -67,17 +70,31 @@ class ReplayActivities:
             crr_metrics.REPLAY_APPLIED.labels(stream, target).inc(segment.records)
             activity.heartbeat(progress.model_dump())
 
-        try:
-            await with_heartbeats(
-                replay_run(
-                    refs,
-                    source,
-                    await self._resources.dedup(target),
-                    progress.last_manifest_sha256,
-                    applied,
-                ),
-                details=lambda: progress.model_dump(),
+        async def listed(listing: ManifestListing) -> None:
+            nonlocal progress
+            # Exported on every listing, so the gap gauges stay current while the run waits.
+            blocked = bool(listing.gap_first_seq and not listing.ready)
+            self._export_gap(stream, target, blocked=blocked)
+            gap = listing.gap_first_seq if blocked else None
+            progress = progress.model_copy(update={"gap_first_seq": gap})
+            activity.heartbeat(progress.model_dump())
+
+        dedup = await self._resources.dedup(target)
+        work = (
+            replay_run(refs, source, dedup, progress.last_manifest_sha256, applied)
+            if request.follow is None
+            else replay_following(
+                source,
+                dedup,
+                progress.applied_seq,
+                progress.last_manifest_sha256,
+                follow_limits(request.follow),
+                applied,
+                listed,
             )
+        )
+        try:
+            await with_heartbeats(work, details=lambda: progress.model_dump())
         except VerificationError as exc:
             # The segments before the failing one were applied: the details say how far.
             raise ApplicationError(

@@ -16,7 +16,6 @@ from temporalio.exceptions import ApplicationError
 from activities import crr_metrics
 from activities.crr_models import (
     CommitManifestInput,
-    Follow,
     ListSegmentsInput,
     ListSegmentsResult,
     ReadShipWatermarkInput,
@@ -26,6 +25,7 @@ from activities.crr_models import (
     ShipSegmentInput,
     ShipWatermark,
 )
+from activities.follow import follow_limits
 from activities.heartbeat import with_heartbeats
 from activities.long_poll import long_poll
 from activities.names import (
@@ -43,13 +43,7 @@ from ledger.shipped import ShippedSegment
 from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
 from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.ship import commit_manifest, ship_segment
-from storage.crr.ship_run import (
-    CommittedSegment,
-    FollowLimits,
-    ShipTargets,
-    ship_following,
-    ship_run,
-)
+from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_following, ship_run
 from storage.crr.watermark import read_ship_watermark
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
@@ -168,7 +162,7 @@ class ShipActivities:
                 progress.last_seq,
                 progress.manifest_sha256,
                 request.max_concurrent_uploads,
-                _follow_limits(request.follow),
+                follow_limits(request.follow),
                 committed,
                 caught_up,
             )
@@ -315,17 +309,6 @@ def _target_of(exc: Exception, targets: dict[str, ObjectStore]) -> str:
         if store.describe() in text:
             return name
     return "unknown"
-
-
-def _follow_limits(follow: Follow) -> FollowLimits:
-    return FollowLimits(
-        first_wait_s=follow.poll.wait_s,
-        idle_s=follow.idle_s,
-        max_s=follow.max_s,
-        max_segments=follow.max_items,
-        batch=follow.batch,
-        interval_s=follow.poll.interval_s,
-    )
 
 
 def _checkpoint(request: ShipRunInput) -> ShipRunResult:

@@ -106,7 +106,9 @@ async def start_crr(
             )
             await client.start_workflow(
                 ShipWalWorkflow.run,
-                ship.model_copy(update={"follow": _follow(settings, poll, ship)}),
+                ship.model_copy(
+                    update={"follow": _follow(settings, poll, ship.segments_per_round)}
+                ),
                 id=ref.workflow_id,
                 task_queue=queues.CRR,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -114,14 +116,13 @@ async def start_crr(
             )
         else:
             assert ref.target is not None
+            replay = ReplayWalInput(
+                source_region=source_region, source_node=node, into_region=ref.target, poll=poll
+            )
+            batch = replay.manifests_per_round
             await client.start_workflow(
                 ReplayWalWorkflow.run,
-                ReplayWalInput(
-                    source_region=source_region,
-                    source_node=node,
-                    into_region=ref.target,
-                    poll=poll,
-                ),
+                replay.model_copy(update={"follow": _follow(settings, poll, batch)}),
                 id=ref.workflow_id,
                 task_queue=queues.CRR,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -131,14 +132,14 @@ async def start_crr(
     return started
 
 
-def _follow(settings: Settings, poll: LongPoll, ship: ShipWalInput) -> Follow:
-    """How long one of the shipper's runs follows its stream (the crr.follow_* settings)."""
+def _follow(settings: Settings, poll: LongPoll, batch: int) -> Follow:
+    """How long one run follows its stream (the crr.follow_* settings)."""
     return Follow(
         poll=poll,
         idle_s=settings.crr.follow_idle_s,
         max_s=settings.crr.follow_max_s,
         max_items=settings.crr.follow_max_segments,
-        batch=ship.segments_per_round,
+        batch=batch,
     )
 
 

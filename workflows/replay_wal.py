@@ -3,11 +3,14 @@ strictly in manifest order, each verified (I5, I1) and applied together with the
 watermark (exactly-once effect).
 
 Workflow id `crr-replay-<source-region>-<node>-to-<region>`, task queue `geoledger-crr`. Each round
-is two activities: a listing waits for manifests after the watermark (a pause abandons it at
-once), then one run (`crr_replay_run`) verifies and applies up to `manifests_per_round` of them in
-order, checking the next segment while the current one is applied, and heartbeats its position
-after each. A gap (a missing manifest while later ones exist) blocks: the listing exports it as a
-gauge and the `CrrManifestGap` alert fires after its timeout. Nothing is ever skipped.
+is one run (`crr_replay_run`) that follows the stream: it lists the manifests after the watermark
+every poll interval and verifies and applies them in order, checking the next segment while the
+current one is applied, heartbeating its position after each, until the stream has been quiet
+for a while or the run's bounds are reached (`follow`). A pause cancels the run; the workflow
+reports itself paused only once the run has stopped. (Before the `replay-runs-follow` patch each
+round was a listing, then a run applying what it listed.) A gap (a missing manifest while later
+ones exist) blocks: each listing exports it as a gauge and the `CrrManifestGap` alert fires after
+its timeout. Nothing is ever skipped.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.crr_models import (
         ApplySegmentInput,
         ApplySegmentResult,
+        Follow,
         ListManifestsInput,
         ListManifestsResult,
         LongPoll,
+        ManifestRefModel,
         ReplayPosition,
         ReplayPositionInput,
         ReplayRunInput,
@@ -41,6 +46,10 @@ REPLAY_IN_RUNS = "replay-listed-runs"
 one activity per segment. Runs recorded before it replay the old steps; deprecate the patch once
 none of them is left."""
 
+REPLAY_RUNS_FOLLOW = "replay-runs-follow"
+"""Patch id: a round is one run activity that lists the store for itself and follows the stream
+(no listing activity): a manifest committed while the run is going is applied without a Temporal
+round trip."""
 
 APPLY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -73,6 +82,9 @@ class ReplayWalInput(BaseModel):
     # How a listing waits for new work (see CrrConfig).
     poll: LongPoll = LongPoll(wait_s=10.0)
     manifests_per_round: int = 32
+    # How long one run follows the stream (crr.follow_*); None: a listing, then a run applying
+    # what it listed (workflows started before the setting existed).
+    follow: Follow | None = None
 
 
 class ReplayStatus(BaseModel):
@@ -89,6 +101,8 @@ def replay_workflow_id(source_region: str, source_node: str, into_region: str) -
 @workflow.defn
 class ReplayWalWorkflow(PausableWorkflow):
     _state: ReplayState
+    # A run is applying (or stopping after a pause): the workflow is not paused until it stops.
+    _run_in_flight: bool = False
 
     @workflow.init
     def __init__(self, request: ReplayWalInput) -> None:
@@ -104,9 +118,12 @@ class ReplayWalWorkflow(PausableWorkflow):
         source = StreamRef(region=request.source_region, node=request.source_node)
         self._state = request.state or await self._position(source, request.into_region)
         in_runs = workflow.patched(REPLAY_IN_RUNS)
+        follow = request.follow if request.follow and workflow.patched(REPLAY_RUNS_FOLLOW) else None
         while not workflow.info().is_continue_as_new_suggested():
             await workflow.wait_condition(lambda: not self._paused)
-            if in_runs:
+            if follow is not None:
+                await self._run(source, request, [], follow)
+            elif in_runs:
                 await self._replay_run(source, request)
             else:
                 await self._list_then_apply(source, request)
@@ -116,13 +133,24 @@ class ReplayWalWorkflow(PausableWorkflow):
         )
 
     async def _replay_run(self, source: StreamRef, request: ReplayWalInput) -> None:
-        state = self._state
+        """The steps before REPLAY_RUNS_FOLLOW: a listing, then a run applying what it listed."""
         # The wait for manifests is its own activity, abandoned at once on a pause; the run that
         # applies them gets only what was listed, so nothing that comes later is applied after a
         # pause.
         listed = await self._list(source, request)
         if listed is None or not listed.ready or self._paused:
             return
+        await self._run(source, request, listed.ready, None)
+
+    async def _run(
+        self,
+        source: StreamRef,
+        request: ReplayWalInput,
+        manifests: list[ManifestRefModel],
+        follow: Follow | None,
+    ) -> None:
+        """One run activity: `manifests`, then (with `follow`) what is committed next."""
+        state = self._state
         handle = workflow.start_activity(
             REPLAY_RUN,
             ReplayRunInput(
@@ -130,7 +158,8 @@ class ReplayWalWorkflow(PausableWorkflow):
                 into_region=request.into_region,
                 after_seq=state.applied_seq,
                 expected_prev_sha256=state.last_manifest_sha256,
-                manifests=listed.ready,
+                manifests=manifests,
+                follow=follow,
             ),
             result_type=ReplayRunResult,
             start_to_close_timeout=RUN_TIMEOUT,
@@ -139,7 +168,11 @@ class ReplayWalWorkflow(PausableWorkflow):
             # A pause waits until the run has stopped, so the state folded in next is final.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        run = await self._run_unless_paused(handle, ReplayRunResult, self._what)
+        self._run_in_flight = True
+        try:
+            run = await self._run_unless_paused(handle, ReplayRunResult, self._what)
+        finally:
+            self._run_in_flight = False
         if run is None:
             # Stopped without saying how far it got: every segment applied before that point
             # carried the watermark, so the store says where the stream stands (the chain check
@@ -154,6 +187,8 @@ class ReplayWalWorkflow(PausableWorkflow):
         state.accepted += run.accepted
         state.duplicates += run.duplicates
         state.conflicts += run.conflicts
+        if follow is not None:
+            state.blocked_on_gap_at_seq = run.applied_seq + 1 if run.gap_first_seq else None
         if run.segments and not self._paused:
             state.last_error = None
 
@@ -233,6 +268,8 @@ class ReplayWalWorkflow(PausableWorkflow):
 
     @workflow.query
     def status(self) -> ReplayStatus:
+        # Paused once nothing applies any more: a run told to stop may still be applying.
+        paused = self._paused and not self._run_in_flight
         return ReplayStatus(
-            source=self._source, into_region=self._into, paused=self._paused, state=self._state
+            source=self._source, into_region=self._into, paused=paused, state=self._state
         )

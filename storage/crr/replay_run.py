@@ -3,19 +3,29 @@ segment k is applied, so the CPU-bound checks and the database work overlap.
 
 Each segment is applied in its own transaction together with the replay watermark (exactly-once
 effect, I3), strictly in manifest order: a segment is applied only after every one before it.
+
+`replay_following` goes on listing the store for manifests committed next, every poll interval,
+and applies them: one call (one activity) replays a stream for as long as its limits allow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from storage.crr.follow import FollowLimits
 from storage.crr.naming import ManifestRef
-from storage.crr.replay import VerifiedSegment, load_verified_segment
+from storage.crr.replay import (
+    ManifestListing,
+    VerifiedSegment,
+    list_manifests_after,
+    load_verified_segment,
+)
 from storage.crr.verify_events import EventVerifier
 from storage.dedup.models import DedupRecord, Outcome
 from storage.dedup.store import DedupStore
@@ -84,6 +94,50 @@ async def replay_run(
     finally:
         if not prepared.done():
             prepared.cancel()
+
+
+async def replay_following(
+    source: ReplaySource,
+    dedup: DedupStore,
+    after_seq: int,
+    expected_prev_sha256: str | None,
+    limits: FollowLimits,
+    on_applied: Callable[[AppliedSegment], Awaitable[None]],
+    on_listed: Callable[[ManifestListing], Awaitable[None]],
+) -> None:
+    """Apply every manifest of `source.stream` committed after `after_seq`, and those committed
+    next, until `limits` say stop; the store is listed every `limits.interval_s` while there is
+    nothing to apply.
+
+    `expected_prev_sha256` is as in `replay_run`. `on_listed` runs after every listing (a gap
+    shows there: `ready` empty, `gap_first_seq` set; nothing beyond a gap is applied),
+    `on_applied` as in `replay_run`. Raises what `replay_run` raises.
+    """
+    started = time.monotonic()
+    applied = 0
+    last_new = started
+
+    async def note(segment: AppliedSegment) -> None:
+        nonlocal after_seq, expected_prev_sha256, applied
+        after_seq, expected_prev_sha256 = segment.last_seq, segment.manifest_sha256
+        applied += 1
+        await on_applied(segment)
+
+    while applied < limits.max_segments:
+        batch = min(limits.batch, limits.max_segments - applied)
+        listing = await list_manifests_after(source.store, source.stream, after_seq, batch)
+        await on_listed(listing)
+        if listing.ready:
+            await replay_run(listing.ready, source, dedup, expected_prev_sha256, note)
+            last_new = time.monotonic()
+            if last_new - started >= limits.max_s:
+                return
+            continue
+        now = time.monotonic()
+        end = limits.wait_until(started, last_new, applied)
+        if now >= end:
+            return
+        await asyncio.sleep(min(limits.interval_s, end - now))
 
 
 async def _prepare(

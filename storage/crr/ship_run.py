@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
 from storage.crr.errors import SegmentNotFoundError
+from storage.crr.follow import FollowLimits
 from storage.crr.ship import commit_manifest, ship_segment
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore
@@ -92,21 +93,6 @@ async def ship_run(
         await asyncio.gather(*uploads, return_exceptions=True)
 
 
-@dataclass(frozen=True)
-class FollowLimits:
-    """How long `ship_following` follows a stream: up to `first_wait_s` for its first segment,
-    then until `idle_s` pass with nothing new sealed, `max_s` since it started, or
-    `max_segments` shipped. It lists at most `batch` segments at a time and looks at least every
-    `interval_s` (the seal watch wakes it sooner)."""
-
-    first_wait_s: float
-    idle_s: float
-    max_s: float
-    max_segments: int
-    batch: int
-    interval_s: float
-
-
 async def ship_following(
     targets: ShipTargets,
     after_seq: int,
@@ -117,7 +103,8 @@ async def ship_following(
     on_idle: Callable[[], Awaitable[None]],
 ) -> None:
     """Ship every segment sealed after `after_seq` (whose manifest hashes to
-    `prev_manifest_sha256`), and those sealed next, until `limits` say stop.
+    `prev_manifest_sha256`), and those sealed next, until `limits` say stop (the seal watch wakes
+    it, `limits.interval_s` is the fallback poll).
 
     `on_committed` runs after each manifest is in every target; `on_idle` each time everything
     sealed is shipped, before waiting for the next seal (and at least every `interval_s` while
@@ -155,8 +142,7 @@ async def ship_following(
             else:
                 # Before the first segment the run waits as a listing would; after, it stops
                 # soon once the stream is quiet, so its workflow's state catches up.
-                quiet_s = limits.idle_s if shipped else limits.first_wait_s
-                end = min(last_new + quiet_s, started + limits.max_s)
+                end = limits.wait_until(started, last_new, shipped)
                 if now >= end:
                     return
                 await on_idle()

@@ -17,9 +17,10 @@ from ledger.envelope import parse_signed_event
 from ledger.manifest import parse_manifest
 from ledger.record import WalRecord, encode_record
 from storage.crr.errors import SegmentNotFoundError
+from storage.crr.follow import FollowLimits
 from storage.crr.region_keys import signing_key
 from storage.crr.replay import list_manifests_after
-from storage.crr.ship_run import CommittedSegment, FollowLimits, ShipTargets, ship_following
+from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_following
 from storage.objectstore import ObjectStore, open_object_store
 from storage.wal import WalWriter, stream_directory
 from storage.wal.naming import segment_file_name
