@@ -78,7 +78,11 @@ def _signal(signal: str, region: str | None, config: ConfigOption) -> None:
     async def run() -> list[str]:
         return await signal_crr(await temporal_client(settings), settings, signal, region)
 
-    for workflow_id in asyncio.run(run()):
+    try:
+        reached = asyncio.run(run())
+    except TimeoutError as exc:  # a pause some workflow has not acknowledged (a worker down?)
+        fail(str(exc))
+    for workflow_id in reached:
         console.print(f"{signal}d: {workflow_id}")
 
 
