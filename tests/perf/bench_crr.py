@@ -600,9 +600,9 @@ async def run_phases(rig: Rig, phases: Phases) -> None:
     # 6. the burst's records: raw libsodium verify, replay's own checks, raw COPY.
     measured = await baselines(rig.stack, burst, start_position + 1, rig.pool)
     print(
-        f"crr          poll interval {settings.crr.poll_interval_s:.2f}s (the shipper's listing"
-        f" also wakes on a seal); a segment is sealed at {settings.wal.max_segment_age_s:g} s of"
-        " age, so lag is at least the wait for the seal"
+        f"crr          ship runs follow the stream (woken by each seal), replay runs poll the"
+        f" store every {settings.crr.poll_interval_s:.2f}s; a segment is sealed at"
+        f" {settings.wal.max_segment_age_s:g} s of age, so lag is at least the wait for the seal"
     )
     report_replay(replayed, replay_rate, measured)
 
