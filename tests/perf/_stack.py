@@ -239,17 +239,16 @@ class RawHttpClient:
         self._writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
-        assert self._reader is not None
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self._writer.write(head + body)
-        status_line = await self._reader.readline()
+        reused = self._writer is not None
+        status_line = await self._send(path, body)
+        if not status_line and reused:
+            # The server closes a keep-alive connection left idle past its timeout (uvicorn: 5 s)
+            # without reading what was sent on it; a new connection carries the request.
+            await self.close()
+            status_line = await self._send(path, body)
         if not status_line:
             raise BenchFailure("the node closed the connection")
+        assert self._reader is not None
         status = int(status_line.split()[1])
         length = 0
         while (line := await self._reader.readline()) not in (b"\r\n", b""):
@@ -258,10 +257,27 @@ class RawHttpClient:
                 length = int(value)
         return status, await self._reader.readexactly(length)
 
+    async def _send(self, path: str, body: bytes) -> bytes:
+        """Write one request (connecting first when needed); its status line, b"" on EOF."""
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        assert self._reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self._writer.write(head + body)
+        try:
+            return await self._reader.readline()
+        except ConnectionResetError:
+            return b""
+
     async def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
-            await self._writer.wait_closed()
+            writer, self._reader, self._writer = self._writer, None, None
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
 
 # --- CPU accounting ----------------------------------------------------------------------------

@@ -213,8 +213,11 @@ async def drive_open_loop(port: int, bodies: list[tuple[int, bytes]], rate: floa
     sends: list[asyncio.Task[None]] = []
     started = time.perf_counter()
     try:
+        sent = 0
         for index, (count, _) in enumerate(bodies):
-            due = started + index * count / rate
+            # Due when the events before it have arrived (a short last batch comes no earlier).
+            due = started + sent / rate
+            sent += count
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             sends.append(asyncio.create_task(send(index, due)))
         await asyncio.gather(*sends)
