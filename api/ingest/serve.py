@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import uvicorn
@@ -33,11 +34,26 @@ async def open_node(settings: Settings, region: str, node: str) -> IngestNode:
     return await IngestNode.open(region, node, wal, dedup, keys, on_close=registry.close)
 
 
+def _freeze_long_lived_objects() -> None:
+    """Move everything alive once the node is up (modules, the app, pools, caches: ~130k
+    objects) out of the collector's sight. A full collection walked them all every few seconds
+    under load, 80-100 ms during which no request was answered: it set the open-loop ack p99
+    (91 -> 26 ms at 4,000 events/s in a same-machine A/B). What is allocated later is collected
+    as usual."""
+    gc.collect()
+    gc.freeze()
+
+
 def _observe_commit(records: int, fsync_seconds: float) -> None:
     metrics.FSYNC_LATENCY.observe(fsync_seconds)
     metrics.WAL_GROUP_RECORDS.observe(records)
 
 
 def run_node(settings: Settings, region: str, node: str, host: str, port: int) -> None:
-    app = create_app(lambda: open_node(settings, region, node))
+    async def open_serving_node() -> IngestNode:
+        opened = await open_node(settings, region, node)
+        _freeze_long_lived_objects()
+        return opened
+
+    app = create_app(open_serving_node)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
