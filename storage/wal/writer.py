@@ -34,18 +34,12 @@ from storage.wal.lock import DirectoryLock
 from storage.wal.naming import check_stream_name, segment_file_name
 from storage.wal.reader import SegmentInfo
 from storage.wal.recovery import RecoveredStream, recover_directory
+from storage.wal.seal_checkpoint import IDLE_CHECKPOINT_S, SealCheckpointer
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SEGMENT_BYTES = 16 << 20
 DEFAULT_MAX_SEGMENT_AGE_S = 1.0
-# The writer moves the checkpoint's sealed-through seq after this many seals or sealed bytes
-# (and at open and close): a start reads at most about this much beyond the checkpoint, and the
-# checkpoint's two fsyncs are paid once per this many seals rather than on every seal.
-CHECKPOINT_EVERY_SEALS = 16
-CHECKPOINT_EVERY_BYTES = 64 << 20
-# ... and once the stream has been idle this long with seals the checkpoint does not cover.
-IDLE_CHECKPOINT_S = 1.0
 
 Fsync = Callable[[int], None]
 # Called on the event loop after every durable group: (records in the group, seconds spent in
@@ -131,11 +125,13 @@ class WalWriter:
             truncated_bytes_at_open=recovered.truncated_bytes,
             segments_read_at_open=recovered.segments_read,
         )
-        # The newest sealed seq, and how far the checkpoint says so (see CHECKPOINT_EVERY_*).
-        self._sealed_through = recovered.sealed_through
-        self._checkpointed_through = recovered.checkpoint.sealed_through_seq
-        self._seals_since_checkpoint = self._sealed_bytes_since_checkpoint = 0
-        self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpoint = SealCheckpointer(
+            directory,
+            stream,
+            fsync,
+            recovered.sealed_through,
+            recovered.checkpoint.sealed_through_seq,
+        )
         self._pending: list[_Append] = []
         self._seal_waiters: list[asyncio.Future[SegmentInfo | None]] = []
         self._wakeup = asyncio.Event()
@@ -216,7 +212,7 @@ class WalWriter:
 
     @property
     def stats(self) -> WalWriterStats:
-        return dataclasses.replace(self._stats)
+        return dataclasses.replace(self._stats, checkpoints=self._checkpoint.updates)
 
     # -- public operations -------------------------------------------------------------------
 
@@ -258,9 +254,7 @@ class WalWriter:
         self._wakeup.set()
         try:
             await self._committer
-            if self._checkpointer is not None:
-                await self._checkpointer
-            await self._advance_checkpoint()
+            await self._checkpoint.finish()
         finally:
             self._closed = True
             if self._segment is not None:
@@ -325,7 +319,7 @@ class WalWriter:
             deadline = self._age_deadline()
             # Idle (nothing open to seal) with seals the checkpoint does not cover yet: record
             # them after a quiet moment, so a stream that stops does not keep them unprunable.
-            checkpoint_due = deadline is None and self._sealed_through > self._checkpointed_through
+            checkpoint_due = deadline is None and self._checkpoint.behind
             if checkpoint_due:
                 deadline = time.monotonic() + IDLE_CHECKPOINT_S
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -333,7 +327,7 @@ class WalWriter:
                 async with asyncio.timeout(timeout):
                     await self._wakeup.wait()
             if checkpoint_due and not self._wakeup.is_set():
-                await self._advance_checkpoint()
+                await self._checkpoint.advance()
 
     def _age_deadline(self) -> float | None:
         segment = self._segment
@@ -377,8 +371,7 @@ class WalWriter:
         for append, seqs in zip(live, outcome.seqs, strict=True):
             if not append.future.done():
                 append.future.set_result(seqs)
-        if self._checkpoint_due():  # the group filled a segment, which was sealed on the way
-            self._start_checkpoint()
+        self._checkpoint.advance_if_due()  # the group may have filled and sealed a segment
         return True
 
     async def _seal(self) -> bool:
@@ -393,8 +386,7 @@ class WalWriter:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(sealed)
-        if self._checkpoint_due():
-            self._start_checkpoint()
+        self._checkpoint.advance_if_due()
         return True
 
     def _fail(
@@ -508,47 +500,8 @@ class WalWriter:
         self._fsync_directory(outcome)
         self._stats.seals += 1
         last_seq = segment.first_seq + segment.records - 1
-        self._sealed_through = last_seq
-        self._seals_since_checkpoint += 1
-        self._sealed_bytes_since_checkpoint += segment.bytes
+        self._checkpoint.sealed(last_seq, segment.bytes)
         return SegmentInfo(sealed_path, segment.first_seq, True, last_seq, segment.records)
-
-    def _checkpoint_due(self) -> bool:
-        return (
-            self._seals_since_checkpoint >= CHECKPOINT_EVERY_SEALS
-            or self._sealed_bytes_since_checkpoint >= CHECKPOINT_EVERY_BYTES
-        )
-
-    def _start_checkpoint(self) -> None:
-        """Advance the checkpoint beside the committer, never in its way: its fsyncs (file and
-        directory) cost up to ~100 ms on a busy disk, which appends would otherwise wait out."""
-        if self._checkpointer is not None and not self._checkpointer.done():
-            return
-        self._seals_since_checkpoint = self._sealed_bytes_since_checkpoint = 0
-        self._checkpointer = asyncio.get_running_loop().create_task(self._advance_checkpoint())
-
-    async def _advance_checkpoint(self) -> None:
-        """Record in the checkpoint that the stream is sealed through what is sealed now.
-
-        A failure is logged and retried later: the checkpoint only bounds what a start reads, and
-        the old one (written atomically) stays valid.
-        """
-        through = self._sealed_through
-        if through <= self._checkpointed_through:
-            return
-        if await asyncio.to_thread(self._write_checkpoint, through):
-            self._checkpointed_through = max(self._checkpointed_through, through)
-            self._stats.checkpoints += 1
-
-    def _write_checkpoint(self, through: int) -> bool:
-        try:
-            update_checkpoint(
-                self._directory, WalCheckpoint(sealed_through_seq=through), self._fsync
-            )
-        except (OSError, ValueError) as exc:
-            log.warning("WAL %s: checkpoint not advanced: %s", self._stream, exc)
-            return False
-        return True
 
     def _fsync_directory(self, outcome: _GroupOutcome) -> None:
         started = time.perf_counter()

@@ -21,7 +21,7 @@ from storage.wal import (
 from storage.wal.checkpoint import checkpoint_path, update_checkpoint
 from storage.wal.framing import encode_frame
 from storage.wal.naming import segment_file_name
-from storage.wal.writer import IDLE_CHECKPOINT_S
+from storage.wal.seal_checkpoint import IDLE_CHECKPOINT_S
 from tests.unit.test_wal_recovery import record, write_segment
 
 STREAM = "us/n1"
@@ -125,8 +125,8 @@ async def test_a_crashed_writer_leaves_at_most_a_few_segments_to_read(tmp_path: 
         await writer.seal()
     await writer.append([record(21)])  # busy: no idle checkpoint either
     # The writer advanced it after 16 seals, beside the committer rather than in its way.
-    assert writer._checkpointer is not None
-    await writer._checkpointer
+    assert writer._checkpoint._task is not None
+    await writer._checkpoint._task
     assert read_checkpoint(tmp_path).sealed_through_seq == 16
     # A SIGKILL: the lock is dropped, nothing else happens.
     writer._lock.release()
