@@ -63,4 +63,4 @@ async def temporal_client(settings: Settings) -> Client:
     try:
         return await connect(settings)
     except RuntimeError as exc:
-        fail(f"cannot reach Temporal at {settings.temporal.address}: {exc}", ExitCode.UNAVAILABLE)
+        fail(f"Temporal at {settings.temporal.address} is unreachable: {exc}", ExitCode.UNAVAILABLE)

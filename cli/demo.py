@@ -15,16 +15,12 @@ from rich.table import Table
 from cli.common import ConfigOption, ExitCode, console, fail, settings_from, temporal_client
 from ledger.config import Settings
 from ledger.keys import key_id_for
-from storage.dedup.store import DedupStore
 from storage.embedded.errors import StackError
 from storage.embedded.stack import EmbeddedStack
 from workers import demo_story
-from workers.crr_control import crr_statuses, start_crr
-from workers.crr_report import crr_report
+from workers.crr_control import start_crr
 from workers.geo_check import run_geo_check
 from workers.smoke import run_smoke, smoke_workflow_id
-from workflows.replay_wal import ReplayStatus
-from workflows.ship_wal import ShipStatus
 
 EVENTS_PER_REGION = {"us": 2000, "eu": 1500}
 
@@ -83,7 +79,7 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     geo = await run_geo_check(client)
     console.print(f"  divergent keys: {geo.differing_keys} (workflow {geo.workflow_id})")
 
-    await _summary(client, settings, tally)
+    _print_summary(await demo_story.summarize(client, settings, tally))
     ui = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows"
     console.rule("done")
     console.print(f"Temporal web UI: {ui}")
@@ -91,42 +87,25 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     console.print("The stack, nodes and workers keep running; `make down` stops them all.")
 
 
-async def _summary(client: object, settings: Settings, tally: demo_story.IngestTally) -> None:
-    from temporalio.client import Client
-
-    assert isinstance(client, Client)
-    rows = await crr_report(client, settings)
-    statuses = await crr_statuses(client, settings)
-    ships = [s for s in statuses.values() if isinstance(s, ShipStatus)]
-    replays = [s for s in statuses.values() if isinstance(s, ReplayStatus)]
-    raw = sum(s.state.raw_bytes_shipped for s in ships)
-    packed = sum(s.state.compressed_bytes_shipped for s in ships)
+def _print_summary(summary: demo_story.DemoSummary) -> None:
     table = Table(title="geoledger demo summary")
     columns = ("region", "ingested", "replayed", "duplicates", "conflicts", "lag s", "events")
     for column in columns:
         table.add_column(column, justify="right")
-    for region in settings.regions:
-        counts = tally.by_region.get(region)
-        store = await DedupStore.open(settings.region(region))
-        try:
-            stored = await store.count_events()
-            duplicates, conflicts = await store.count_copies()
-        finally:
-            await store.close()
-        lag = max((r.lag_seconds or 0.0 for r in rows if r.target == region), default=0.0)
-        into = [s.state for s in replays if s.into_region == region]
+    for region in summary.regions:
         table.add_row(
-            region,
-            str(counts["accepted"] if counts else 0),
-            str(sum(state.records_applied for state in into)),
-            str(duplicates),
-            str(conflicts),
-            f"{lag:.2f}",
-            str(stored),
+            region.region,
+            str(region.ingested),
+            str(region.replayed),
+            str(region.duplicates),
+            str(region.conflicts),
+            f"{region.lag_seconds:.2f}",
+            str(region.events),
         )
     console.print(table)
+    raw, packed = summary.raw_bytes_shipped, summary.compressed_bytes_shipped
     ratio = raw / packed if packed else 0.0
     console.print(
-        f"shipped: {len(ships)} streams, {raw:,} raw bytes, {packed:,} compressed "
+        f"shipped: {summary.streams_shipped} streams, {raw:,} raw bytes, {packed:,} compressed "
         f"(compression ratio {ratio:.1f}x)"
     )

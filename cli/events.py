@@ -23,7 +23,8 @@ from cli.common import (
 from ledger.errors import EventSchemaError, KeyFormatError
 from ledger.events_file import sign_lines
 from ledger.keys import private_key_from_pem
-from storage.dedup.store import DedupStore
+from storage.dedup import StoredEvent
+from storage.dedup.store import read_event
 
 events_app = typer.Typer(help="Read and sign events.")
 
@@ -38,28 +39,10 @@ def get(
 ) -> None:
     """The winning envelope of a key in one region, with when and where it was accepted."""
     settings = settings_from(config)
-    region_config = settings.region(region)
-
-    async def read() -> dict[str, Any] | None:
-        store = await DedupStore.open(region_config)
-        try:
-            stored = await store.get_event(tenant_id, event_id)
-        finally:
-            await store.close()
-        if stored is None:
-            return None
-        return {
-            "event": json.loads(stored.event),
-            "accepted_at_ms": stored.accepted_at_ms,
-            "stream": stored.origin.stream,
-            "seq": stored.origin.seq,
-            "hlc": stored.hlc,
-            "digest_sha256": stored.digest.hex(),
-        }
-
-    found = asyncio.run(read())
-    if found is None:
+    stored = asyncio.run(read_event(settings.region(region), tenant_id, event_id))
+    if stored is None:
         fail(f"no event {event_id!r} of tenant {tenant_id!r} in region {region}", ExitCode.FAILED)
+    found = _as_dict(stored)
     if json_output:
         print_json(found)
         return
@@ -68,6 +51,17 @@ def get(
         table.add_row(name, str(found[name]))
     table.add_row("event", json.dumps(found["event"], indent=2, ensure_ascii=False))
     console.print(table)
+
+
+def _as_dict(stored: StoredEvent) -> dict[str, Any]:
+    return {
+        "event": json.loads(stored.event),
+        "accepted_at_ms": stored.accepted_at_ms,
+        "stream": stored.origin.stream,
+        "seq": stored.origin.seq,
+        "hlc": stored.hlc,
+        "digest_sha256": stored.digest.hex(),
+    }
 
 
 @events_app.command("sign")

@@ -12,18 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    WorkflowFailureError,
-)
+from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
 from cli.common import (
@@ -35,28 +24,19 @@ from cli.common import (
     fail,
     print_json,
     settings_from,
+    temporal_client,
 )
 from ledger.config import Settings
-from workers.client import connect
-from workers.geo_check import CHECK_TIMEOUT, run_geo_check
+from workers.geo_check import run_geo_check
+from workers.geo_schedule import ensure_geo_schedule
 from workflows import queues
-from workflows.geo_divergence import (
-    SCHEDULE_ID,
-    WORKFLOW_ID_PREFIX,
-    GeoDivergenceInput,
-    GeoDivergenceResult,
-    GeoDivergenceWorkflow,
-    PairComparison,
-)
+from workflows.geo_divergence import SCHEDULE_ID, GeoDivergenceResult, PairComparison
 
 geo_app = typer.Typer(
     help="Geo-divergence checks: do all regions hold the same records below their watermarks?",
     no_args_is_help=True,
 )
 
-# A check that has not finished by then is stuck (no worker, a database down): give up.
-# A scheduled run missed while Temporal was down is worth running late only briefly after.
-CATCHUP_WINDOW = timedelta(minutes=1)
 SAMPLE_SHOWN = 3
 
 TaskQueueOption = Annotated[
@@ -129,15 +109,8 @@ def schedule(
     console.print(f"  {ui}/namespaces/{settings.temporal.namespace}/schedules/{SCHEDULE_ID}")
 
 
-async def _client(settings: Settings) -> Client:
-    try:
-        return await connect(settings)
-    except RuntimeError as exc:  # the SDK's connection failure
-        fail(f"Temporal at {settings.temporal.address} is unreachable: {exc}", ExitCode.UNAVAILABLE)
-
-
 async def _check(settings: Settings, task_queue: str, quiet: bool) -> GeoDivergenceResult:
-    client = await _client(settings)
+    client = await temporal_client(settings)
     if not quiet:
         err_console.print(
             f"checking on {task_queue}; waiting for the result "
@@ -153,28 +126,9 @@ async def _check(settings: Settings, task_queue: str, quiet: bool) -> GeoDiverge
 
 
 async def _schedule(settings: Settings, interval: timedelta, task_queue: str) -> bool:
-    """Create the schedule, or replace the existing one's definition; True when created."""
-    client = await _client(settings)
-    definition = Schedule(
-        action=ScheduleActionStartWorkflow(
-            GeoDivergenceWorkflow.run,
-            GeoDivergenceInput(),
-            # Temporal appends the scheduled time: runs are `geo-divergence-<timestamp>`.
-            id=WORKFLOW_ID_PREFIX,
-            task_queue=task_queue,
-            execution_timeout=CHECK_TIMEOUT,
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
-    )
+    client = await temporal_client(settings)
     try:
-        await client.create_schedule(SCHEDULE_ID, definition)
-        return True
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(SCHEDULE_ID).update(
-            lambda _: ScheduleUpdate(schedule=definition)
-        )
-        return False
+        return await ensure_geo_schedule(client, interval, task_queue)
     except RPCError as exc:
         fail(f"Temporal at {settings.temporal.address}: {exc}", ExitCode.UNAVAILABLE)
 

@@ -1,5 +1,6 @@
 """The steps of `geoledger demo`, each a small function the CLI narrates: provision the stack,
-start the processes, ingest signed events into both regions, replicate, check convergence."""
+start the processes, ingest signed events into both regions, replicate, check convergence, sum
+up."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from temporalio.client import Client
 
 from ledger.canonical import canonical_bytes
 from ledger.config import Settings
@@ -22,9 +24,14 @@ from ledger.keys import private_key_from_pem
 from ledger.signing import sign_event
 from storage.crr.region_keys import ensure_signing_key_file
 from storage.dedup.migrate import migrate_region
+from storage.dedup.store import DedupStore
 from storage.embedded.apps import AppProcesses
 from storage.keys import KeyRegistry
+from workers.crr_control import crr_statuses
+from workers.crr_report import crr_report
 from workflows import queues
+from workflows.replay_wal import ReplayStatus
+from workflows.ship_wal import ShipStatus
 
 DEMO_TENANT = "acme"
 
@@ -150,8 +157,6 @@ async def wait_converged(
     settings: Settings, last_seq: dict[str, int], timeout_s: float = 120
 ) -> float:
     """Until every region has applied every stream through `last_seq`; returns seconds waited."""
-    from storage.dedup.store import DedupStore
-
     stores = {name: await DedupStore.open(settings.region(name)) for name in settings.regions}
     started = time.monotonic()
     try:
@@ -170,3 +175,58 @@ async def wait_converged(
     finally:
         for store in stores.values():
             await store.close()
+
+
+@dataclass(frozen=True)
+class RegionSummary:
+    """One region at the end of the demo: what it ingested and replayed, and what it holds."""
+
+    region: str
+    ingested: int
+    replayed: int
+    duplicates: int
+    conflicts: int
+    lag_seconds: float
+    events: int
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    regions: list[RegionSummary]
+    streams_shipped: int
+    raw_bytes_shipped: int
+    compressed_bytes_shipped: int
+
+
+async def summarize(client: Client, settings: Settings, tally: IngestTally) -> DemoSummary:
+    """Per region the counts of the workflows' state and of its dedup store; shipping totals."""
+    rows = await crr_report(client, settings)
+    statuses = await crr_statuses(client, settings)
+    ships = [s for s in statuses.values() if isinstance(s, ShipStatus)]
+    replays = [s for s in statuses.values() if isinstance(s, ReplayStatus)]
+    regions: list[RegionSummary] = []
+    for region in settings.regions:
+        counts = tally.by_region.get(region)
+        async with await DedupStore.open(settings.region(region)) as store:
+            stored = await store.count_events()
+            duplicates, conflicts = await store.count_copies()
+        into = [s.state for s in replays if s.into_region == region]
+        regions.append(
+            RegionSummary(
+                region=region,
+                ingested=counts["accepted"] if counts else 0,
+                replayed=sum(state.records_applied for state in into),
+                duplicates=duplicates,
+                conflicts=conflicts,
+                lag_seconds=max(
+                    (r.lag_seconds or 0.0 for r in rows if r.target == region), default=0.0
+                ),
+                events=stored,
+            )
+        )
+    return DemoSummary(
+        regions=regions,
+        streams_shipped=len(ships),
+        raw_bytes_shipped=sum(s.state.raw_bytes_shipped for s in ships),
+        compressed_bytes_shipped=sum(s.state.compressed_bytes_shipped for s in ships),
+    )

@@ -14,6 +14,7 @@ from workflows.geo_divergence import (
     on_demand_workflow_id,
 )
 
+# A check that has not finished by then is stuck (no worker, a database down): give up.
 CHECK_TIMEOUT = timedelta(minutes=30)
 
 

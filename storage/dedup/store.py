@@ -275,3 +275,10 @@ def _position(stream: str | None, through_seq: int | None) -> Position | None:
             f"through_seq: expected an integer in 0..2**63-1, got {through_seq!r}"
         )
     return Position(stream, through_seq)
+
+
+async def read_event(region: RegionConfig, tenant_id: str, event_id: str) -> StoredEvent | None:
+    """The key's winning record in the region, or None: the store is opened for this one read
+    and closed again (for one-off readers such as `geoledger events get`)."""
+    async with await DedupStore.open(region) as store:
+        return await store.get_event(tenant_id, event_id)
