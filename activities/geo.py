@@ -1,5 +1,6 @@
 """Activities of GeoDivergenceWorkflow: watermarks, bucket fingerprints, exact diffs of small
-ranges and the pair's report, plus their names, typed payloads and the divergence gauge.
+ranges and the pair's report, and the divergence gauge (names: activities/names.py, payloads:
+activities/geo_models.py).
 
 Payloads carry ranges, counts, hashes and a capped sample of divergent records; the full list
 goes to region a's object store (storage/geo/report.py). Domain errors become non-retryable
@@ -18,10 +19,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.geo_models import (
-    EXACT_DIFF,
-    FINGERPRINTS,
-    WATERMARKS,
-    WRITE_REPORT,
     DivergentRecord,
     ExactDiffInput,
     ExactDiffResult,
@@ -35,6 +32,8 @@ from activities.geo_models import (
     WriteReportResult,
 )
 from activities.heartbeat import with_heartbeats
+from activities.names import GEO_EXACT_DIFF, GEO_FINGERPRINTS, GEO_WATERMARKS, GEO_WRITE_REPORT
+from ledger import error_types
 from ledger.config import Settings
 from ledger.errors import ConfigError
 from storage.dedup.store import DedupStore
@@ -87,7 +86,7 @@ class GeoActivities:
         self._settings = settings
         self._resources = resources
 
-    @activity.defn(name=WATERMARKS)
+    @activity.defn(name=GEO_WATERMARKS)
     async def watermarks(self, request: WatermarksInput) -> WatermarksResult:
         """Each region's applied position per stream and its routing phase."""
         names = sorted(set(request.regions)) if request.regions else sorted(self._settings.regions)
@@ -95,7 +94,9 @@ class GeoActivities:
             try:
                 self._settings.region(name)
             except ConfigError as exc:
-                raise ApplicationError(str(exc), type="GeoInputError", non_retryable=True) from exc
+                raise ApplicationError(
+                    str(exc), type=error_types.GEO_INPUT, non_retryable=True
+                ) from exc
         found = []
         for name in names:
             dedup = await self._resources.dedup(name)
@@ -111,7 +112,7 @@ class GeoActivities:
             )
         return WatermarksResult(regions=found)
 
-    @activity.defn(name=FINGERPRINTS)
+    @activity.defn(name=GEO_FINGERPRINTS)
     async def fingerprints(self, request: FingerprintsInput) -> FingerprintsResult:
         """Bucket fingerprints of `ranges` of `stream` in one region (one query per shard)."""
         shards = await self._read_ring(request.region)
@@ -133,14 +134,14 @@ class GeoActivities:
             ]
         )
 
-    @activity.defn(name=EXACT_DIFF)
+    @activity.defn(name=GEO_EXACT_DIFF)
     async def exact_diff(self, request: ExactDiffInput) -> ExactDiffResult:
         """Every record of `ranges` of `stream` not in both regions; all of them go to a part in
         region a's store, a sample comes back."""
         if not request.a < request.b:
             raise ApplicationError(
                 f"expected regions a < b alphabetically, got a={request.a!r}, b={request.b!r}",
-                type="GeoInputError",
+                type=error_types.GEO_INPUT,
                 non_retryable=True,
             )
         shards_a = await self._read_ring(request.a)
@@ -167,7 +168,7 @@ class GeoActivities:
             part_key=key,
         )
 
-    @activity.defn(name=WRITE_REPORT)
+    @activity.defn(name=GEO_WRITE_REPORT)
     async def write_report(self, request: WriteReportInput) -> WriteReportResult:
         """Write the pair's report to region a's store and export its divergence count."""
         pair = pair_name(request.a, request.b)
@@ -210,7 +211,7 @@ def _workflow_id() -> str:
     if workflow_id is None:
         raise ApplicationError(
             "expected to run for a workflow, got a standalone activity",
-            type="GeoInputError",
+            type=error_types.GEO_INPUT,
             non_retryable=True,
         )
     return workflow_id

@@ -1,5 +1,5 @@
-"""Activity names and typed payloads of the geo-divergence check: ranges, counts, hashes and a
-capped sample of records, never row dumps. Pure: the workflow imports this module."""
+"""Typed payloads of the geo-divergence check: ranges, counts, hashes and a capped sample of
+records, never row dumps. Pure: the workflow imports this module."""
 
 from __future__ import annotations
 
@@ -16,12 +16,6 @@ if TYPE_CHECKING:
 # storage.dedup.routing.Phase.STABLE, spelled out so this module imports no database code.
 STABLE_PHASE = "stable"
 
-WATERMARKS = "geo_watermarks"
-FINGERPRINTS = "geo_fingerprints"
-EXACT_DIFF = "geo_exact_diff"
-WRITE_REPORT = "geo_write_report"
-
-NON_RETRYABLE_ERRORS = ["GeoInputError", "GeoReportError"]
 DIFF_SEQS_PER_CALL = MAX_DIFF_SEQS
 
 

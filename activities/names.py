@@ -1,15 +1,33 @@
-"""Activity names, shared by the activities that define them and the workflows that call them
-(workflows call activities by name so they never import I/O code)."""
+"""Activity names: one home for the strings the activities register under (`activity.defn(name=…)`)
+and the workflows call them by (workflows never import the activities' I/O code).
+
+Here rather than in ledger/ because only activities, workflows and workers use them, and
+workflows may import this module (tests/unit/test_import_direction.py). Recorded workflow
+histories name these activities: the strings never change. tests/unit/test_cross_boundary_names.py
+checks that each one is registered by a worker of workers/registry.py.
+"""
 
 from __future__ import annotations
 
+# Cross-region replication: shipping (a node's queue).
+SHIP_RUN = "crr_ship_run"
 LIST_SEALED_SEGMENTS = "crr_list_sealed_segments"
 SHIP_SEGMENT = "crr_ship_segment"
 COMMIT_MANIFEST = "crr_commit_manifest"
 READ_SHIP_WATERMARK = "crr_read_ship_watermark"
+REPAIR_STORE = "crr_repair_store"
+
+# Cross-region replication: replay (the CRR queue).
 REPLAY_POSITION = "crr_replay_position"
+REPLAY_RUN = "crr_replay_run"
 LIST_MANIFESTS = "crr_list_manifests"
 APPLY_SEGMENT = "crr_apply_segment"
-REPLAY_RUN = "crr_replay_run"
-SHIP_RUN = "crr_ship_run"
-REPAIR_STORE = "crr_repair_store"
+
+# The geo-divergence check (the CRR queue).
+GEO_WATERMARKS = "geo_watermarks"
+GEO_FINGERPRINTS = "geo_fingerprints"
+GEO_EXACT_DIFF = "geo_exact_diff"
+GEO_WRITE_REPORT = "geo_write_report"
+
+# The smoke workflow (the ops queue).
+SMOKE_OBJECT_ROUND_TRIP = "smoke_object_round_trip"

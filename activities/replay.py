@@ -27,6 +27,7 @@ from activities.heartbeat import with_heartbeats
 from activities.long_poll import long_poll
 from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION, REPLAY_RUN
 from activities.region_resources import RegionResources
+from ledger import error_types
 from ledger.config import Settings
 from storage.crr.errors import VerificationError
 from storage.crr.naming import ManifestRef
@@ -98,7 +99,7 @@ class ReplayActivities:
         except VerificationError as exc:
             # The segments before the failing one were applied: the details say how far.
             raise ApplicationError(
-                str(exc), progress.model_dump(), type="VerificationError", non_retryable=True
+                str(exc), progress.model_dump(), type=error_types.VERIFICATION, non_retryable=True
             ) from exc
         except asyncio.CancelledError:
             # A pause: stop here and say how far the run got (its last transaction either
@@ -155,7 +156,9 @@ class ReplayActivities:
                 )
             )
         except VerificationError as exc:
-            raise ApplicationError(str(exc), type="VerificationError", non_retryable=True) from exc
+            raise ApplicationError(
+                str(exc), type=error_types.VERIFICATION, non_retryable=True
+            ) from exc
         (segment,) = done
         return ApplySegmentResult(
             manifest_sha256=segment.manifest_sha256,

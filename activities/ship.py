@@ -37,6 +37,7 @@ from activities.names import (
 )
 from activities.region_resources import RegionResources
 from activities.wal_prune import ShippedWalPruner
+from ledger import error_types
 from ledger.config import Settings
 from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
@@ -116,7 +117,7 @@ class ShipActivities:
                 f"{self._stream}: next sealed segment starts at seq "
                 f"{segments[0].first_seq}, expected {progress.last_seq + 1}",
                 progress.model_dump(),
-                type="SegmentNotFoundError",
+                type=error_types.SEGMENT_NOT_FOUND,
                 non_retryable=True,
             )
 
@@ -297,7 +298,7 @@ class ShipActivities:
         if stream != self._stream:
             raise ApplicationError(
                 f"this worker ships {self._stream}, not {stream}: wrong task queue",
-                type="WrongStream",
+                type=error_types.WRONG_STREAM,
                 non_retryable=True,
             )
 

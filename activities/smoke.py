@@ -7,7 +7,9 @@ import hashlib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.names import SMOKE_OBJECT_ROUND_TRIP
 from activities.smoke_models import ObjectRoundTripInput, ObjectRoundTripResult
+from ledger import error_types
 from ledger.config import Settings
 from storage.objectstore import ObjectStoreError, open_object_store
 
@@ -16,7 +18,7 @@ class SmokeActivities:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    @activity.defn(name="smoke_object_round_trip")
+    @activity.defn(name=SMOKE_OBJECT_ROUND_TRIP)
     async def object_round_trip(self, request: ObjectRoundTripInput) -> ObjectRoundTripResult:
         """Put a deterministic object, get it back and compare the bytes."""
         store = open_object_store(self._settings.region(request.region).object_store)
@@ -31,7 +33,7 @@ class SmokeActivities:
             raise ApplicationError(
                 f"{store.describe()}/{request.key}: read back {len(echoed)} bytes that differ "
                 f"from the {len(data)} written",
-                type="SmokeMismatch",
+                type=error_types.SMOKE_MISMATCH,
                 non_retryable=True,
             )
         return ObjectRoundTripResult(

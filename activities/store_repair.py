@@ -13,6 +13,7 @@ from activities import crr_metrics
 from activities.crr_models import RepairStoreInput, RepairStoreResult, StoreAuditCursor
 from activities.heartbeat import with_heartbeats
 from activities.names import REPAIR_STORE
+from ledger import error_types
 from ledger.config import Settings
 from storage.crr.naming import manifests_prefix
 from storage.crr.region_keys import manifest_public_key
@@ -45,7 +46,7 @@ class StoreRepairActivities:
         if request.source.stream != self._stream:
             raise ApplicationError(
                 f"this worker audits {self._stream}, not {request.source.stream}: wrong task queue",
-                type="WrongStream",
+                type=error_types.WRONG_STREAM,
                 non_retryable=True,
             )
         cursor = request.cursor

@@ -20,6 +20,7 @@ from temporalio.common import (
 from temporalio.service import RPCError
 
 from activities.crr_models import Follow, LongPoll
+from ledger import search_attributes
 from ledger.config import Settings
 from workflows import queues
 from workflows.replay_wal import (
@@ -34,8 +35,8 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 # A shipper's run notices a pause at its next heartbeat (the worker sends one every 2 s at most)
 # and stops within the commit under way; this bounds a worker that is down or stuck.
 PAUSE_ACK_TIMEOUT = timedelta(seconds=30)
-GEO_REGION = SearchAttributeKey.for_keyword("GeoRegion")
-GEO_STREAM = SearchAttributeKey.for_keyword("GeoStream")
+GEO_REGION = SearchAttributeKey.for_keyword(search_attributes.GEO_REGION)
+GEO_STREAM = SearchAttributeKey.for_keyword(search_attributes.GEO_STREAM)
 
 
 @dataclass(frozen=True)

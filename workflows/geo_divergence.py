@@ -25,11 +25,6 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.geo_models import (
         DIFF_SEQS_PER_CALL,
-        EXACT_DIFF,
-        FINGERPRINTS,
-        NON_RETRYABLE_ERRORS,
-        WATERMARKS,
-        WRITE_REPORT,
         ExactDiffInput,
         ExactDiffResult,
         FingerprintsInput,
@@ -43,6 +38,13 @@ with workflow.unsafe.imports_passed_through():
         WriteReportInput,
         WriteReportResult,
     )
+    from activities.names import (
+        GEO_EXACT_DIFF,
+        GEO_FINGERPRINTS,
+        GEO_WATERMARKS,
+        GEO_WRITE_REPORT,
+    )
+    from ledger import error_types
 
 SCHEDULE_ID = "geo-divergence"
 WORKFLOW_ID_PREFIX = "geo-divergence"
@@ -58,7 +60,7 @@ ACTIVITY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=5,
-    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+    non_retryable_error_types=[error_types.GEO_INPUT, error_types.GEO_REPORT],
 )
 
 
@@ -175,7 +177,7 @@ class GeoDivergenceWorkflow:
         self._request = request
         checked_at = workflow.now().isoformat()
         marks = await workflow.execute_activity(
-            WATERMARKS,
+            GEO_WATERMARKS,
             WatermarksInput(regions=request.regions),
             result_type=WatermarksResult,
             start_to_close_timeout=timedelta(minutes=1),
@@ -212,7 +214,7 @@ class GeoDivergenceWorkflow:
         pair.streams = list(compared)
         pair.differing_keys = sum(s.differing_keys for s in pair.streams)
         report = await workflow.execute_activity(
-            WRITE_REPORT,
+            GEO_WRITE_REPORT,
             WriteReportInput(a=a.region, b=b.region, checked_at=checked_at, streams=pair.streams),
             result_type=WriteReportResult,
             start_to_close_timeout=timedelta(minutes=10),
@@ -255,7 +257,7 @@ class GeoDivergenceWorkflow:
         self, region: str, stream: str, ranges: list[SeqRangeModel]
     ) -> list[RangeFingerprintModel]:
         result: FingerprintsResult = await workflow.execute_activity(
-            FINGERPRINTS,
+            GEO_FINGERPRINTS,
             FingerprintsInput(
                 region=region, stream=stream, ranges=ranges, buckets=self._request.buckets
             ),
@@ -270,7 +272,7 @@ class GeoDivergenceWorkflow:
         self, a: str, b: str, stream: str, ranges: list[SeqRangeModel]
     ) -> ExactDiffResult:
         result: ExactDiffResult = await workflow.execute_activity(
-            EXACT_DIFF,
+            GEO_EXACT_DIFF,
             ExactDiffInput(
                 a=a, b=b, stream=stream, ranges=ranges, max_sample=self._request.max_sample
             ),

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StreamRef,
     )
     from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION, REPLAY_RUN
+    from ledger import error_types
     from workflows.pausable import RUN_TIMEOUT, PausableWorkflow, unless_paused
 
 REPLAY_IN_RUNS = "replay-listed-runs"
@@ -55,7 +56,7 @@ APPLY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["VerificationError"],
+    non_retryable_error_types=[error_types.VERIFICATION],
 )
 
 

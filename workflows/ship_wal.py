@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         SHIP_RUN,
         SHIP_SEGMENT,
     )
+    from ledger import error_types
     from ledger.shipped import ShippedSegment
     from workflows.pausable import RUN_TIMEOUT, PausableWorkflow, unless_paused
     from workflows.queues import node_queue
@@ -78,7 +79,11 @@ UPLOAD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["ShipConflictError", "SegmentNotFoundError", "VerificationError"],
+    non_retryable_error_types=[
+        error_types.SHIP_CONFLICT,
+        error_types.SEGMENT_NOT_FOUND,
+        error_types.VERIFICATION,
+    ],
 )
 
 
@@ -255,7 +260,7 @@ class ShipWalWorkflow(PausableWorkflow):
             raise ApplicationError(
                 f"{self._stream}: next sealed segment starts at seq "
                 f"{listed.segments[0].first_seq}, expected {expected}",
-                type="SegmentNotFoundError",
+                type=error_types.SEGMENT_NOT_FOUND,
                 non_retryable=True,
             )
         slots = asyncio.Semaphore(concurrency)

@@ -10,6 +10,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.names import SMOKE_OBJECT_ROUND_TRIP
     from activities.smoke_models import ObjectRoundTripInput, ObjectRoundTripResult
 
 
@@ -29,7 +30,7 @@ class SmokeWorkflow:
         results: list[ObjectRoundTripResult] = []
         for region in request.regions:
             result = await workflow.execute_activity(
-                "smoke_object_round_trip",
+                SMOKE_OBJECT_ROUND_TRIP,
                 ObjectRoundTripInput(region=region, key=request.object_key),
                 result_type=ObjectRoundTripResult,
                 start_to_close_timeout=timedelta(seconds=30),

@@ -8,17 +8,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledger.search_attributes import KEYWORD_ATTRIBUTES
 from storage.embedded.errors import PartFailedError
 from storage.embedded.process import LOOPBACK, ensure_port_free, port_open, spawn, wait_until
 
 PART = "temporal"
-# Custom search attributes the workflows upsert so the web UI can filter by them.
-SEARCH_ATTRIBUTES = (
-    "GeoRegion=Keyword",
-    "GeoStream=Keyword",
-    "GeoTenant=Keyword",
-    "GeoPhase=Keyword",
-)
+# `--search-attribute NAME=TYPE` values: the custom attributes workflows are started with, so the
+# web UI can filter by them.
+SEARCH_ATTRIBUTES = tuple(f"{name}=Keyword" for name in KEYWORD_ATTRIBUTES)
 
 
 def temporal_binary() -> str:

@@ -1,0 +1,25 @@
+"""Error type names that cross the activity/workflow boundary: the `type` of the
+`ApplicationError`s activities (and workflows) raise, and the `non_retryable_error_types` of the
+workflows' retry policies, which match on that string.
+
+Most name an exception class of storage/ (an activity raises `ApplicationError(type=
+type(exc).__name__)` for it). They live in ledger/ because workflows may not import storage/
+and storage/ may not import activities/, while every layer may import ledger/
+(tests/unit/test_import_direction.py). Recorded workflow histories hold these strings: they
+never change. tests/unit/test_cross_boundary_names.py checks each against the class it names.
+"""
+
+from __future__ import annotations
+
+# storage.crr.errors
+SHIP_CONFLICT = "ShipConflictError"
+SEGMENT_NOT_FOUND = "SegmentNotFoundError"
+VERIFICATION = "VerificationError"
+
+# storage.geo.errors
+GEO_INPUT = "GeoInputError"
+GEO_REPORT = "GeoReportError"
+
+# No exception class: raised only as ApplicationError types, for an operator to read.
+WRONG_STREAM = "WrongStream"  # an activity of one stream's queue asked about another stream
+SMOKE_MISMATCH = "SmokeMismatch"  # an object read back differs from the one written
