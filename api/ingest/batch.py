@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from api.ingest.errors import BatchRejected
+from api.ingest.results import Reason
 from ledger.envelope import SignedEvent, parse_signed_event
 from ledger.errors import EventSchemaError
 from ledger.event_wire import (
@@ -41,7 +42,7 @@ _Payload = TypeVar("_Payload")
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str
+    reason: Reason
     detail: str
 
 
@@ -92,9 +93,8 @@ def _item_from_wire(index: int, wire: WireSignedEvent[Any], plain: bool) -> Batc
     except Invalid:
         # The decoder checked types, ids and the field set: tenant_id and event_id are good.
         error = schema_error(wire_fields(wire), signed=True)
-        return BatchItem(
-            index, wire.tenant_id, wire.event_id, None, Rejection(error.reason, error.detail)
-        )
+        rejection = Rejection(Reason(error.reason), error.detail)
+        return BatchItem(index, wire.tenant_id, wire.event_id, None, rejection)
     return BatchItem(index, wire.tenant_id, wire.event_id, event, None)
 
 
@@ -140,7 +140,7 @@ def _parse_item(index: int, raw: Any) -> BatchItem:
             tenant_id if isinstance(tenant_id, str) else None,
             event_id if isinstance(event_id, str) else None,
             None,
-            Rejection(exc.reason, exc.detail),
+            Rejection(Reason(exc.reason), exc.detail),
         )
     return BatchItem(index, event.tenant_id, event.event_id, event, None)
 

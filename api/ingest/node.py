@@ -20,7 +20,7 @@ from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
 from api.ingest.batch import BatchItem, parse_batch
 from api.ingest.errors import NodeUnavailable
-from api.ingest.results import EventResult
+from api.ingest.results import EventResult, Reason
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
 from ledger.record import WalRecord, decode_record, encode_record
@@ -206,7 +206,7 @@ def _result(item: BatchItem, applied: tuple[int, ApplyResult] | None) -> EventRe
             item.tenant_id,
             item.event_id,
             "rejected",
-            rejection.reason if rejection else "internal",
+            rejection.reason if rejection else Reason.INTERNAL,
             rejection.detail if rejection else None,
         )
     seq, outcome = applied

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from api.ingest.batch import BatchItem, Rejection
+from api.ingest.results import Reason
 from ledger.envelope import SignedEvent
 from ledger.signing import verification_inputs, verify_signature
 from storage.cpu_pool import CpuPool
@@ -64,7 +65,9 @@ class SignatureVerifier:
             if not valid:
                 checked[position] = _rejected(
                     items[position],
-                    Rejection("signature.invalid", "the signature does not verify under key_id"),
+                    Rejection(
+                        Reason.SIGNATURE_INVALID, "the signature does not verify under key_id"
+                    ),
                 )
         return checked
 
@@ -77,15 +80,15 @@ class SignatureVerifier:
             known = known_keys[event.key_id] = await self._keys.key(event.key_id)
         if known is None:
             if not await self._keys.tenant_exists(event.tenant_id):
-                return Rejection("tenant.unknown", f"tenant {event.tenant_id!r} has no keys")
-            return Rejection("key.unknown", f"key {event.key_id!r} is not registered")
+                return Rejection(Reason.TENANT_UNKNOWN, f"tenant {event.tenant_id!r} has no keys")
+            return Rejection(Reason.KEY_UNKNOWN, f"key {event.key_id!r} is not registered")
         if known.tenant_id != event.tenant_id:
             return Rejection(
-                "key.tenant_mismatch",
+                Reason.KEY_TENANT_MISMATCH,
                 f"key {event.key_id!r} belongs to another tenant, not {event.tenant_id!r}",
             )
         if known.revoked:
-            return Rejection("key.revoked", f"key {event.key_id!r} has been revoked")
+            return Rejection(Reason.KEY_REVOKED, f"key {event.key_id!r} has been revoked")
         return known.public_key
 
     async def _verify_all(
