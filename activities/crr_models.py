@@ -18,10 +18,11 @@ class StreamRef(BaseModel):
 
 
 class LongPoll(BaseModel):
-    """How a listing waits for new work: up to `wait_s`, looking every `interval_s`."""
+    """How a listing waits for new work: up to `wait_s`, looking every `interval_s` (from the
+    crr.idle_wait_s and crr.poll_interval_s settings)."""
 
-    wait_s: float = 0.0
-    interval_s: float = 0.2
+    wait_s: float
+    interval_s: float
 
 
 class Follow(BaseModel):
@@ -43,7 +44,7 @@ class ListSegmentsInput(BaseModel):
     source: StreamRef
     after_seq: int
     limit: int = 16
-    poll: LongPoll = LongPoll()
+    poll: LongPoll
 
 
 class SegmentRef(BaseModel):
@@ -91,7 +92,7 @@ class ListManifestsInput(BaseModel):
     into_region: str
     after_seq: int
     limit: int = 32
-    poll: LongPoll = LongPoll()
+    poll: LongPoll
 
 
 class ManifestRefModel(BaseModel):

@@ -159,7 +159,10 @@ class WalConfig(_Strict):
 
 
 class CrrConfig(_Strict):
-    """Cross-region replication tuning."""
+    """Cross-region replication tuning. The listing, follow_* and store_audit_interval_s settings
+    are frozen into each CRR workflow's input when it starts (workers/crr_control.py): a running
+    workflow keeps them until `geoledger crr start --restart`. The others are read by the workers
+    when they start."""
 
     zstd_level: int = Field(default=3, ge=1, le=22)
     max_concurrent_uploads: int = Field(default=4, ge=1, le=64)

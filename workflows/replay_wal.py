@@ -81,7 +81,7 @@ class ReplayWalInput(BaseModel):
     state: ReplayState | None = None
     paused: bool = False
     # How a listing waits for new work (see CrrConfig).
-    poll: LongPoll = LongPoll(wait_s=10.0)
+    poll: LongPoll
     manifests_per_round: int = 32
     # How long one run follows the stream (crr.follow_*); None: a listing, then a run applying
     # what it listed (workflows started before the setting existed).

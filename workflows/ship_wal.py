@@ -105,8 +105,8 @@ class ShipWalInput(BaseModel):
     state: ShipState | None = None
     paused: bool = False
     # How a listing waits for new work (see CrrConfig).
-    poll: LongPoll = LongPoll(wait_s=10.0)
-    max_concurrent_uploads: int = 4
+    poll: LongPoll
+    max_concurrent_uploads: int  # crr.max_concurrent_uploads
     segments_per_round: int = 16
     # A window of the store audit at least this often (crr.store_audit_interval_s); None: only
     # when a run starts (workflows started before the setting existed).

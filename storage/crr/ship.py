@@ -29,9 +29,10 @@ async def ship_segment(
     stream: str,
     first_seq: int,
     targets: Mapping[str, ObjectStore],
-    level: int = 3,
+    level: int,
 ) -> ShippedSegment:
-    """Compress the sealed segment starting at `first_seq` and upload it to every target."""
+    """Compress the sealed segment starting at `first_seq` (zstd at `level`, the crr.zstd_level
+    setting) and upload it to every target."""
     # Only the segments from `first_seq` on: the directory holds the whole retention (an hour).
     listed = sealed_segments_after(wal_directory, first_seq - 1)
     segment = next((s for s in listed if s.first_seq == first_seq), None)

@@ -42,7 +42,7 @@ class ShipTargets:
     stream: str
     stores: Mapping[str, ObjectStore]
     signing_key: Ed25519PrivateKey
-    zstd_level: int = 3
+    zstd_level: int  # the crr.zstd_level setting
 
 
 async def ship_run(

@@ -1,14 +1,16 @@
 """The configuration of the two-region embedded stack, rendered as `geoledger.toml` text.
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
-with private ports and state directories so they never collide with a running `make demo`.
+with private ports and state directories so they never collide with a running `make demo`. The
+[wal] and [crr] values are the settings model's defaults, so the file shows every tunable without
+holding a second copy of any default.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.config import DevStackConfig
+from ledger.config import CrrConfig, DevStackConfig, WalConfig
 
 _TEMPLATE = """\
 # geoledger configuration: two regions on the embedded stack (`geoledger dev up`).
@@ -23,18 +25,38 @@ ui_url = "http://127.0.0.1:{temporal_ui_port}"
 worker_metrics_port = 0
 
 [wal]
-# Segments are sealed at 16 MiB or at this age, whichever comes first, and only sealed segments
-# ship: the age is the floor of replication lag (the RPO if this region's disk is lost). The cost
-# of 0.25 s: while busy, up to four segments and four manifests per node per second in each ship
-# target. An idle node seals nothing. Raise it to write fewer, larger objects.
-max_segment_age_s = 0.25
+# Segments are sealed at max_segment_bytes or at max_segment_age_s, whichever comes first, and
+# only sealed segments ship: the age is the floor of replication lag (the RPO if this region's disk
+# is lost). The cost: while busy, up to 1 / max_segment_age_s segments and as many manifests per
+# node per second in each ship target. An idle node seals nothing. Raise the age to write fewer,
+# larger objects. Both are read by each ingest node when it starts.
+max_segment_age_s = {wal.max_segment_age_s!r}
+max_segment_bytes = {wal.max_segment_bytes!r}
 # Sealed segments that every ship target holds and the node has applied are deleted locally
-# once they are this old; the object stores keep them.
-retain_shipped_s = 3600
+# once they are this old; the object stores keep them. Read by the CRR workers when they start.
+retain_shipped_s = {wal.retain_shipped_s!r}
 
 [crr]
-# How often a listing looks for new sealed segments or manifests while it waits for work.
-poll_interval_s = 0.1
+# Read by the CRR workers when they start.
+zstd_level = {crr.zstd_level!r}
+# Manifests (and their segments) a shipper run or `crr repair-store` audits in each ship target.
+store_audit_manifests = {crr.store_audit_manifests!r}
+# How often each node's worker measures wal_crr_lag_seconds.
+lag_sample_interval_s = {crr.lag_sample_interval_s!r}
+# Frozen into each CRR workflow's input when it starts: a running workflow keeps these values
+# until `geoledger crr start --restart` (safe: shippers and replayers resume where they were).
+# A listing waits up to idle_wait_s for new sealed segments or manifests, looking every
+# poll_interval_s.
+idle_wait_s = {crr.idle_wait_s!r}
+poll_interval_s = {crr.poll_interval_s!r}
+max_concurrent_uploads = {crr.max_concurrent_uploads!r}
+# A running shipper audits one window of its ship targets at least this often.
+store_audit_interval_s = {crr.store_audit_interval_s!r}
+# A run follows its stream until follow_idle_s pass with nothing new, follow_max_s pass, or
+# follow_max_segments are done; then it reports to its workflow.
+follow_idle_s = {crr.follow_idle_s!r}
+follow_max_s = {crr.follow_max_s!r}
+follow_max_segments = {crr.follow_max_segments!r}
 
 [dev]
 state_dir = "{state_dir}"
@@ -90,6 +112,8 @@ def render_dev_config(
     eu_ingest_port: int = DEFAULT_EU_INGEST_PORT,
 ) -> str:
     return _TEMPLATE.format(
+        wal=WalConfig(),
+        crr=CrrConfig(),
         state_dir=Path(dev.state_dir).as_posix(),
         temporal_port=dev.temporal_port,
         temporal_ui_port=dev.temporal_ui_port,

@@ -38,9 +38,6 @@ from storage.wal.seal_checkpoint import IDLE_CHECKPOINT_S, SealCheckpointer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_SEGMENT_BYTES = 16 << 20
-DEFAULT_MAX_SEGMENT_AGE_S = 1.0
-
 Fsync = Callable[[int], None]
 # Called on the event loop after every durable group: (records in the group, seconds spent in
 # fsync for it). Meant for Prometheus histograms; it must not block.
@@ -147,8 +144,8 @@ class WalWriter:
         cls,
         directory: Path,
         stream: str,
-        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
-        max_segment_age_s: float = DEFAULT_MAX_SEGMENT_AGE_S,
+        max_segment_bytes: int,
+        max_segment_age_s: float,
         *,
         fsync: Fsync = os.fsync,
         on_commit: CommitHook | None = None,

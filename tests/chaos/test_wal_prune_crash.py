@@ -31,6 +31,7 @@ from storage.wal import (
 from storage.wal.checkpoint import checkpoint_path
 from storage.wal.naming import CHECKPOINT_FILE_NAME, segment_file_name
 from tests.chaos.wal_prune_process import MANIFEST_SHA256
+from tests.support.wal import SEGMENT_LIMITS
 from tests.unit.test_wal_recovery import record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ LEFT_BEHIND = {
 
 
 async def _write(directory: Path) -> None:
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         for index in range(SEGMENTS):
             first = index * PER_SEGMENT + 1
             await writer.append([record(seq) for seq in range(first, first + PER_SEGMENT)])
@@ -100,7 +101,7 @@ async def test_a_prune_killed_at_a_crash_point_loses_nothing(tmp_path: Path, cra
 
     # A writer starts, continues gap-free from the newest record, and its clock source (the
     # newest record) is intact.
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert (writer.last_seq, writer.last_record()) == (LAST, record(LAST))
         assert await writer.append([b"after the crash"]) == [LAST + 1]
     assert [seq for seq, _ in iter_records(tmp_path, FIRST_RETAINED - 1)] == list(
@@ -123,7 +124,7 @@ async def test_a_checkpoint_write_cut_before_its_rename_changes_nothing(tmp_path
     await _write(tmp_path)
     before = checkpoint_path(tmp_path).read_bytes()
     (tmp_path / f"{CHECKPOINT_FILE_NAME}.tmp").write_bytes(b'{"v": 1, "first_retai')
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert writer.last_seq == LAST
     assert checkpoint_path(tmp_path).read_bytes() == before
     result = prune_shipped(tmp_path, PruneLimits(LAST, MANIFEST_SHA256, LAST, 0.0, 4e9))
@@ -168,7 +169,7 @@ async def test_prunes_racing_a_writer_and_readers_keep_every_retained_record(
                 problems.append(exc)
                 return
 
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         threads = [threading.Thread(target=prune_forever), threading.Thread(target=read_forever)]
         for thread in threads:
             thread.start()
@@ -189,5 +190,5 @@ async def test_prunes_racing_a_writer_and_readers_keep_every_retained_record(
     checkpoint = read_checkpoint(tmp_path)
     assert checkpoint.sealed_through_seq == 400
     assert checkpoint.first_retained_seq == 400
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert (writer.last_seq, writer.last_record()) == (400, record(400))

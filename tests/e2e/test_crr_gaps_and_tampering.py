@@ -360,7 +360,7 @@ async def test_a_pause_sent_with_the_start_holds(settings: Settings) -> None:
     """`crr pause` right after `crr start`, before a worker has run the new workflows: the
     signal then comes with the first workflow task, and it must hold all the same."""
     eu_store = open_object_store(settings.region("eu").object_store)
-    poll = LongPoll(wait_s=IDLE_WAIT_S)
+    poll = LongPoll(wait_s=IDLE_WAIT_S, interval_s=settings.crr.poll_interval_s)
     async with (
         running_cluster(settings) as cluster,
         await DedupStore.open(settings.region("eu")) as eu,
@@ -368,7 +368,12 @@ async def test_a_pause_sent_with_the_start_holds(settings: Settings) -> None:
         client = cluster.client
         ship = await client.start_workflow(
             ShipWalWorkflow.run,
-            ShipWalInput(region="us", node="n1", poll=poll),
+            ShipWalInput(
+                region="us",
+                node="n1",
+                poll=poll,
+                max_concurrent_uploads=settings.crr.max_concurrent_uploads,
+            ),
             id=SHIP_US,
             task_queue=queues.CRR,
             start_signal="pause",

@@ -24,8 +24,9 @@ from tests.support.tenants import register, tenant
 from workers.crr_control import crr_statuses, crr_workflows, signal_crr, start_crr
 
 ACME = tenant("acme")
-# Longer than a segment's seal age (1 s) plus a ship and a replay poll (0.5 s each) with room to
-# spare: had pausing not held them back, the new seqs would have been applied by then.
+# Longer than a segment's seal age (wal.max_segment_age_s) plus a ship and a replay poll
+# (crr.poll_interval_s) with room to spare: had pausing not held them back, the new seqs would
+# have been applied by then.
 PAUSED_OBSERVATION_S = 4.0
 SELECT_WINNERS = "SELECT event_id FROM dedup_events"
 SELECT_COPIES = "SELECT event_id FROM dedup_copies"

@@ -28,6 +28,7 @@ from storage.wal import WalWriter, stream_directory
 from tests.conftest import RunningStack
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
+from tests.support.wal import SEGMENT_LIMITS
 
 ACME = tenant("acme")
 STREAM = "us/n1"
@@ -45,7 +46,7 @@ async def _write_wal(settings: Settings) -> Path:
     """SEGMENTS sealed segments of PER_SEGMENT signed events each, as node us/n1 writes them."""
     directory = stream_directory(Path(settings.region("us").wal_dir), STREAM)
     hlc0 = time.time_ns() // 1_000_000 << 16
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         for segment in range(SEGMENTS):
             records = []
             for index in range(PER_SEGMENT):
@@ -67,7 +68,13 @@ async def _ship_everything(settings: Settings, wal: Path) -> list[CommittedSegme
     async def note(segment: CommittedSegment) -> None:
         committed.append(segment)
 
-    targets = ShipTargets(wal, STREAM, _stores(settings), signing_key("us", settings.region("us")))
+    targets = ShipTargets(
+        wal,
+        STREAM,
+        _stores(settings),
+        signing_key("us", settings.region("us")),
+        settings.crr.zstd_level,
+    )
     first_seqs = [segment * PER_SEGMENT + 1 for segment in range(SEGMENTS)]
     await ship_run(first_seqs, targets, "", concurrency=SEGMENTS, on_committed=note)
     return committed

@@ -27,6 +27,7 @@ from storage.wal.naming import segment_file_name
 from tests.conftest import RunningStack
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
+from tests.support.wal import SEGMENT_LIMITS
 
 ACME = tenant("acme")
 STREAM = "us/n1"
@@ -74,7 +75,7 @@ class Stream:
     async def seal(self, segments: int = 1) -> list[float]:
         """Write and seal `segments` more segments; the monotonic time of each seal."""
         if self._writer is None:
-            self._writer = await WalWriter.open(self.directory, STREAM)
+            self._writer = await WalWriter.open(self.directory, STREAM, **SEGMENT_LIMITS)
         sealed: list[float] = []
         for _ in range(segments):
             records = []
@@ -103,7 +104,11 @@ class Shipper:
 
     def __init__(self, settings: Settings, stream: Stream) -> None:
         self.targets = ShipTargets(
-            stream.directory, STREAM, stores(settings), signing_key("us", settings.region("us"))
+            stream.directory,
+            STREAM,
+            stores(settings),
+            signing_key("us", settings.region("us")),
+            settings.crr.zstd_level,
         )
         self.committed: list[tuple[CommittedSegment, float]] = []
         self.idle_calls = 0

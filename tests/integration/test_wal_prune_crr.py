@@ -34,6 +34,7 @@ from tests.conftest import RunningStack
 from tests.integration.test_crr_runs import ACME, PER_SEGMENT, SEGMENTS, STREAM, _write_wal
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register
+from tests.support.wal import SEGMENT_LIMITS
 from workers.drills.rebuild import rebuild_region
 from workers.lag_monitor import LagMonitor
 
@@ -102,7 +103,7 @@ async def test_ship_runs_prune_behind_them_and_every_wal_reader_copes(settings: 
         assert _first_seqs(wal) == [1, 6, 11, 16, 21, 26]
 
         async with (
-            await WalWriter.open(wal, STREAM) as writer,
+            await WalWriter.open(wal, STREAM, **SEGMENT_LIMITS) as writer,
             await DedupStore.open(settings.region("us")) as us,
         ):
             assert await catch_up_dedup(writer, us, STREAM) == LAST
@@ -131,7 +132,7 @@ async def test_ship_runs_prune_behind_them_and_every_wal_reader_copes(settings: 
         # A node whose dedup store is older than the pruned range (eu's store stands in for one
         # restored from an old backup) refuses to start, naming the seqs, and applies nothing.
         async with (
-            await WalWriter.open(wal, STREAM) as writer,
+            await WalWriter.open(wal, STREAM, **SEGMENT_LIMITS) as writer,
             await DedupStore.open(settings.region("eu")) as stale,
         ):
             with pytest.raises(WalPrunedError, match=r"seqs 1\.\.25 were pruned"):
@@ -159,7 +160,7 @@ async def test_ship_runs_prune_behind_them_and_every_wal_reader_copes(settings: 
 
     # The node restarts through its real start path: nothing to catch up, seqs go on gap-free
     # and its clock goes on from the newest record, which a pruned WAL still holds.
-    async with await WalWriter.open(wal, STREAM) as writer:
+    async with await WalWriter.open(wal, STREAM, **SEGMENT_LIMITS) as writer:
         newest = writer.last_record()
         assert writer.stats.segments_read_at_open == 0 and newest is not None
     newest_hlc = decode_record(newest).hlc

@@ -18,6 +18,7 @@ from activities.ship import ShipActivities
 from ledger.config import Settings, load_settings
 from storage.wal import WalWriter, stream_directory
 from storage.wal.watch import SealWatch
+from tests.support.wal import SEGMENT_BYTES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STREAM = "us/n1"
@@ -37,7 +38,9 @@ def settings(tmp_path: Path) -> Settings:
 async def _open_writer(settings: Settings) -> WalWriter:
     directory = stream_directory(settings.region("us").wal_dir, STREAM)
     # An age far beyond the test: segments are sealed only when the test says so.
-    return await WalWriter.open(directory, STREAM, max_segment_age_s=3600)
+    return await WalWriter.open(
+        directory, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=3600
+    )
 
 
 async def _list(settings: Settings, poll: LongPoll, after_seq: int = 0) -> ListSegmentsResult:
@@ -58,7 +61,9 @@ async def _seal_later(writer: WalWriter, delay_s: float) -> float:
 async def watched(tmp_path: Path) -> AsyncIterator[tuple[WalWriter, SealWatch]]:
     """A writer of one stream and a watch on its directory."""
     directory = tmp_path / "wal" / "us" / "n1"
-    async with await WalWriter.open(directory, STREAM, max_segment_age_s=3600) as writer:
+    async with await WalWriter.open(
+        directory, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=3600
+    ) as writer:
         watch = SealWatch.start(directory)
         assert watch is not None
         with contextlib.closing(watch):

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from storage.wal import WalWriter
+from tests.support.wal import SEGMENT_LIMITS
 
 
 async def bench(directory: Path, appenders: int, appends: int, record_bytes: int) -> None:
@@ -26,7 +27,9 @@ async def bench(directory: Path, appenders: int, appends: int, record_bytes: int
         fsync_seconds.append(seconds)
 
     record = b"x" * record_bytes
-    async with await WalWriter.open(directory, "bench/n1", on_commit=on_commit) as writer:
+    async with await WalWriter.open(
+        directory, "bench/n1", on_commit=on_commit, **SEGMENT_LIMITS
+    ) as writer:
 
         async def appender(count: int) -> None:
             for _ in range(count):

@@ -17,6 +17,7 @@ from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_run
 from storage.objectstore import ObjectStore, open_object_store
 from storage.wal import WalWriter, stream_directory
 from tests.support.tenants import tenant
+from tests.support.wal import SEGMENT_LIMITS
 
 ACME = tenant("acme")
 STREAM = "us/n1"
@@ -42,7 +43,7 @@ async def ship_stream(settings: Settings) -> list[CommittedSegment]:
     """Write and ship the stream; the committed segments in order."""
     directory = stream_directory(Path(settings.region("us").wal_dir), STREAM)
     hlc0 = time.time_ns() // 1_000_000 << 16
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         for seq in range(1, LAST_SEQ + 1):
             event = parse_signed_event(ACME.event(f"evt-{seq}", {"seq": seq}))
             record = WalRecord(hlc0 + seq, "us", "n1", hlc0 >> 16, event)
@@ -55,7 +56,11 @@ async def ship_stream(settings: Settings) -> list[CommittedSegment]:
         committed.append(segment)
 
     targets = ShipTargets(
-        directory, STREAM, stores_of(settings), signing_key("us", settings.region("us"))
+        directory,
+        STREAM,
+        stores_of(settings),
+        signing_key("us", settings.region("us")),
+        settings.crr.zstd_level,
     )
     first_seqs = [s * PER_SEGMENT + 1 for s in range(SEGMENTS)]
     await ship_run(first_seqs, targets, "", concurrency=SEGMENTS, on_committed=note)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,24 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_committed_config_is_the_rendered_default() -> None:
     # The committed file is what `render_dev_config` makes of the defaults; drift is a bug.
     assert (REPO_ROOT / "geoledger.toml").read_text() == render_dev_config(DevStackConfig())
+
+
+def test_committed_config_shows_every_wal_and_crr_setting() -> None:
+    # An operator learns what can be tuned from the file: no setting of these sections is hidden.
+    shown = tomllib.loads((REPO_ROOT / "geoledger.toml").read_text())
+    assert set(shown["wal"]) == set(WalConfig.model_fields)
+    assert set(shown["crr"]) == set(CrrConfig.model_fields)
+
+
+def test_settings_frozen_into_workflow_inputs_are_marked() -> None:
+    # workers/crr_control.py reads crr settings only to build the CRR workflows' inputs, where
+    # they stay until `crr start --restart`; the file lists exactly those below its marker.
+    control = (REPO_ROOT / "workers" / "crr_control.py").read_text()
+    frozen = set(re.findall(r"settings\.crr\.(\w+)", control))
+    crr = (REPO_ROOT / "geoledger.toml").read_text().split("\n[crr]\n")[1].split("\n[")[0]
+    after_marker = crr.split("# Frozen into each CRR workflow's input")[1]
+    marked = set(re.findall(r"^(\w+) =", after_marker, re.MULTILINE))
+    assert frozen and marked == frozen
 
 
 def test_default_describes_us_on_s3_and_eu_on_gcs() -> None:

@@ -22,6 +22,7 @@ from storage.wal.checkpoint import checkpoint_path, update_checkpoint
 from storage.wal.framing import encode_frame
 from storage.wal.naming import segment_file_name
 from storage.wal.seal_checkpoint import IDLE_CHECKPOINT_S
+from tests.support.wal import SEGMENT_BYTES, SEGMENT_LIMITS
 from tests.unit.test_wal_recovery import record, write_segment
 
 STREAM = "us/n1"
@@ -82,7 +83,7 @@ async def test_a_damaged_checkpoint_is_a_hard_error_naming_the_file(
     write_segment(tmp_path, 1, 3, sealed=True)
     checkpoint_path(tmp_path).write_bytes(content)
     with pytest.raises(WalCorruptionError, match=reason) as caught:
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     assert caught.value.path == checkpoint_path(tmp_path)
     assert checkpoint_path(tmp_path).read_bytes() == content
 
@@ -91,7 +92,7 @@ async def test_a_damaged_checkpoint_is_a_hard_error_naming_the_file(
 
 
 async def _write_sealed(directory: Path, segments: int) -> None:
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         for index in range(segments):
             await writer.append([record(index * 2 + 1), record(index * 2 + 2)])
             await writer.seal()
@@ -104,13 +105,13 @@ async def test_the_writer_records_what_it_sealed_and_a_start_reads_only_what_fol
     # Closing recorded every seal: the next start reads no sealed segment, only the newest one
     # for its last record (the node's clock).
     assert read_checkpoint(tmp_path).sealed_through_seq == 80
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert writer.stats.segments_read_at_open == 0
         assert (writer.last_seq, writer.last_record()) == (80, record(80))
         await writer.append([record(81)])
         await writer.seal()
         await writer.append([record(82)])  # left open
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert writer.stats.segments_read_at_open == 0
         assert (writer.last_seq, writer.last_record()) == (82, record(82))
         assert await writer.append([record(83)]) == [83]
@@ -119,7 +120,9 @@ async def test_the_writer_records_what_it_sealed_and_a_start_reads_only_what_fol
 
 async def test_a_crashed_writer_leaves_at_most_a_few_segments_to_read(tmp_path: Path) -> None:
     """Without a close, the checkpoint lags by fewer than CHECKPOINT_EVERY_SEALS seals."""
-    writer = await WalWriter.open(tmp_path, STREAM, max_segment_age_s=60)
+    writer = await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=60
+    )
     for index in range(20):
         await writer.append([record(index + 1)])
         await writer.seal()
@@ -130,14 +133,16 @@ async def test_a_crashed_writer_leaves_at_most_a_few_segments_to_read(tmp_path: 
     assert read_checkpoint(tmp_path).sealed_through_seq == 16
     # A SIGKILL: the lock is dropped, nothing else happens.
     writer._lock.release()
-    async with await WalWriter.open(tmp_path, STREAM) as reopened:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as reopened:
         assert reopened.stats.segments_read_at_open == 4
         assert reopened.last_seq == 21
     await writer.close()
 
 
 async def test_an_idle_writer_records_its_seals_after_a_quiet_moment(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_age_s=60) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=60
+    ) as writer:
         for seq in range(1, 4):
             await writer.append([record(seq)])
             await writer.seal()
@@ -157,13 +162,13 @@ async def test_ten_thousand_sealed_segments_start_in_under_two_seconds(tmp_path:
     (tmp_path / "stream").write_text(f"{STREAM}\n")
     # The first start has no checkpoint: it reads everything once and writes one.
     started = time.perf_counter()
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert writer.stats.segments_read_at_open == segments
     unbounded = time.perf_counter() - started
     assert read_checkpoint(tmp_path).sealed_through_seq == segments
 
     started = time.perf_counter()
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert writer.stats.segments_read_at_open == 0
         assert (writer.last_seq, writer.last_record()) == (segments, record(segments))
     bounded = time.perf_counter() - started
@@ -182,7 +187,7 @@ async def test_ten_thousand_sealed_segments_start_in_under_two_seconds(tmp_path:
 async def _checkpointed_directory(directory: Path) -> None:
     """Segments 1-2, 3-4, 5-6 sealed and recorded; 7 open."""
     await _write_sealed(directory, 3)
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         await writer.append([record(7)])
 
 
@@ -190,14 +195,14 @@ async def test_a_checkpoint_pointing_past_the_segments_is_refused(tmp_path: Path
     await _write_sealed(tmp_path, 3)
     update_checkpoint(tmp_path, WalCheckpoint(sealed_through_seq=9), os.fsync)
     with pytest.raises(WalCorruptionError, match=r"end at seq 9 .*got 6: the checkpoint points"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 async def test_a_checkpoint_past_an_open_segment_is_refused(tmp_path: Path) -> None:
     await _checkpointed_directory(tmp_path)
     update_checkpoint(tmp_path, WalCheckpoint(sealed_through_seq=8), os.fsync)
     with pytest.raises(WalCorruptionError, match="expected a sealed segment holding seq 8"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 async def test_a_checkpoint_inside_a_segment_is_refused(tmp_path: Path) -> None:
@@ -206,14 +211,14 @@ async def test_a_checkpoint_inside_a_segment_is_refused(tmp_path: Path) -> None:
     data = json.loads(checkpoint_path(tmp_path).read_bytes())
     checkpoint_path(tmp_path).write_text(json.dumps({**data, "sealed_through_seq": 3}))
     with pytest.raises(WalCorruptionError, match=r"\.seg to start at seq 4 .*got 5"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 async def test_lost_newest_segments_are_refused(tmp_path: Path) -> None:
     await _write_sealed(tmp_path, 3)
     (tmp_path / segment_file_name(5, sealed=True)).unlink()
     with pytest.raises(WalCorruptionError, match=r"end at seq 6 .*got 4: the checkpoint points"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 async def test_a_gap_after_the_first_retained_seq_is_refused(tmp_path: Path) -> None:
@@ -223,7 +228,7 @@ async def test_a_gap_after_the_first_retained_seq_is_refused(tmp_path: Path) -> 
     # Seqs 3-4 vanished too: the first retained segment is not where the checkpoint says.
     (tmp_path / segment_file_name(3, sealed=True)).unlink()
     for open_it in (
-        lambda: WalWriter.open(tmp_path, STREAM),
+        lambda: WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS),
         lambda: _first_record(tmp_path),
     ):
         with pytest.raises(
@@ -239,7 +244,7 @@ async def test_a_checkpoint_with_no_segment_left_is_refused(tmp_path: Path) -> N
     for seq in (1, 3):
         (tmp_path / segment_file_name(seq, sealed=True)).unlink()
     with pytest.raises(WalCorruptionError, match=r"expected segments from seq 3 on .*got none"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 async def test_a_gap_after_the_checkpoint_is_still_found(tmp_path: Path) -> None:
@@ -247,7 +252,7 @@ async def test_a_gap_after_the_checkpoint_is_still_found(tmp_path: Path) -> None
     write_segment(tmp_path, 5, 2, sealed=True)  # 5-6, not recorded
     write_segment(tmp_path, 9, 1, sealed=False)  # 7-8 missing
     with pytest.raises(WalCorruptionError, match=r"start at seq 7 .*got 9: seqs have a gap"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 async def _first_record(directory: Path) -> None:

@@ -21,6 +21,7 @@ from storage.wal import (
     sealed_segments_after,
 )
 from storage.wal.naming import segment_file_name
+from tests.support.wal import SEGMENT_BYTES, SEGMENT_LIMITS
 from tests.unit.test_wal_recovery import record
 
 STREAM = "us/n1"
@@ -32,7 +33,7 @@ LAST = SEGMENTS * PER_SEGMENT
 async def _write(directory: Path) -> None:
     """SEGMENTS sealed segments of PER_SEGMENT records (1-3, 4-6, ... 16-18), recorded in the
     checkpoint, then sealed an hour ago."""
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         for index in range(SEGMENTS):
             first = index * PER_SEGMENT + 1
             await writer.append([record(seq) for seq in range(first, first + PER_SEGMENT)])
@@ -114,7 +115,9 @@ async def test_only_a_prefix_goes_a_young_segment_keeps_the_older_after_it(tmp_p
 async def test_segments_the_writer_has_not_recorded_stay(tmp_path: Path) -> None:
     """A crash before the writer's checkpoint update: the next start reads those segments, so
     they stay until a writer records them."""
-    writer = await WalWriter.open(tmp_path, STREAM, max_segment_age_s=60)
+    writer = await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=60
+    )
     for seq in range(1, 6):
         await writer.append([record(seq)])
         await writer.seal()
@@ -129,12 +132,12 @@ async def test_segments_the_writer_has_not_recorded_stay(tmp_path: Path) -> None
 async def test_the_writer_restarts_after_pruning_and_continues_gap_free(tmp_path: Path) -> None:
     await _write(tmp_path)
     prune_shipped(tmp_path, _limits())
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert (writer.last_seq, writer.last_record()) == (LAST, record(LAST))
         assert await writer.append([b"after"]) == [LAST + 1]
         await writer.seal()
         assert await writer.append([b"open"]) == [LAST + 2]
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert writer.last_seq == LAST + 2
     assert [seq for seq, _ in iter_records(tmp_path, 15)] == list(range(16, LAST + 3))
 

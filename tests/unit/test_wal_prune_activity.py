@@ -9,6 +9,7 @@ from pathlib import Path
 
 from activities.wal_prune import PRUNE_ERRORS, ShippedWalPruner
 from storage.wal import WalWriter, list_segments
+from tests.support.wal import SEGMENT_LIMITS
 from tests.unit.test_wal_recovery import record
 
 STREAM = "us/n1"
@@ -16,7 +17,7 @@ HEAD = "ab" * 32
 
 
 async def _write(directory: Path, segments: int) -> None:
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         for seq in range(1, segments + 1):
             await writer.append([record(seq)])
             await writer.seal()

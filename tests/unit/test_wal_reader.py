@@ -22,6 +22,7 @@ from storage.wal import (
 from storage.wal.framing import encode_frame, encode_frames
 from storage.wal.naming import segment_file_name
 from storage.wal.segment import parse_open_segment
+from tests.support.wal import SEGMENT_AGE_S
 
 STREAM = "us/n1"
 
@@ -189,7 +190,9 @@ async def test_a_reader_never_sees_part_of_a_record_being_written(tmp_path: Path
 async def test_a_reader_keeps_up_with_a_writer_that_seals(tmp_path: Path) -> None:
     """The real writer, with segments sealed (renamed) under the reader's feet."""
     reader = ContinuousReader(tmp_path)
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_bytes=1 << 20) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=1 << 20, max_segment_age_s=SEGMENT_AGE_S
+    ) as writer:
         reading = asyncio.create_task(asyncio.to_thread(reader.run))
         for index in range(20):
             await writer.append([_numbered_record(index, 64 * 1024 + index * 20_011)])

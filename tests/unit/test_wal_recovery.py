@@ -17,6 +17,7 @@ from storage.wal import (
 )
 from storage.wal.framing import HEADER_BYTES, encode_frame, encode_frames
 from storage.wal.naming import segment_file_name
+from tests.support.wal import SEGMENT_BYTES, SEGMENT_LIMITS
 
 STREAM = "us/n1"
 
@@ -44,7 +45,7 @@ def flip_bit(path: Path, offset: int, bit: int = 0) -> None:
 
 async def reopen_and_append(directory: Path) -> tuple[int, list[int]]:
     """last_seq right after recovery, and the seqs a fresh append then gets."""
-    async with await WalWriter.open(directory, STREAM) as writer:
+    async with await WalWriter.open(directory, STREAM, **SEGMENT_LIMITS) as writer:
         last_seq = writer.last_seq
         return last_seq, await writer.append([b"after recovery"])
 
@@ -99,7 +100,9 @@ async def test_a_torn_first_frame_leaves_an_empty_open_segment_that_age_never_se
 ) -> None:
     write_segment(tmp_path, 1, 2, sealed=True)
     open_path = write_segment(tmp_path, 3, 0, sealed=False, tail=encode_frame(b"torn")[:6])
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_age_s=0.01) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=0.01
+    ) as writer:
         assert writer.last_seq == 2
         assert writer.last_record() == record(2)
         await asyncio.sleep(0.1)
@@ -118,7 +121,7 @@ async def test_a_bad_frame_in_a_sealed_segment_names_the_path_and_offset(tmp_pat
     second_frame = len(encode_frame(record(4)))
     flip_bit(damaged, second_frame + HEADER_BYTES + 2)
     with pytest.raises(WalCorruptionError) as opened:
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     assert (opened.value.path, opened.value.offset) == (damaged, second_frame)
     assert f"{damaged} at byte {second_frame}" in str(opened.value)
     assert "crc32c mismatch" in opened.value.reason
@@ -135,7 +138,7 @@ async def test_a_bad_frame_in_a_sealed_segment_names_the_path_and_offset(tmp_pat
 async def test_a_sealed_segment_is_never_torn(tmp_path: Path) -> None:
     sealed = write_segment(tmp_path, 1, 2, sealed=True, tail=encode_frame(record(3))[:-1])
     with pytest.raises(WalCorruptionError, match="a sealed segment is never torn") as opened:
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     assert opened.value.path == sealed
     assert opened.value.offset == len(encode_frames([record(1), record(2)]))
     assert sealed.stat().st_size == opened.value.offset + len(encode_frame(record(3))) - 1
@@ -144,7 +147,7 @@ async def test_a_sealed_segment_is_never_torn(tmp_path: Path) -> None:
 async def test_an_empty_sealed_segment_is_refused(tmp_path: Path) -> None:
     write_segment(tmp_path, 1, 0, sealed=True)
     with pytest.raises(WalCorruptionError, match="at least one record"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 async def test_a_bad_frame_followed_by_valid_frames_in_the_open_segment_is_refused(
@@ -157,7 +160,7 @@ async def test_a_bad_frame_followed_by_valid_frames_in_the_open_segment_is_refus
     flip_bit(path, third + HEADER_BYTES)
     size = path.stat().st_size
     with pytest.raises(WalCorruptionError, match="got a valid frame at byte") as opened:
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     assert (opened.value.path, opened.value.offset) == (path, third)
     assert path.stat().st_size == size, "recovery must not modify what it refuses"
     with pytest.raises(WalCorruptionError):
@@ -172,7 +175,7 @@ async def test_damage_to_the_last_frames_length_that_exposes_a_valid_frame_is_re
     second = len(encode_frame(record(1)))
     flip_bit(path, second + 1, bit=7)  # length += 8 MiB: now a "short record"
     with pytest.raises(WalCorruptionError, match="short record") as opened:
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     assert opened.value.offset == second
 
 
@@ -186,7 +189,7 @@ async def test_a_missing_segment_is_a_gap(tmp_path: Path) -> None:
     write_segment(tmp_path, 10, 1, sealed=False)
     (tmp_path / segment_file_name(4, sealed=True)).unlink()
     with pytest.raises(WalCorruptionError, match="expected this segment to start at seq 4") as e:
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     assert e.value.path == after_gap
     # A reader finds it too: segment 1 holds 3 records, but the next one starts at 7.
     with pytest.raises(WalCorruptionError, match="expected 6 records"):
@@ -197,7 +200,7 @@ async def test_a_segment_holding_more_than_its_name_allows_is_refused(tmp_path: 
     write_segment(tmp_path, 1, 4, sealed=True)  # seqs 1..4
     write_segment(tmp_path, 4, 1, sealed=False)  # claims seq 4 again
     with pytest.raises(WalCorruptionError, match="start at seq 5"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +218,7 @@ async def test_impossible_layouts_are_refused(
     for first_seq, count, sealed in layout:
         write_segment(tmp_path, first_seq, count, sealed=sealed)
     with pytest.raises(WalCorruptionError, match=message):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     with pytest.raises(WalCorruptionError, match=message):
         list_segments(tmp_path)
 
@@ -224,20 +227,20 @@ async def test_a_malformed_segment_name_is_refused(tmp_path: Path) -> None:
     write_segment(tmp_path, 1, 1, sealed=True)
     (tmp_path / "12.seg").write_bytes(encode_frame(b"x"))
     with pytest.raises(WalCorruptionError, match="expected a segment name"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
 
 
 # -- what recovery hands the writer --------------------------------------------------------------
 
 
 async def test_last_record_survives_a_restart(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert writer.last_record() is None and writer.last_seq == 0
         await writer.append([b"one", b"two"])
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert (writer.last_seq, writer.last_record()) == (2, b"two")
         await writer.seal()  # now no open segment exists: the newest record is in a sealed one
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert (writer.last_seq, writer.last_record()) == (2, b"two")
         assert await writer.append([b"three"]) == [3]
     assert [name for name in sorted(os.listdir(tmp_path)) if not name.endswith(".lock")] == [

@@ -30,6 +30,7 @@ from storage.wal import (
 )
 from storage.wal.framing import HEADER_BYTES
 from storage.wal.naming import segment_file_name
+from tests.support.wal import SEGMENT_AGE_S, SEGMENT_BYTES, SEGMENT_LIMITS
 
 STREAM = "us/n1"
 
@@ -68,7 +69,7 @@ class CountingFsync:
 
 
 async def test_appends_get_contiguous_seqs_and_read_back(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert await writer.append([b"a", b"b", b"c"]) == [1, 2, 3]
         assert await writer.append([]) == []
         assert await writer.append([b"d"]) == [4]
@@ -86,7 +87,11 @@ async def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:
         return await writer.append([b"%d-first" % index, b"%d-second" % index])
 
     async with await WalWriter.open(
-        tmp_path, STREAM, fsync=fsync, on_commit=lambda n, s: groups.append((n, s))
+        tmp_path,
+        STREAM,
+        **SEGMENT_LIMITS,
+        fsync=fsync,
+        on_commit=lambda n, s: groups.append((n, s)),
     ) as writer:
         calls_before = fsync.calls
         results = await asyncio.gather(*(appender(index) for index in range(50)))
@@ -107,7 +112,7 @@ async def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:
 async def test_a_record_that_cannot_be_framed_is_refused_and_nothing_is_written(
     tmp_path: Path,
 ) -> None:
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         with pytest.raises(RecordTooLargeError, match=f"got {MAX_RECORD_BYTES + 1} bytes"):
             await writer.append([b"fine", bytes(MAX_RECORD_BYTES + 1)])
         with pytest.raises(EmptyRecordError):
@@ -120,7 +125,7 @@ async def test_a_record_that_cannot_be_framed_is_refused_and_nothing_is_written(
 async def test_an_appender_cancelled_before_its_group_is_written_writes_nothing(
     tmp_path: Path,
 ) -> None:
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         cancelled = asyncio.create_task(writer.append([b"never"]))
         await asyncio.sleep(0)  # queued, not yet drained by the committer
         cancelled.cancel()
@@ -134,7 +139,7 @@ async def test_a_raising_on_commit_hook_does_not_break_the_writer(tmp_path: Path
     def hook(records: int, seconds: float) -> None:
         raise RuntimeError("metrics backend down")
 
-    async with await WalWriter.open(tmp_path, STREAM, on_commit=hook) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, on_commit=hook, **SEGMENT_LIMITS) as writer:
         assert await writer.append([b"a"]) == [1]
         assert await writer.append([b"b"]) == [2]
 
@@ -144,7 +149,9 @@ async def test_a_raising_on_commit_hook_does_not_break_the_writer(tmp_path: Path
 
 async def test_segments_are_sealed_by_size_before_they_would_overflow(tmp_path: Path) -> None:
     record = b"r" * 40  # 48 bytes framed: two fit in 100 bytes, three do not
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_bytes=100) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=100, max_segment_age_s=SEGMENT_AGE_S
+    ) as writer:
         for _ in range(5):
             await writer.append([record])
         assert layout(tmp_path) == [(1, 2, True), (3, 4, True), (5, None, False)]
@@ -154,7 +161,9 @@ async def test_segments_are_sealed_by_size_before_they_would_overflow(tmp_path: 
 
 
 async def test_a_segment_reaching_the_size_limit_is_sealed_after_the_ack(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_bytes=100) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=100, max_segment_age_s=SEGMENT_AGE_S
+    ) as writer:
         await writer.append([b"x" * 42, b"y" * 42])  # exactly 100 bytes framed
         await eventually(lambda: layout(tmp_path) == [(1, 2, True)])
         # The next record starts a new open segment named after its seq.
@@ -163,7 +172,9 @@ async def test_a_segment_reaching_the_size_limit_is_sealed_after_the_ack(tmp_pat
 
 
 async def test_an_append_larger_than_a_segment_gets_a_segment_of_its_own(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_bytes=100) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=100, max_segment_age_s=SEGMENT_AGE_S
+    ) as writer:
         await writer.append([b"small"])
         await writer.append([b"big" * 30, b"bigger" * 20])  # one append is never split
         await eventually(lambda: layout(tmp_path) == [(1, 1, True), (2, 3, True)])
@@ -171,7 +182,9 @@ async def test_an_append_larger_than_a_segment_gets_a_segment_of_its_own(tmp_pat
 
 
 async def test_one_group_can_fill_several_segments(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_bytes=64) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=64, max_segment_age_s=SEGMENT_AGE_S
+    ) as writer:
         records = [[b"%02d" % index * 10] for index in range(20)]  # 28 bytes framed each
         results = await asyncio.gather(*(writer.append(batch) for batch in records))
         assert writer.stats.groups == 1
@@ -184,7 +197,9 @@ async def test_one_group_can_fill_several_segments(tmp_path: Path) -> None:
 
 
 async def test_an_idle_segment_is_sealed_by_age(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_age_s=0.05) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=0.05
+    ) as writer:
         started = time.monotonic()
         await writer.append([b"lonely"])
         await eventually(lambda: layout(tmp_path) == [(1, 1, True)])
@@ -199,7 +214,9 @@ async def test_an_idle_segment_is_sealed_by_age(tmp_path: Path) -> None:
 
 
 async def test_a_busy_segment_is_sealed_by_age_too(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM, max_segment_age_s=0.05) as writer:
+    async with await WalWriter.open(
+        tmp_path, STREAM, max_segment_bytes=SEGMENT_BYTES, max_segment_age_s=0.05
+    ) as writer:
         deadline = time.monotonic() + 0.3
         while time.monotonic() < deadline:
             await writer.append([b"steady"])
@@ -208,7 +225,7 @@ async def test_a_busy_segment_is_sealed_by_age_too(tmp_path: Path) -> None:
 
 
 async def test_seal_on_demand_and_close_does_not_seal(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         assert await writer.seal() is None  # nothing to seal
         await writer.append([b"a", b"b"])
         sealed = await writer.seal()
@@ -224,11 +241,11 @@ async def test_seal_on_demand_and_close_does_not_seal(tmp_path: Path) -> None:
 
 
 async def test_a_second_writer_is_locked_out_until_the_first_closes(tmp_path: Path) -> None:
-    first = await WalWriter.open(tmp_path, STREAM)
+    first = await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     with pytest.raises(WalLockedError, match=f"held by pid {os.getpid()}"):
-        await WalWriter.open(tmp_path, STREAM)
+        await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     await first.close()
-    async with await WalWriter.open(tmp_path, STREAM) as second:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as second:
         assert await second.append([b"mine now"]) == [1]
 
 
@@ -238,12 +255,13 @@ async def test_a_writer_in_another_process_is_locked_out(tmp_path: Path) -> None
         "from pathlib import Path\n"
         "from storage.wal import WalWriter, WalLockedError\n"
         "try:\n"
-        f"    asyncio.run(WalWriter.open(Path({str(tmp_path)!r}), {STREAM!r}))\n"
+        f"    limits = {SEGMENT_LIMITS!r}\n"
+        f"    asyncio.run(WalWriter.open(Path({str(tmp_path)!r}), {STREAM!r}, **limits))\n"
         "except WalLockedError as exc:\n"
         "    print(exc)\n"
         "    sys.exit(3)\n"
     )
-    async with await WalWriter.open(tmp_path, STREAM):
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS):
         result = await asyncio.to_thread(
             subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True
         )
@@ -252,18 +270,18 @@ async def test_a_writer_in_another_process_is_locked_out(tmp_path: Path) -> None
 
 
 async def test_a_directory_belongs_to_one_stream(tmp_path: Path) -> None:
-    async with await WalWriter.open(tmp_path, STREAM) as writer:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as writer:
         await writer.append([b"us record"])
     with pytest.raises(WalStreamMismatchError, match="hold stream 'eu/n1', but it holds stream"):
-        await WalWriter.open(tmp_path, "eu/n1")
+        await WalWriter.open(tmp_path, "eu/n1", **SEGMENT_LIMITS)
     with pytest.raises(InvalidStreamNameError, match="got 'US'"):
-        await WalWriter.open(tmp_path, "US")
+        await WalWriter.open(tmp_path, "US", **SEGMENT_LIMITS)
 
 
 async def test_stream_directory_nests_region_and_node(tmp_path: Path) -> None:
     directory = stream_directory(tmp_path, "eu-west/node-2")
     assert directory == tmp_path / "eu-west" / "node-2"
-    async with await WalWriter.open(directory, "eu-west/node-2") as writer:
+    async with await WalWriter.open(directory, "eu-west/node-2", **SEGMENT_LIMITS) as writer:
         assert await writer.append([b"x"]) == [1]
     with pytest.raises(InvalidStreamNameError):
         stream_directory(tmp_path, "eu-west/node-2/extra")
@@ -277,7 +295,7 @@ async def test_a_failed_fsync_fails_the_whole_group_and_the_writer(
     tmp_path: Path, failing_call: int
 ) -> None:
     fsync = CountingFsync(delay=0.002)
-    writer = await WalWriter.open(tmp_path, STREAM, fsync=fsync)
+    writer = await WalWriter.open(tmp_path, STREAM, fsync=fsync, **SEGMENT_LIMITS)
     assert await writer.append([b"durable"]) == [1]
     await writer.seal()  # the next group must create a segment: directory fsync, then data fsync
     # Fail the failing_call-th fsync from here on, and every later one.
@@ -301,13 +319,13 @@ async def test_a_failed_fsync_fails_the_whole_group_and_the_writer(
     assert fsync.calls == calls_after_failure
     await writer.close()
     # A new writer (after the operator fixed the disk) recovers what the disk really holds.
-    async with await WalWriter.open(tmp_path, STREAM) as reopened:
+    async with await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS) as reopened:
         assert reopened.last_seq >= 1
         assert dict(iter_records(tmp_path))[1] == b"durable"
 
 
 async def test_close_commits_what_is_queued_then_refuses_appends(tmp_path: Path) -> None:
-    writer = await WalWriter.open(tmp_path, STREAM)
+    writer = await WalWriter.open(tmp_path, STREAM, **SEGMENT_LIMITS)
     queued = [asyncio.create_task(writer.append([b"%d" % index])) for index in range(5)]
     await asyncio.sleep(0)
     await writer.close()
