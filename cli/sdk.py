@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.golden import render_vectors
+from golden import render_vectors
 
 # The checkout this package was installed from (editable installs, as in development and CI).
 DEFAULT_VECTORS_PATH = Path(__file__).resolve().parents[1] / "sdk" / "golden" / "vectors.json"

@@ -52,6 +52,7 @@ from storage.objectstore.files import (
     fsync_directory,
     temporary_path,
 )
+from storage.objectstore.local_listing import list_batch
 
 _SHA256_XATTR = "user.geoledger.sha256"
 _CONTENT_TYPE_XATTR = "user.geoledger.content_type"
@@ -178,7 +179,9 @@ class LocalObjectStore:
         cursor = start_after
         while remaining is None or remaining > 0:
             batch_size = _LIST_BATCH if remaining is None else min(_LIST_BATCH, remaining)
-            batch = await self._run("list", None, self._list_batch, prefix, cursor, batch_size)
+            batch = await self._run(
+                "list", None, list_batch, self._root, prefix, cursor, batch_size, self._head
+            )
             for info in batch:
                 yield info
             if len(batch) < batch_size:
@@ -327,74 +330,9 @@ class LocalObjectStore:
         finally:
             os.close(fd)  # closing the last descriptor releases the lock
 
-    def _list_batch(
-        self, prefix: str, start_after: str | None, count: int
-    ) -> builtins.list[ObjectInfo]:
-        # Start in the deepest directory the prefix names; keys elsewhere cannot match it.
-        head, slash, _ = prefix.rpartition("/")
-        directory, relative = (self._root / head, head + slash) if slash else (self._root, "")
-        found: builtins.list[ObjectInfo] = []
-        self._walk(directory, relative, prefix, start_after, count, found)
-        return found
-
-    def _walk(
-        self,
-        directory: Path,
-        relative: str,
-        prefix: str,
-        start_after: str | None,
-        count: int,
-        found: builtins.list[ObjectInfo],
-    ) -> bool:
-        """Append keys under `directory` in byte order to `found`; True once `count` are there.
-
-        A directory sorts as its name plus "/": every key below it starts with that, so walking
-        entries in that order yields all keys in global lexicographic order.
-        """
-        try:
-            scanned = builtins.list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        entries: builtins.list[tuple[str, os.DirEntry[str]]] = []
-        for entry in scanned:
-            if entry.name.startswith(RESERVED_SEGMENT_PREFIX) or not _is_text(entry.name):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                entries.append((entry.name + "/", entry))
-            elif entry.is_file(follow_symlinks=False):
-                entries.append((entry.name, entry))
-        entries.sort(key=lambda item: item[0])
-        for name, entry in entries:
-            key = relative + name
-            if name.endswith("/"):
-                if not (key.startswith(prefix) or prefix.startswith(key)):
-                    continue
-                if _subtree_before(key, start_after):
-                    continue
-                if self._walk(Path(entry.path), key, prefix, start_after, count, found):
-                    return True
-                continue
-            if not key.startswith(prefix) or (start_after is not None and key <= start_after):
-                continue
-            try:
-                found.append(self._head(key))
-            except FileNotFoundError:
-                continue  # deleted while we walked
-            if len(found) >= count:
-                return True
-        return False
-
 
 class _RootMissing(OSError):
     pass
-
-
-def _subtree_before(directory_key: str, start_after: str | None) -> bool:
-    """True when every key starting with `directory_key` sorts at or before `start_after`: they
-    all differ from it inside `directory_key` unless `start_after` itself starts with it."""
-    if start_after is None:
-        return False
-    return directory_key < start_after and not start_after.startswith(directory_key)
 
 
 def _chunks(source: BinaryIO) -> Iterator[bytes]:
@@ -416,15 +354,6 @@ def _make_directories(root: Path, directory: Path) -> None:
 
 def _inode_version(status: os.stat_result) -> str:
     return f"{status.st_ino:x}-{status.st_mtime_ns:x}-{status.st_size:x}"
-
-
-def _is_text(name: str) -> bool:
-    # Names that are not UTF-8 arrive with surrogate escapes; they cannot be keys.
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _get_xattr(fd: int, name: str) -> str | None:

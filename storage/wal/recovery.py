@@ -11,14 +11,17 @@ without a checkpoint is read whole once; the writer then writes one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.wal.checkpoint import WalCheckpoint
+from storage.wal.checkpoint import WalCheckpoint, update_checkpoint
+from storage.wal.directory import claim_stream, make_directory
 from storage.wal.errors import WalCorruptionError
+from storage.wal.lock import DirectoryLock
 from storage.wal.reader import scan_stream
 from storage.wal.segment import parse_open_segment, parse_sealed_segment
 
@@ -189,3 +192,33 @@ def _recover_open_segment(
         checkpoint=checkpoint,
         segments_read=segments_read,
     )
+
+
+def prepare_directory(
+    directory: Path, stream: str, fsync: Callable[[int], None]
+) -> tuple[DirectoryLock, RecoveredStream]:
+    """The blocking part of opening a writer: create, lock, claim and recover the directory,
+    and record in the checkpoint what this start verified. The lock is released on error."""
+    make_directory(directory, fsync)
+    lock = DirectoryLock.acquire(directory)
+    try:
+        claim_stream(directory, stream, fsync)
+        recovered = recover_directory(directory, fsync)
+    except BaseException:
+        lock.release()
+        raise
+    if recovered.truncated_bytes:
+        log.warning(
+            "WAL %s: recovered with a torn tail of %d bytes cut", stream, recovered.truncated_bytes
+        )
+    if recovered.sealed_through > recovered.checkpoint.sealed_through_seq:
+        # What this start verified, the next one need not read again.
+        try:
+            checkpoint = update_checkpoint(
+                directory, WalCheckpoint(sealed_through_seq=recovered.sealed_through), fsync
+            )
+        except BaseException:
+            lock.release()
+            raise
+        recovered = dataclasses.replace(recovered, checkpoint=checkpoint)
+    return lock, recovered

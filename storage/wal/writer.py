@@ -26,15 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from storage.wal.checkpoint import WalCheckpoint, update_checkpoint
-from storage.wal.directory import claim_stream, fsync_directory, make_directory
 from storage.wal.errors import WalClosedError, WalFailedError
-from storage.wal.framing import check_record, encode_frames
+from storage.wal.framing import check_record
 from storage.wal.lock import DirectoryLock
-from storage.wal.naming import check_stream_name, segment_file_name
+from storage.wal.naming import check_stream_name
 from storage.wal.reader import SegmentInfo
-from storage.wal.recovery import RecoveredStream, recover_directory
+from storage.wal.recovery import RecoveredStream, prepare_directory
 from storage.wal.seal_checkpoint import IDLE_CHECKPOINT_S, SealCheckpointer
+from storage.wal.segment_files import GroupOutcome, SegmentFiles
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +64,6 @@ class _Append:
     future: asyncio.Future[list[int]]
 
 
-@dataclass
-class _OpenSegment:
-    fd: int
-    path: Path
-    first_seq: int
-    bytes: int
-    records: int
-    # monotonic time its first record arrived (or the writer opened it with records in it);
-    # None while it is empty, because an empty segment is never sealed.
-    started_at: float | None
-
-
-@dataclass
-class _GroupOutcome:
-    seqs: list[list[int]]
-    fsyncs: int
-    fsync_seconds: float
-
-
 class WalWriter:
     """Appends records to one stream's WAL directory. Create it with `await WalWriter.open(...)`."""
 
@@ -100,24 +80,10 @@ class WalWriter:
     ) -> None:
         self._directory = directory
         self._stream = stream
-        self._max_segment_bytes = max_segment_bytes
-        self._max_segment_age_s = max_segment_age_s
-        self._fsync = fsync
         self._on_commit = on_commit
         self._lock = lock
         self._next_seq = recovered.next_seq
         self._last_record = recovered.last_record
-        self._segment: _OpenSegment | None = None
-        if recovered.open_path is not None:
-            fd = os.open(recovered.open_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            self._segment = _OpenSegment(
-                fd,
-                recovered.open_path,
-                recovered.open_first_seq,
-                recovered.open_bytes,
-                recovered.open_records,
-                time.monotonic() if recovered.open_records else None,
-            )
         self._stats = WalWriterStats(
             truncated_bytes_at_open=recovered.truncated_bytes,
             segments_read_at_open=recovered.segments_read,
@@ -128,6 +94,14 @@ class WalWriter:
             fsync,
             recovered.sealed_through,
             recovered.checkpoint.sealed_through_seq,
+        )
+        self._files = SegmentFiles(
+            directory,
+            max_segment_bytes,
+            max_segment_age_s,
+            fsync,
+            self._checkpoint.sealed,
+            recovered,
         )
         self._pending: list[_Append] = []
         self._seal_waiters: list[asyncio.Future[SegmentInfo | None]] = []
@@ -164,7 +138,7 @@ class WalWriter:
         if max_segment_age_s <= 0:
             raise ValueError(f"expected max_segment_age_s > 0, got {max_segment_age_s}")
         directory = Path(directory)
-        lock, recovered = await asyncio.to_thread(_prepare, directory, stream, fsync)
+        lock, recovered = await asyncio.to_thread(prepare_directory, directory, stream, fsync)
         try:
             return cls(
                 directory,
@@ -209,7 +183,9 @@ class WalWriter:
 
     @property
     def stats(self) -> WalWriterStats:
-        return dataclasses.replace(self._stats, checkpoints=self._checkpoint.updates)
+        return dataclasses.replace(
+            self._stats, seals=self._files.seals, checkpoints=self._checkpoint.updates
+        )
 
     # -- public operations -------------------------------------------------------------------
 
@@ -254,10 +230,7 @@ class WalWriter:
             await self._checkpoint.finish()
         finally:
             self._closed = True
-            if self._segment is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._segment.fd)
-                self._segment = None
+            self._files.close()
             self._lock.release()
 
     async def __aenter__(self) -> WalWriter:
@@ -299,7 +272,7 @@ class WalWriter:
                     group, self._pending = self._pending, []
                     if not await self._commit(group):
                         return
-                if (self._seal_waiters or self._seal_due()) and not await self._seal():
+                if (self._seal_waiters or self._files.seal_due()) and not await self._seal():
                     return
                 if self._closing and not self._pending and not self._seal_waiters:
                     return
@@ -311,9 +284,9 @@ class WalWriter:
     async def _wait_for_work(self) -> None:
         while True:
             self._wakeup.clear()
-            if self._pending or self._seal_waiters or self._closing or self._seal_due():
+            if self._pending or self._seal_waiters or self._closing or self._files.seal_due():
                 return
-            deadline = self._age_deadline()
+            deadline = self._files.age_deadline()
             # Idle (nothing open to seal) with seals the checkpoint does not cover yet: record
             # them after a quiet moment, so a stream that stops does not keep them unprunable.
             checkpoint_due = deadline is None and self._checkpoint.behind
@@ -326,21 +299,6 @@ class WalWriter:
             if checkpoint_due and not self._wakeup.is_set():
                 await self._checkpoint.advance()
 
-    def _age_deadline(self) -> float | None:
-        segment = self._segment
-        if segment is None or segment.started_at is None:
-            return None
-        return segment.started_at + self._max_segment_age_s
-
-    def _seal_due(self) -> bool:
-        segment = self._segment
-        if segment is None or segment.records == 0:
-            return False
-        if segment.bytes >= self._max_segment_bytes:
-            return True
-        deadline = self._age_deadline()
-        return deadline is not None and time.monotonic() >= deadline
-
     async def _commit(self, group: list[_Append]) -> bool:
         """Make `group` durable and acknowledge it; False when the writer failed doing so."""
         # A caller cancelled before its group was written gets nothing written.
@@ -348,7 +306,8 @@ class WalWriter:
         if not live:
             return True
         try:
-            outcome = await asyncio.to_thread(self._write_group, live)
+            batches = [append.records for append in live]
+            outcome = await asyncio.to_thread(self._files.write_group, batches, self._next_seq)
         except Exception as exc:
             self._fail(exc, live)
             return False
@@ -405,133 +364,9 @@ class WalWriter:
 
     # -- file work, run in a worker thread by the committer only ------------------------------
 
-    def _write_group(self, group: list[_Append]) -> _GroupOutcome:
-        """Write and fsync every append of `group`, starting new segments where one fills up.
-
-        An append never straddles two segments; a segment exceeds `max_segment_bytes` only when
-        a single append is larger than that.
-        """
-        outcome = _GroupOutcome([], 0, 0.0)
-        chunk: list[bytes] = []
-        chunk_bytes = chunk_records = 0
-        next_seq = self._next_seq
-        for append in group:
-            frames = encode_frames(append.records)
-            segment = self._segment
-            if (
-                segment is not None
-                and segment.records + chunk_records > 0
-                and segment.bytes + chunk_bytes + len(frames) > self._max_segment_bytes
-            ):
-                # Full: make what it holds durable, seal it, and start the next one.
-                self._flush(chunk, chunk_records, outcome)
-                chunk, chunk_bytes, chunk_records = [], 0, 0
-                self._seal_segment(outcome)
-            if self._segment is None:
-                self._start_segment(next_seq, outcome)
-            chunk.append(frames)
-            chunk_bytes += len(frames)
-            chunk_records += len(append.records)
-            outcome.seqs.append(list(range(next_seq, next_seq + len(append.records))))
-            next_seq += len(append.records)
-        self._flush(chunk, chunk_records, outcome)
-        return outcome
-
     def _seal_sync(self) -> SegmentInfo | None:
-        outcome = _GroupOutcome([], 0, 0.0)
-        sealed = self._seal_segment(outcome)
+        outcome = GroupOutcome([], 0, 0.0)
+        sealed = self._files.seal(outcome)
         self._stats.fsyncs += outcome.fsyncs
         self._stats.fsync_seconds += outcome.fsync_seconds
         return sealed
-
-    def _timed_fsync(self, fd: int, what: Path, outcome: _GroupOutcome) -> None:
-        started = time.perf_counter()
-        try:
-            self._fsync(fd)
-        except OSError as exc:
-            raise WalFailedError(f"fsync {what}: {exc}") from exc
-        outcome.fsyncs += 1
-        outcome.fsync_seconds += time.perf_counter() - started
-
-    def _flush(self, chunk: list[bytes], records: int, outcome: _GroupOutcome) -> None:
-        segment = self._segment
-        if segment is None or not chunk:
-            return
-        data = memoryview(b"".join(chunk))
-        try:
-            while data:
-                written = os.write(segment.fd, data)
-                data = data[written:]
-        except OSError as exc:
-            raise WalFailedError(f"write {segment.path}: {exc}") from exc
-        self._timed_fsync(segment.fd, segment.path, outcome)
-        segment.bytes += sum(len(frames) for frames in chunk)
-        if segment.records == 0:
-            segment.started_at = time.monotonic()
-        segment.records += records
-
-    def _start_segment(self, first_seq: int, outcome: _GroupOutcome) -> None:
-        path = self._directory / segment_file_name(first_seq, sealed=False)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
-        try:
-            fd = os.open(path, flags, 0o644)
-        except OSError as exc:
-            raise WalFailedError(f"create {path}: {exc}") from exc
-        self._segment = _OpenSegment(fd, path, first_seq, 0, 0, None)
-        # The new name must be durable before any record in it is acknowledged.
-        self._fsync_directory(outcome)
-
-    def _seal_segment(self, outcome: _GroupOutcome) -> SegmentInfo | None:
-        """fsync the open segment, rename it `.open` -> `.seg`, fsync the directory."""
-        segment = self._segment
-        if segment is None or segment.records == 0:
-            return None
-        self._timed_fsync(segment.fd, segment.path, outcome)
-        sealed_path = self._directory / segment_file_name(segment.first_seq, sealed=True)
-        try:
-            os.close(segment.fd)
-            self._segment = None
-            os.rename(segment.path, sealed_path)
-        except OSError as exc:
-            raise WalFailedError(f"seal {segment.path}: {exc}") from exc
-        self._fsync_directory(outcome)
-        self._stats.seals += 1
-        last_seq = segment.first_seq + segment.records - 1
-        self._checkpoint.sealed(last_seq, segment.bytes)
-        return SegmentInfo(sealed_path, segment.first_seq, True, last_seq, segment.records)
-
-    def _fsync_directory(self, outcome: _GroupOutcome) -> None:
-        started = time.perf_counter()
-        try:
-            fsync_directory(self._directory, self._fsync)
-        except OSError as exc:
-            raise WalFailedError(f"fsync directory {self._directory}: {exc}") from exc
-        outcome.fsyncs += 1
-        outcome.fsync_seconds += time.perf_counter() - started
-
-
-def _prepare(directory: Path, stream: str, fsync: Fsync) -> tuple[DirectoryLock, RecoveredStream]:
-    """The blocking part of `open`: create, lock, claim and recover the directory."""
-    make_directory(directory, fsync)
-    lock = DirectoryLock.acquire(directory)
-    try:
-        claim_stream(directory, stream, fsync)
-        recovered = recover_directory(directory, fsync)
-    except BaseException:
-        lock.release()
-        raise
-    if recovered.truncated_bytes:
-        log.warning(
-            "WAL %s: recovered with a torn tail of %d bytes cut", stream, recovered.truncated_bytes
-        )
-    if recovered.sealed_through > recovered.checkpoint.sealed_through_seq:
-        # What this start verified, the next one need not read again.
-        try:
-            checkpoint = update_checkpoint(
-                directory, WalCheckpoint(sealed_through_seq=recovered.sealed_through), fsync
-            )
-        except BaseException:
-            lock.release()
-            raise
-        recovered = dataclasses.replace(recovered, checkpoint=checkpoint)
-    return lock, recovered

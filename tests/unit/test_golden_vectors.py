@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from typer.testing import CliRunner
 
 from cli.sdk import DEFAULT_VECTORS_PATH, sdk_app, vectors_are_current
-from ledger.golden import build_vectors, materialize_payload, render_vectors
+from golden import build_vectors, materialize_payload, render_vectors
 from tests.support.rfc8785_vectors import RFC8785_APPENDIX_B
 
 SIGNING_DOMAIN = b"geoledger.event.v1\x00"
