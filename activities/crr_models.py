@@ -6,15 +6,18 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ledger.shipped import ShippedSegment
+from ledger.stream_id import StreamId
 
 
 class StreamRef(BaseModel):
+    """A stream as payloads carry it: region and node, each its own field."""
+
     region: str
     node: str
 
     @property
-    def stream(self) -> str:
-        return f"{self.region}/{self.node}"
+    def stream(self) -> StreamId:
+        return StreamId(self.region, self.node)
 
 
 class LongPoll(BaseModel):

@@ -46,7 +46,7 @@ class ReplayActivities:
     @activity.defn(name=REPLAY_POSITION)
     async def replay_position(self, request: ReplayPositionInput) -> ReplayPosition:
         dedup = await self._resources.dedup(request.into_region)
-        return ReplayPosition(applied_seq=await dedup.applied_position(request.source.stream))
+        return ReplayPosition(applied_seq=await dedup.applied_position(str(request.source.stream)))
 
     @activity.defn(name=REPLAY_RUN)
     async def replay_run(self, request: ReplayRunInput) -> ReplayRunResult:
@@ -55,7 +55,7 @@ class ReplayActivities:
         listed every poll interval) until its limits say stop. Heartbeats its position after
         every segment and every listing: a retry (the worker died) goes on from there, and a
         cancellation (a pause) stops it at once."""
-        stream, target = request.source.stream, request.into_region
+        stream, target = str(request.source.stream), request.into_region
         progress = _checkpoint(request)
         refs = [
             ManifestRef(m.key, m.first_seq, m.last_seq)
@@ -109,7 +109,7 @@ class ReplayActivities:
 
     @activity.defn(name=LIST_MANIFESTS)
     async def list_manifests(self, request: ListManifestsInput) -> ListManifestsResult:
-        stream, target = request.source.stream, request.into_region
+        stream, target = str(request.source.stream), request.into_region
         store = self._resources.store(target)
 
         async def look() -> ManifestListing:
@@ -134,7 +134,7 @@ class ReplayActivities:
     @activity.defn(name=APPLY_SEGMENT)
     async def apply_segment(self, request: ApplySegmentInput) -> ApplySegmentResult:
         """One segment: what ReplayWalWorkflow runs before its `replay-listed-runs` patch."""
-        stream, target = request.source.stream, request.into_region
+        stream, target = str(request.source.stream), request.into_region
         ref = ManifestRef(
             request.manifest.key, request.manifest.first_seq, request.manifest.last_seq
         )
@@ -171,7 +171,7 @@ class ReplayActivities:
 
     async def _replay_source(self, source: StreamRef, target: str) -> ReplaySource:
         return ReplaySource(
-            stream=source.stream,
+            stream=str(source.stream),
             store=self._resources.store(target),
             manifest_key=manifest_public_key(source.region, self._settings.region(source.region)),
             events=await self._resources.event_verifier(target),

@@ -41,6 +41,7 @@ from ledger import error_types
 from ledger.config import Settings
 from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
+from ledger.stream_id import StreamId
 from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
 from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.ship import commit_manifest, ship_segment
@@ -65,7 +66,7 @@ class ShipActivities:
         self._settings = settings
         self._region_name, self._node = region, node
         self._region = settings.region(region)
-        self._stream = f"{region}/{node}"
+        self._stream = str(StreamId(region, node))
         self._pruner = None if resources is None else self._make_pruner(resources)
 
     @property
@@ -294,8 +295,8 @@ class ShipActivities:
                 non_retryable=isinstance(exc, _PERMANENT),
             ) from exc
 
-    def _check_stream(self, stream: str) -> None:
-        if stream != self._stream:
+    def _check_stream(self, stream: StreamId) -> None:
+        if str(stream) != self._stream:
             raise ApplicationError(
                 f"this worker ships {self._stream}, not {stream}: wrong task queue",
                 type=error_types.WRONG_STREAM,

@@ -15,6 +15,7 @@ from activities.heartbeat import with_heartbeats
 from activities.names import REPAIR_STORE
 from ledger import error_types
 from ledger.config import Settings
+from ledger.stream_id import StreamId
 from storage.crr.naming import manifests_prefix
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.store_repair import StoreRepairReport, repair_stream
@@ -29,7 +30,7 @@ class StoreRepairActivities:
         self._settings = settings
         self._region_name = region
         self._region = settings.region(region)
-        self._stream = f"{region}/{node}"
+        self._stream = str(StreamId(region, node))
 
     @cached_property
     def targets(self) -> dict[str, ObjectStore]:
@@ -43,7 +44,7 @@ class StoreRepairActivities:
         """Audit and repair the window after `request.cursor`, and return the next cursor (back
         to seq 0 after the newest manifest). A target whose first manifest differs from its
         peers' (a store that lost its beginning, or everything) gets the window from seq 0 too."""
-        if request.source.stream != self._stream:
+        if str(request.source.stream) != self._stream:
             raise ApplicationError(
                 f"this worker audits {self._stream}, not {request.source.stream}: wrong task queue",
                 type=error_types.WRONG_STREAM,

@@ -15,6 +15,7 @@ from rich.table import Table
 from cli.common import ConfigOption, ExitCode, console, fail, settings_from, temporal_client
 from ledger.config import Settings
 from ledger.keys import key_id_for
+from ledger.stream_id import StreamId
 from storage.embedded.errors import StackError
 from storage.embedded.stack import EmbeddedStack
 from workers import demo_story
@@ -69,7 +70,7 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
         lines = demo_story.demo_events(private_key, key_id, run, region, count)
         with console.status(f"sending {len(lines)} events to {region}"):
             results = await demo_story.send(f"http://{node.host}:{node.port}", lines)
-        tally.add(region, f"{region}/{node.name}", results)
+        tally.add(region, str(StreamId(region, node.name)), results)
         console.print(f"  {region}: {dict(tally.by_region[region])}")
     with console.status("waiting for every region to apply every stream"):
         waited = await demo_story.wait_converged(settings, tally.last_seq)

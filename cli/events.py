@@ -57,7 +57,7 @@ def _as_dict(stored: StoredEvent) -> dict[str, Any]:
     return {
         "event": json.loads(stored.event),
         "accepted_at_ms": stored.accepted_at_ms,
-        "stream": stored.origin.stream,
+        "stream": str(stored.origin.stream),
         "seq": stored.origin.seq,
         "hlc": stored.hlc,
         "digest_sha256": stored.digest.hex(),

@@ -7,7 +7,6 @@ Environment variables use `__` to descend into nested fields, for example
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -21,11 +20,10 @@ from pydantic_settings import (
 )
 
 from ledger.errors import ConfigError
+from ledger.stream_id import NAME_RULE, is_name
 
 CONFIG_ENV_VAR = "GEOLEDGER_CONFIG"
 DEFAULT_CONFIG_FILE = "geoledger.toml"
-
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
 class _Strict(BaseModel):
@@ -96,10 +94,8 @@ class NodeConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, name: str) -> str:
-        if not _NAME.match(name):
-            raise ValueError(
-                f"node names are 1-32 of [a-z0-9-] starting with a letter, got {name!r}"
-            )
+        if not is_name(name):
+            raise ValueError(f"node names are {NAME_RULE}, got {name!r}")
         return name
 
 
@@ -230,8 +226,8 @@ class Settings(BaseSettings):
     @classmethod
     def _region_names(cls, regions: dict[str, RegionConfig]) -> dict[str, RegionConfig]:
         for name in regions:
-            if not _NAME.match(name):
-                raise ValueError(f"region names are 1-32 of [a-z0-9-], got {name!r}")
+            if not is_name(name):
+                raise ValueError(f"region names are {NAME_RULE}, got {name!r}")
         return regions
 
     @model_validator(mode="after")

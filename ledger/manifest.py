@@ -20,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ledger.canonical import b64url_decode_exact, b64url_encode, canonical_bytes
 from ledger.envelope import SIGNATURE_BYTES
 from ledger.errors import CanonicalFormError, ManifestError
+from ledger.stream_id import NAME_PATTERN, StreamId
 
 MANIFEST_DOMAIN = b"geoledger.manifest.v1\x00"
 MANIFEST_VERSION = 1
 _HEX64 = r"^[0-9a-f]{64}$"
+_NAME = rf"^{NAME_PATTERN}$"
 
 
 class ManifestFields(BaseModel):
@@ -32,8 +34,8 @@ class ManifestFields(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: int = MANIFEST_VERSION
-    region: str
-    node: str
+    region: str = Field(pattern=_NAME)
+    node: str = Field(pattern=_NAME)
     segment: str  # object key of the compressed segment, relative to the store's prefix
     first_seq: int = Field(ge=1)
     last_seq: int = Field(ge=1)
@@ -48,8 +50,8 @@ class ManifestFields(BaseModel):
     prev_manifest_sha256: str = Field(pattern=r"^([0-9a-f]{64})?$")
 
     @property
-    def stream(self) -> str:
-        return f"{self.region}/{self.node}"
+    def stream(self) -> StreamId:
+        return StreamId(self.region, self.node)
 
 
 class Manifest(ManifestFields):

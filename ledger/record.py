@@ -34,12 +34,12 @@ from ledger.event_wire import (
 )
 from ledger.hlc import MAX_HLC
 from ledger.order import WinnerKey
+from ledger.stream_id import NAME_RULE, is_name
 
 RECORD_VERSION = 1
 RECORD_FIELDS = frozenset({"v", "hlc", "region", "node", "accepted_at_ms", "event"})
 MAX_SAFE_INTEGER = 2**53 - 1
 
-_STREAM_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}", re.ASCII)
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
 
 
@@ -63,10 +63,8 @@ class WalRecord:
         _require_int(self.hlc, "hlc", MAX_HLC)
         _require_int(self.accepted_at_ms, "accepted_at_ms", MAX_SAFE_INTEGER)
         for name, value in (("region", self.region), ("node", self.node)):
-            if not isinstance(value, str) or not _STREAM_NAME.fullmatch(value):
-                raise ValueError(
-                    f"expected {name} to be 1-32 of [a-z0-9-] starting with a letter, got {value!r}"
-                )
+            if not is_name(value):
+                raise ValueError(f"expected {name} to be {NAME_RULE}, got {value!r}")
         if not isinstance(self.event, SignedEvent):
             raise ValueError(f"expected event to be a SignedEvent, got {type(self.event).__name__}")
 

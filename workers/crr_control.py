@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from activities.crr_models import Follow, LongPoll
 from ledger import search_attributes
 from ledger.config import Settings
+from ledger.stream_id import StreamId
 from workflows import queues
 from workflows.replay_wal import (
     ReplayStatus,
@@ -44,7 +45,7 @@ class CrrWorkflowRef:
     kind: str  # "ship" | "replay"
     workflow_id: str
     region: str  # the region whose workflow it is (shipper: source; replayer: target)
-    stream: str
+    stream: StreamId
     target: str | None = None
 
 
@@ -54,7 +55,7 @@ def crr_workflows(settings: Settings, region: str | None = None) -> list[CrrWork
     refs: list[CrrWorkflowRef] = []
     for source_region, config in settings.regions.items():
         for node in config.nodes:
-            stream = f"{source_region}/{node.name}"
+            stream = StreamId(source_region, node.name)
             if region in (None, source_region):
                 refs.append(
                     CrrWorkflowRef(
@@ -89,11 +90,11 @@ async def start_crr(
         if restart:
             with contextlib.suppress(RPCError):
                 await client.get_workflow_handle(ref.workflow_id).terminate("crr start --restart")
-        source_region, node = ref.stream.split("/", 1)
+        source_region, node = ref.stream.region, ref.stream.node
         attributes = TypedSearchAttributes(
             [
                 SearchAttributePair(GEO_REGION, ref.region),
-                SearchAttributePair(GEO_STREAM, ref.stream),
+                SearchAttributePair(GEO_STREAM, str(ref.stream)),
             ]
         )
         poll = LongPoll(wait_s=settings.crr.idle_wait_s, interval_s=settings.crr.poll_interval_s)

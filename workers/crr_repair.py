@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ledger.config import Settings
+from ledger.stream_id import StreamId
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.store_repair import Problem, StoreRepairReport, repair_stream
 from storage.objectstore import ObjectStore, open_object_store
@@ -70,7 +71,8 @@ def shipped_streams(settings: Settings, region: str | None) -> list[tuple[str, s
         if region not in (None, name):
             continue
         for node in config.nodes:
-            found.append((name, f"{name}/{node.name}", list(config.ship_targets or [name])))
+            stream = str(StreamId(name, node.name))
+            found.append((name, stream, list(config.ship_targets or [name])))
     return found
 
 

@@ -50,15 +50,14 @@ async def crr_report(client: Client, settings: Settings) -> list[StreamTargetSta
             assert ship is None or isinstance(ship, ShipStatus)
             assert replay is None or isinstance(replay, ReplayStatus)
             dedup = await resources.dedup(ref.target)
-            region, node = ref.stream.split("/", 1)
-            monitor = LagMonitor(settings, region, node, resources)
+            monitor = LagMonitor(settings, ref.stream.region, ref.stream.node, resources)
             errors = [s.state.last_error for s in (ship, replay) if s and s.state.last_error]
             rows.append(
                 StreamTargetStatus(
-                    stream=ref.stream,
+                    stream=str(ref.stream),
                     target=ref.target,
                     shipped_seq=ship.state.last_seq if ship else None,
-                    applied_seq=await dedup.applied_position(ref.stream),
+                    applied_seq=await dedup.applied_position(str(ref.stream)),
                     lag_seconds=round(await monitor.lag_seconds(ref.target), 3),
                     ship_paused=ship.paused if ship else None,
                     replay_paused=replay.paused if replay else None,

@@ -17,6 +17,7 @@ from activities.crr_metrics import LAG_SECONDS
 from activities.region_resources import RegionResources
 from ledger.config import Settings
 from ledger.record import decode_record
+from ledger.stream_id import StreamId
 from storage.wal import WalPrunedError, iter_records, read_checkpoint, stream_directory
 
 log = logging.getLogger("geoledger.crr.lag")
@@ -28,7 +29,7 @@ class LagMonitor:
     ) -> None:
         self._settings = settings
         self._region, self._node = region, node
-        self._stream = f"{region}/{node}"
+        self._stream = str(StreamId(region, node))
         self._resources = resources
         self._wal = stream_directory(Path(settings.region(region).wal_dir), self._stream)
         self._targets = [t for t in settings.region(region).ship_targets if t != region]

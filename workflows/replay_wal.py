@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION, REPLAY_RUN
     from ledger import error_types
+    from ledger.stream_id import StreamId
     from workflows.pausable import RUN_TIMEOUT, PausableWorkflow, unless_paused
 
 REPLAY_IN_RUNS = "replay-listed-runs"
@@ -111,7 +112,7 @@ class ReplayWalWorkflow(PausableWorkflow):
         # handled before run starts, and run must not undo a pause sent right after the start.
         self._paused = request.paused
         self._state = request.state or ReplayState()
-        self._source = f"{request.source_region}/{request.source_node}"
+        self._source = str(StreamId(request.source_region, request.source_node))
         self._into = request.into_region
 
     @workflow.run

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from ledger import error_types
     from ledger.shipped import ShippedSegment
+    from ledger.stream_id import StreamId
     from workflows.pausable import RUN_TIMEOUT, PausableWorkflow, unless_paused
     from workflows.queues import node_queue
 
@@ -140,7 +141,7 @@ class ShipWalWorkflow(PausableWorkflow):
         # handled before run starts, and run must not undo a pause sent right after the start.
         self._paused = request.paused
         self._state = request.state or ShipState()
-        self._stream = f"{request.region}/{request.node}"
+        self._stream = str(StreamId(request.region, request.node))
 
     @workflow.run
     async def run(self, request: ShipWalInput) -> None:

@@ -24,6 +24,7 @@ from api.ingest.results import EventResult, Reason
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
 from ledger.record import WalRecord, decode_record, encode_record
+from ledger.stream_id import StreamId
 from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.models import ApplyResult
 from storage.dedup.store import DedupStore
@@ -50,7 +51,7 @@ class IngestNode:
     ) -> None:
         self.region, self.node = region, node
         self._on_close = on_close
-        self.stream = f"{region}/{node}"
+        self.stream = str(StreamId(region, node))
         self._wal, self._dedup, self._clock, self._applier = wal, dedup, clock, applier
         self._verifier = SignatureVerifier(keys)
 
@@ -64,7 +65,7 @@ class IngestNode:
         keys: KeyResolver,
         on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> IngestNode:
-        stream = f"{region}/{node}"
+        stream = str(StreamId(region, node))
         clock = HybridLogicalClock(_wall_ms, last=_newest_hlc(wal))
         await catch_up_dedup(wal, dedup, stream)
         applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
@@ -135,7 +136,7 @@ class IngestNode:
         return {
             "event": json.loads(stored.event),
             "accepted_at_ms": stored.accepted_at_ms,
-            "stream": stored.origin.stream,
+            "stream": str(stored.origin.stream),
             "seq": stored.origin.seq,
             "hlc": stored.hlc,
             "digest": base64.urlsafe_b64encode(stored.digest).rstrip(b"=").decode(),

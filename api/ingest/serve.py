@@ -12,6 +12,7 @@ from api.ingest.app import create_app
 from api.ingest.keys import RegistryKeyResolver
 from api.ingest.node import IngestNode
 from ledger.config import Settings
+from ledger.stream_id import StreamId
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
 from storage.wal import WalWriter, stream_directory
@@ -20,7 +21,7 @@ from storage.wal import WalWriter, stream_directory
 async def open_node(settings: Settings, region: str, node: str) -> IngestNode:
     """Recover the node's WAL, open its region's stores, and bring dedup up to the WAL."""
     region_config = settings.region(region)
-    stream = f"{region}/{node}"
+    stream = str(StreamId(region, node))
     wal = await WalWriter.open(
         stream_directory(Path(region_config.wal_dir), stream),
         stream,

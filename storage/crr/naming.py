@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ledger.stream_id import StreamId
+
 _MANIFEST_NAME = re.compile(r"^(\d{20})-(\d{20})\.json$")
 
 
 def stream_prefix(stream: str) -> str:
-    region, node = stream.split("/", 1)
-    return f"wal/{region}/{node}"
+    """`wal/<region>/<node>`; raises ValueError unless `stream` is a valid stream name."""
+    return f"wal/{StreamId.parse(stream)}"
 
 
 def segment_key(stream: str, first_seq: int, last_seq: int) -> str:

@@ -82,7 +82,7 @@ async def load_verified_segment(
         raise VerificationError(f"{where}: {exc}") from exc
     if not verify_manifest(public_key, manifest):
         raise VerificationError(f"{where}: signature does not verify under the region's key")
-    if manifest.stream != stream or (manifest.first_seq, manifest.last_seq) != (
+    if str(manifest.stream) != stream or (manifest.first_seq, manifest.last_seq) != (
         ref.first_seq,
         ref.last_seq,
     ):

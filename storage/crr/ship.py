@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.manifest import Manifest, ManifestFields, manifest_bytes, sign_manifest
 from ledger.shipped import ShippedSegment
+from ledger.stream_id import StreamId
 from storage.crr.codec import CODEC, compress_file
 from storage.crr.errors import SegmentNotFoundError, ShipConflictError
 from storage.crr.naming import manifest_key, segment_key
@@ -68,12 +69,12 @@ async def commit_manifest(
     targets: Mapping[str, ObjectStore],
 ) -> Manifest:
     """Sign the manifest of an uploaded segment and write it to every target."""
-    region, node = shipped.stream.split("/", 1)
+    stream = StreamId.parse(shipped.stream)
     manifest = sign_manifest(
         signing_key,
         ManifestFields(
-            region=region,
-            node=node,
+            region=stream.region,
+            node=stream.node,
             segment=shipped.key,
             first_seq=shipped.first_seq,
             last_seq=shipped.last_seq,

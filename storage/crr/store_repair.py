@@ -185,7 +185,7 @@ class _Repair:
         if not verify_manifest(self._public_key, manifest):
             raise _Refused(f"{ref.key}: signature does not verify under the region's key")
         expected_segment = segment_key(self._audit.stream, ref.first_seq, ref.last_seq)
-        if (manifest.stream, manifest.first_seq, manifest.last_seq, manifest.segment) != (
+        if (str(manifest.stream), manifest.first_seq, manifest.last_seq, manifest.segment) != (
             self._audit.stream,
             ref.first_seq,
             ref.last_seq,

@@ -18,6 +18,7 @@ from typing import Protocol
 from ledger.errors import RecordDecodeError
 from ledger.record import decode_record
 from ledger.signing import verify
+from ledger.stream_id import StreamId
 from storage.cpu_pool import CpuPool
 from storage.crr.errors import VerificationError
 from storage.dedup.from_wal import dedup_record_from
@@ -105,8 +106,12 @@ class EventVerifier:
             again = {item.seq for item in waiting}
             redone = iter(await self._round([f for f in frames if f[0] in again], stream))
             checked = [next(redone) if isinstance(item, _NeedsKey) else item for item in checked]
-        region, node = stream.split("/", 1)
-        records = [_dedup_record(item, region, node) for item in checked if type(item) is tuple]
+        source = StreamId.parse(stream)
+        records = [
+            _dedup_record(item, source.region, source.node)
+            for item in checked
+            if type(item) is tuple
+        ]
         if len(records) != len(checked):  # every key was resolved above, or we raised
             raise AssertionError(f"{stream}: a record's key is still unresolved")
         return records
@@ -137,16 +142,16 @@ def _decode_and_verify(
     stream: str, region: str, signers: dict[str, _Signer], chunk: list[tuple[int, bytes]]
 ) -> list[_VerifiedRow | _NeedsKey]:
     """Runs in a worker process (or in the caller, for a small segment)."""
-    source_region, source_node = stream.split("/", 1)
+    source = StreamId.parse(stream)
     out: list[_VerifiedRow | _NeedsKey] = []
     for seq, raw in chunk:
         try:
             record = decode_record(raw)
         except RecordDecodeError as exc:
             raise VerificationError(f"{stream} seq {seq}: {exc}") from None
-        if (record.region, record.node) != (source_region, source_node):
+        if (record.region, record.node) != (source.region, source.node):
             raise VerificationError(
-                f"{stream} seq {seq}: record names stream {record.region}/{record.node}"
+                f"{stream} seq {seq}: record names stream {StreamId(record.region, record.node)}"
             )
         event = record.event
         signer = signers.get(event.key_id)

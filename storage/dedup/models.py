@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ledger.order import WinnerKey
+from ledger.stream_id import StreamId
 from storage.dedup.errors import DedupRecordError
 
 DIGEST_BYTES = 32
@@ -22,8 +23,8 @@ class Origin:
     seq: int
 
     @property
-    def stream(self) -> str:
-        return f"{self.region}/{self.node}"
+    def stream(self) -> StreamId:
+        return StreamId(self.region, self.node)
 
 
 @dataclass(frozen=True, slots=True)

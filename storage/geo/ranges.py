@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger.stream_id import StreamId
 from storage.geo.errors import GeoInputError
 
 MAX_SEQ = (1 << 63) - 1
@@ -80,8 +81,9 @@ def _check_width(width: int) -> None:
 
 
 def stream_parts(stream: str) -> tuple[str, str]:
-    """`(region, node)` of a stream named `<region>/<node>`."""
-    region, slash, node = stream.partition("/")
-    if not slash or not region or not node or "/" in node:
-        raise GeoInputError(f"stream: expected '<region>/<node>', got {stream!r}")
-    return region, node
+    """`(region, node)` of a stream named `<region>/<node>`; raises GeoInputError."""
+    try:
+        parsed = StreamId.parse(stream)
+    except ValueError as exc:
+        raise GeoInputError(str(exc)) from None
+    return parsed.region, parsed.node

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ledger.stream_id import StreamId
 from storage.wal.errors import InvalidStreamNameError
 
 SEALED_SUFFIX = ".seg"
@@ -32,9 +33,6 @@ CHECKPOINT_LOCK_NAME = "checkpoint.lock"
 # Segment names are fixed width, so they sort like their first seqs.
 SEQ_DIGITS = 20
 _SEGMENT_NAME = re.compile(r"^(\d{20})\.(seg|open)$")
-# The same rule `ledger.config` applies to region and node names.
-_NAME_PART = r"[a-z][a-z0-9-]{0,31}"
-_STREAM_NAME = re.compile(rf"^({_NAME_PART})/({_NAME_PART})$")
 
 
 def segment_file_name(first_seq: int, *, sealed: bool) -> str:
@@ -60,18 +58,15 @@ def parse_segment_file_name(name: str) -> tuple[int, bool] | None:
     return first_seq, match.group(2) == "seg"
 
 
-def check_stream_name(stream: str) -> tuple[str, str]:
-    """`(region, node)` of a stream named `<region>/<node>`; raises InvalidStreamNameError."""
-    match = _STREAM_NAME.match(stream)
-    if match is None:
-        raise InvalidStreamNameError(
-            f"expected a stream name <region>/<node>, each 1-32 of [a-z0-9-] starting with a "
-            f"letter, got {stream!r}"
-        )
-    return match.group(1), match.group(2)
+def check_stream_name(stream: str) -> StreamId:
+    """The stream named `<region>/<node>` by `stream`; raises InvalidStreamNameError."""
+    try:
+        return StreamId.parse(stream)
+    except ValueError as exc:
+        raise InvalidStreamNameError(str(exc)) from None
 
 
 def stream_directory(wal_dir: Path, stream: str) -> Path:
     """Where stream `<region>/<node>` keeps its segments under a region's `wal_dir`."""
-    region, node = check_stream_name(stream)
-    return wal_dir / region / node
+    parsed = check_stream_name(stream)
+    return wal_dir / parsed.region / parsed.node

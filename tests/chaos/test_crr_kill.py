@@ -121,7 +121,7 @@ async def assert_manifest_chain(settings: Settings, region: str, stream: str, la
         data = await store.get(key)
         manifest = parse_manifest(data)
         where = f"{store.describe()}/{key}"
-        assert manifest.stream == stream, where
+        assert str(manifest.stream) == stream, where
         assert manifest.prev_manifest_sha256 == previous_sha256, where
         assert manifest.first_seq == expected_first, where
         assert manifest.records == manifest.last_seq - manifest.first_seq + 1, where

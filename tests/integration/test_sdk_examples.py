@@ -287,7 +287,7 @@ async def test_example_exits_0_and_its_events_are_stored(
         for n, event_id in enumerate(event_ids, start=1):
             stored = await dedup.get_event(example_tenant.tenant_id, event_id)
             assert stored is not None, f"{sdk} example reported {event_id} accepted; not stored"
-            assert stored.origin.stream == f"us/{settings.region('us').nodes[0].name}"
+            assert str(stored.origin.stream) == f"us/{settings.region('us').nodes[0].name}"
             event = parse_signed_event(json.loads(stored.event))
             assert (event.tenant_id, event.event_id) == (example_tenant.tenant_id, event_id)
             assert event.payload == {

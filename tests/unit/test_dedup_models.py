@@ -32,7 +32,7 @@ def test_a_record_knows_its_winner_key_and_origin() -> None:
     record = make()
     record.check()
     assert record.winner_key == WinnerKey(5, "us", "n1", 3)
-    assert record.origin == Origin("us", "n1", 3) and record.origin.stream == "us/n1"
+    assert record.origin == Origin("us", "n1", 3) and str(record.origin.stream) == "us/n1"
 
 
 @pytest.mark.parametrize(

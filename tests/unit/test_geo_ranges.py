@@ -83,7 +83,7 @@ def test_bad_bucket_arguments_are_refused() -> None:
 def test_stream_parts() -> None:
     assert stream_parts("us/n1") == ("us", "n1")
     for bad in ("us", "/n1", "us/", "us/n1/x", ""):
-        with pytest.raises(GeoInputError, match="expected '<region>/<node>'"):
+        with pytest.raises(GeoInputError, match="expected a stream '<region>/<node>'"):
             stream_parts(bad)
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ledger.config import Settings
+from ledger.stream_id import StreamId
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import list_manifests_after, load_verified_segment
 from storage.crr.verify_events import EventVerifier
@@ -67,7 +68,7 @@ class RebuildReport:
 
 def streams_shipped_to(settings: Settings, region: str) -> list[str]:
     return [
-        f"{source}/{node.name}"
+        str(StreamId(source, node.name))
         for source, config in settings.regions.items()
         if region in config.ship_targets or source == region
         for node in config.nodes
@@ -148,7 +149,7 @@ async def _replay_stream(
 
     Waits until `deadline` (monotonic) for manifests through `expected_seq` (segments still being
     shipped), unless a gap blocks the way."""
-    source = stream.split("/", 1)[0]
+    source = StreamId.parse(stream).region
     public_key = manifest_public_key(source, settings.region(source))
     segments = records = 0
     previous: str | None = None

@@ -14,6 +14,7 @@ import httpx
 from temporalio.client import Client
 
 from ledger.config import Settings
+from ledger.stream_id import StreamId
 from storage.embedded.apps import AppProcesses
 from workers.demo_story import (
     DEMO_TENANT,
@@ -104,7 +105,7 @@ async def region_outage(
         # 3. Restore, whatever happened while the region was down.
         for name in names:
             apps.ensure(name, argv[name])
-    survivor_stream = f"{survivor}/{settings.region(survivor).nodes[0].name}"
+    survivor_stream = str(StreamId(survivor, settings.region(survivor).nodes[0].name))
     await asyncio.to_thread(wait_for_nodes, settings)
     outage_seconds = time.monotonic() - outage_started
     say(f"restored {region} after {outage_seconds:.1f}s")
@@ -178,7 +179,7 @@ async def _last_seqs(settings: Settings) -> dict[str, int]:
         for region, config in settings.regions.items():
             for node in config.nodes:
                 health = (await client.get(f"http://{node.host}:{node.port}/healthz")).json()
-                seqs[f"{region}/{node.name}"] = int(health["wal_last_seq"])
+                seqs[str(StreamId(region, node.name))] = int(health["wal_last_seq"])
     return seqs
 
 
