@@ -13,7 +13,8 @@ class Reason(StrEnum):
     """Why an event was `rejected`: the machine-readable code clients receive as `reason`.
 
     The values are wire strings (and metric labels): never rename one. Each is documented in
-    docs/api.md and the SDK READMEs; tests/unit/test_ingest_reasons.py holds them to that.
+    docs/api.md and the SDK READMEs, and each SDK declares the same codes under the same names
+    (sdk/*/results.*); tests/unit/test_ingest_reasons.py holds them to that.
     """
 
     # The envelope breaks the schema; `schema.<field>` names the first offending field

@@ -73,10 +73,14 @@ func answerAll(w http.ResponseWriter, body []byte, statuses ...string) {
 	_ = json.Unmarshal(body, &request)
 	results := []map[string]any{}
 	for i, event := range request.Events {
-		results = append(results, map[string]any{
+		result := map[string]any{
 			"index": i, "tenant_id": event["tenant_id"], "event_id": event["event_id"],
 			"status": statuses[i%len(statuses)], "reason": nil, "detail": nil,
-		})
+		}
+		if result["status"] == StatusRejected { // as the server does, a rejection carries a reason
+			result["reason"], result["detail"] = "signature.invalid", "signature does not verify"
+		}
+		results = append(results, result)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"results": results})
@@ -269,6 +273,9 @@ func TestPerEventStatusesAndMismatchedAnswers(t *testing.T) {
 	result, err := client.Send(context.Background(), testEvents(t, 2, 0))
 	if err != nil || result.AllOK() || !result.Results[0].OK() || result.Results[1].Status != StatusRejected {
 		t.Fatalf("unexpected %+v, %v", result, err)
+	}
+	if reason := result.Results[1].Reason; reason == nil || *reason != ReasonSignatureInvalid {
+		t.Fatalf("expected reason %q, got %v", ReasonSignatureInvalid, reason)
 	}
 	_, err = client.Send(context.Background(), testEvents(t, 1, 0))
 	var unexpected *UnexpectedResponseError

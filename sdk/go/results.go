@@ -10,13 +10,36 @@ const (
 	StatusRejected  = "rejected"  // bad signature or schema; see Reason and Detail
 )
 
+// Reason is why the ingest API rejected an event: a machine code, one of the constants below
+// (what each means and what to do: docs/api.md, section "Reason codes"). It is a string type, so
+// a code added by a newer server still decodes, as a value no constant names.
+type Reason string
+
+// Rejection reasons, each named after its wire string.
+const (
+	ReasonSchemaEvent       Reason = "schema.event"
+	ReasonSchemaTenantID    Reason = "schema.tenant_id"
+	ReasonSchemaEventID     Reason = "schema.event_id"
+	ReasonSchemaKeyID       Reason = "schema.key_id"
+	ReasonSchemaOccurredAt  Reason = "schema.occurred_at"
+	ReasonSchemaType        Reason = "schema.type"
+	ReasonSchemaPayload     Reason = "schema.payload"
+	ReasonSchemaSignature   Reason = "schema.signature"
+	ReasonTenantUnknown     Reason = "tenant.unknown"
+	ReasonKeyUnknown        Reason = "key.unknown"
+	ReasonKeyTenantMismatch Reason = "key.tenant_mismatch"
+	ReasonKeyRevoked        Reason = "key.revoked"
+	ReasonSignatureInvalid  Reason = "signature.invalid"
+	ReasonInternal          Reason = "internal"
+)
+
 // EventResult is the server's verdict on one event. Index is the event's position in Send.
 type EventResult struct {
 	Index    int     `json:"index"`
 	TenantID string  `json:"tenant_id"`
 	EventID  string  `json:"event_id"`
 	Status   string  `json:"status"`
-	Reason   *string `json:"reason"`
+	Reason   *Reason `json:"reason"`
 	Detail   *string `json:"detail"`
 }
 

@@ -1,14 +1,17 @@
 """Every rejection reason the ingest API can answer is one `Reason`, documented where clients
-read: the API reference and each SDK's README list exactly the enum's codes."""
+read: the API reference and each SDK's README list exactly the enum's codes, and each SDK declares
+exactly the same codes under the same names."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from api.ingest.results import Reason
+from geoledger_sdk import Reason as SdkReason
 from ledger.envelope import ENVELOPE_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +42,56 @@ def test_every_schema_field_has_a_reason() -> None:
     # the event as a whole; the ingest API turns it into a Reason and would fail on a new field.
     for field in (*ENVELOPE_FIELDS, "signature", "event"):
         assert Reason(f"schema.{field}")
+
+
+# The SDKs' declarations: Go `ReasonSchemaTenantID Reason = "schema.tenant_id"` constants, the
+# members of TypeScript's `export const Reason = { ... } as const` object.
+_GO_CONSTANT = re.compile(r'^\s*(Reason\w+)\s+Reason\s*=\s*"([^"]*)"', re.MULTILINE)
+_TS_OBJECT = re.compile(r"export const Reason = \{(.*?)\} as const;", re.DOTALL)
+_TS_MEMBER = re.compile(r'^\s*(\w+):\s*"([^"]*)",?$', re.MULTILINE)
+
+
+def _go_name(member: Reason) -> str:
+    # Go spells the constant in CamelCase with the initialism upper-cased: SCHEMA_TENANT_ID is
+    # ReasonSchemaTenantID.
+    words = member.name.split("_")
+    return "Reason" + "".join("ID" if word == "ID" else word.capitalize() for word in words)
+
+
+def _sources(folder: str, pattern: str) -> str:
+    """The text of the SDK's own source files in `folder`, its tests left out."""
+    files = [path for path in sorted((ROOT / folder).glob(pattern)) if "_test." not in path.name]
+    return "\n".join(path.read_text(encoding="utf-8") for path in files)
+
+
+def _declared_by_go() -> dict[str, str]:
+    return dict(_GO_CONSTANT.findall(_sources("sdk/go", "*.go")))
+
+
+def _declared_by_ts() -> dict[str, str]:
+    declarations = _TS_OBJECT.findall(_sources("sdk/ts/src", "*.ts"))
+    assert len(declarations) == 1, "sdk/ts/src should declare one `export const Reason = {...}`"
+    return dict(_TS_MEMBER.findall(declarations[0]))
+
+
+def _declared_by_python() -> dict[str, str]:
+    return {member.name: member.value for member in SdkReason}
+
+
+def _same_name(member: Reason) -> str:
+    return member.name
+
+
+# Per SDK: what it declares (constant name -> code), and the name it should give each API reason.
+_SDK_DECLARATIONS: dict[str, tuple[Callable[[], dict[str, str]], Callable[[Reason], str]]] = {
+    "python": (_declared_by_python, _same_name),
+    "go": (_declared_by_go, _go_name),
+    "ts": (_declared_by_ts, _same_name),
+}
+
+
+@pytest.mark.parametrize("sdk", sorted(_SDK_DECLARATIONS))
+def test_sdk_declares_exactly_the_reason_codes(sdk: str) -> None:
+    declared_by, name_of = _SDK_DECLARATIONS[sdk]
+    expected = {name_of(member): member.value for member in Reason}
+    assert declared_by() == expected, f"the {sdk} SDK's reasons differ from the API's"

@@ -17,6 +17,7 @@ from geoledger_sdk import (
     BatchRejectedError,
     Client,
     EventNotFoundError,
+    Reason,
     RetriesExhaustedError,
     RetryPolicy,
     Signer,
@@ -152,7 +153,18 @@ def test_per_event_statuses_are_reported(stub: IngestStub) -> None:
     assert [r.ok for r in result.results] == [True, False]
     assert not result.all_ok
     (failed,) = result.failed()
-    assert (failed.reason, failed.detail) == ("signature.invalid", "signature does not verify")
+    assert failed.reason is Reason.SIGNATURE_INVALID
+    assert failed.detail == "signature does not verify"
+
+
+def test_a_reason_newer_than_the_sdk_is_kept_as_sent(stub: IngestStub) -> None:
+    rejected = {"index": 0, "event_id": "evt-0", "status": "rejected", "reason": "tenant.suspended"}
+    answer = {"results": [rejected]}
+    stub.script = [Reply(200, json.dumps(answer).encode())]
+    with Client(stub.url, retry=FAST) as client:
+        (result,) = client.send(events(1)).results
+    assert result.reason == "tenant.suspended"
+    assert not isinstance(result.reason, Reason)
 
 
 def test_result_count_mismatch_is_an_error(stub: IngestStub) -> None:

@@ -57,7 +57,16 @@ export {
   publicKeyOf,
   publicKeyToB64,
 } from "./keys.js";
-export { deprecationFrom, EVENT_STATUSES, isOk, type DeprecationNotice, type EventResult, type EventStatus, type SendResult } from "./results.js";
+export {
+  deprecationFrom,
+  EVENT_STATUSES,
+  isOk,
+  Reason,
+  type DeprecationNotice,
+  type EventResult,
+  type EventStatus,
+  type SendResult,
+} from "./results.js";
 export { rfc3339Now, Signer } from "./signer.js";
 export { canonicalEnvelope, contentDigest, sign, signEvent, SIGNING_DOMAIN, signingInput, verify } from "./signing.js";
 export { VERSION } from "./version.js";

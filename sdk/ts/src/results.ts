@@ -5,6 +5,31 @@ export type EventStatus = "accepted" | "duplicate" | "conflict" | "rejected";
 export const EVENT_STATUSES: readonly EventStatus[] = ["accepted", "duplicate", "conflict", "rejected"];
 
 /**
+ * Why the server rejected an event: the codes of `EventResult.reason`, each named after its wire
+ * string (`Reason.KEY_REVOKED === "key.revoked"`). What each means and what to do: docs/api.md,
+ * section "Reason codes".
+ */
+export const Reason = {
+  SCHEMA_EVENT: "schema.event",
+  SCHEMA_TENANT_ID: "schema.tenant_id",
+  SCHEMA_EVENT_ID: "schema.event_id",
+  SCHEMA_KEY_ID: "schema.key_id",
+  SCHEMA_OCCURRED_AT: "schema.occurred_at",
+  SCHEMA_TYPE: "schema.type",
+  SCHEMA_PAYLOAD: "schema.payload",
+  SCHEMA_SIGNATURE: "schema.signature",
+  TENANT_UNKNOWN: "tenant.unknown",
+  KEY_UNKNOWN: "key.unknown",
+  KEY_TENANT_MISMATCH: "key.tenant_mismatch",
+  KEY_REVOKED: "key.revoked",
+  SIGNATURE_INVALID: "signature.invalid",
+  INTERNAL: "internal",
+} as const;
+
+/** One of the `Reason` codes. */
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/**
  * The server's verdict on one event; `index` is its position in the `send` call. accepted:
  * stored now; duplicate: an identical event was stored before; conflict: another event with this
  * event_id but other content won; rejected: bad signature or schema (`reason`, `detail`).
@@ -14,7 +39,11 @@ export interface EventResult {
   tenant_id: string;
   event_id: string;
   status: EventStatus;
-  reason: string | null;
+  /**
+   * A `Reason` code, or a code added by a newer server that this version does not name (kept as
+   * sent); `string & {}` admits those without collapsing the union, so editors still offer the codes.
+   */
+  reason: Reason | (string & {}) | null;
   detail: string | null;
 }
 

@@ -10,6 +10,7 @@ import {
   EventNotFoundError,
   planBatches,
   privateKeyFromSeed,
+  Reason,
   RetriesExhaustedError,
   Signer,
   UnexpectedResponseError,
@@ -157,13 +158,19 @@ test("an error in a later batch keeps completed results", async () => {
 });
 
 test("per-event statuses and mismatched answers", async () => {
-  stub.script.push((r, b) => answerAll(r, b, ["duplicate", "rejected"]), status(200, '{"results":[]}'));
+  stub.script.push(
+    (r, b) => answerAll(r, b, ["duplicate", "rejected"], "signature.invalid"),
+    status(200, '{"results":[]}'),
+  );
   const client = new Client(stub.url, fast);
   const answer = await client.send(events(2));
   assert.equal(answer.allOk, false);
   assert.deepEqual(
-    answer.results.map((r) => r.status),
-    ["duplicate", "rejected"],
+    answer.results.map((r) => [r.status, r.reason]),
+    [
+      ["duplicate", null],
+      ["rejected", Reason.SIGNATURE_INVALID],
+    ],
   );
   await assert.rejects(client.send(events(1)), UnexpectedResponseError);
 });

@@ -20,16 +20,24 @@ export interface Stub {
   close(): Promise<void>;
 }
 
-export function answerAll(response: ServerResponse, body: string, statuses: string[] = ["accepted"]): void {
+export function answerAll(
+  response: ServerResponse,
+  body: string,
+  statuses: string[] = ["accepted"],
+  reason: string | null = null,
+): void {
   const events = (JSON.parse(body) as { events: { tenant_id: string; event_id: string }[] }).events;
-  const results = events.map((event, index) => ({
-    index,
-    tenant_id: event.tenant_id,
-    event_id: event.event_id,
-    status: statuses[index % statuses.length],
-    reason: null,
-    detail: null,
-  }));
+  const results = events.map((event, index) => {
+    const status = statuses[index % statuses.length];
+    return {
+      index,
+      tenant_id: event.tenant_id,
+      event_id: event.event_id,
+      status,
+      reason: status === "rejected" ? reason : null,
+      detail: null,
+    };
+  });
   response.writeHead(200, { "content-type": "application/json" });
   response.end(JSON.stringify({ results }));
 }

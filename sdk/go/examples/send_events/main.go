@@ -65,7 +65,7 @@ func run() int {
 	for _, r := range result.Results {
 		line := fmt.Sprintf("%d %s %s", r.Index, r.EventID, r.Status)
 		if r.Reason != nil {
-			line += " " + *r.Reason
+			line += " " + string(*r.Reason)
 			if r.Detail != nil {
 				line += ": " + *r.Detail
 			}

@@ -35,7 +35,7 @@ from geoledger_sdk.keys import (
     public_key_from_b64,
     public_key_to_b64,
 )
-from geoledger_sdk.results import DeprecationNotice, EventResult, SendResult
+from geoledger_sdk.results import DeprecationNotice, EventResult, Reason, SendResult
 from geoledger_sdk.signer import Signer, rfc3339_now
 from geoledger_sdk.signing import (
     SIGNING_DOMAIN,
@@ -63,6 +63,7 @@ __all__ = [
     "GeoledgerError",
     "InvalidEventError",
     "KeyFormatError",
+    "Reason",
     "RetriesExhaustedError",
     "RetryPolicy",
     "SendResult",

@@ -16,7 +16,7 @@ from typing import Any
 from geoledger_sdk.canonical import canonicalize
 from geoledger_sdk.envelope import SignedEvent
 from geoledger_sdk.errors import BatchRejectedError, UnexpectedResponseError
-from geoledger_sdk.results import STATUSES, EventResult
+from geoledger_sdk.results import STATUSES, EventResult, Reason
 
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -164,9 +164,19 @@ def _parse_result(raw: Any, position: int, event: SignedEvent, offset: int) -> E
         tenant_id=str(raw.get("tenant_id", event.envelope.tenant_id)),
         event_id=event.envelope.event_id,
         status=raw["status"],
-        reason=raw.get("reason"),
+        reason=_reason(raw.get("reason")),
         detail=raw.get("detail"),
     )
+
+
+def _reason(code: str | None) -> Reason | str | None:
+    """A known code as its `Reason`; anything else (a code newer than this SDK) as it came."""
+    if code is None:
+        return None
+    try:
+        return Reason(code)
+    except ValueError:
+        return code
 
 
 def _error_body(body: bytes) -> tuple[str, str]:

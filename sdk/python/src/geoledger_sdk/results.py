@@ -4,10 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 Status = Literal["accepted", "duplicate", "conflict", "rejected"]
 STATUSES: tuple[Status, ...] = ("accepted", "duplicate", "conflict", "rejected")
+
+
+class Reason(StrEnum):
+    """Why the server rejected an event: the codes of `EventResult.reason`, each named after its
+    wire string. A member equals its code (`Reason.KEY_REVOKED == "key.revoked"`). What each means
+    and what to do about it: docs/api.md, section "Reason codes"."""
+
+    SCHEMA_EVENT = "schema.event"
+    SCHEMA_TENANT_ID = "schema.tenant_id"
+    SCHEMA_EVENT_ID = "schema.event_id"
+    SCHEMA_KEY_ID = "schema.key_id"
+    SCHEMA_OCCURRED_AT = "schema.occurred_at"
+    SCHEMA_TYPE = "schema.type"
+    SCHEMA_PAYLOAD = "schema.payload"
+    SCHEMA_SIGNATURE = "schema.signature"
+    TENANT_UNKNOWN = "tenant.unknown"
+    KEY_UNKNOWN = "key.unknown"
+    KEY_TENANT_MISMATCH = "key.tenant_mismatch"
+    KEY_REVOKED = "key.revoked"
+    SIGNATURE_INVALID = "signature.invalid"
+    INTERNAL = "internal"
 
 
 @dataclass(frozen=True)
@@ -23,7 +45,9 @@ class EventResult:
     tenant_id: str
     event_id: str
     status: Status
-    reason: str | None = None
+    # A `Reason` for every code this SDK knows; a code added by a newer server arrives as the plain
+    # string it sent rather than failing the whole answer. Both compare equal to the wire string.
+    reason: Reason | str | None = None
     detail: str | None = None
 
     @property
