@@ -25,6 +25,7 @@ from activities.geo_models import (
     FingerprintsInput,
     FingerprintsResult,
     RangeFingerprintModel,
+    RecordModel,
     RegionWatermarks,
     WatermarksInput,
     WatermarksResult,
@@ -35,11 +36,12 @@ from activities.heartbeat import with_heartbeats
 from activities.names import GEO_EXACT_DIFF, GEO_FINGERPRINTS, GEO_WATERMARKS, GEO_WRITE_REPORT
 from ledger import error_types
 from ledger.config import Settings
-from ledger.errors import ConfigError
+from ledger.errors import ConfigError, GeoInputError
 from storage.dedup.store import DedupStore
 from storage.geo import (
-    GeoInputError,
+    Divergence,
     GeoReportError,
+    StreamRecord,
     StreamSection,
     diff_records,
     fetch_records,
@@ -163,7 +165,7 @@ class GeoActivities:
         return ExactDiffResult(
             differing_keys=len(divergences),
             sample=[
-                DivergentRecord.of(request.stream, d) for d in divergences[: request.max_sample]
+                _divergent_record(request.stream, d) for d in divergences[: request.max_sample]
             ],
             part_key=key,
         )
@@ -215,6 +217,27 @@ def _workflow_id() -> str:
             non_retryable=True,
         )
     return workflow_id
+
+
+def _divergent_record(stream: str, divergence: Divergence) -> DivergentRecord:
+    return DivergentRecord(
+        stream=stream,
+        seq=divergence.seq,
+        kind=divergence.kind.value,
+        in_a=_record_model(divergence.in_a),
+        in_b=_record_model(divergence.in_b),
+    )
+
+
+def _record_model(record: StreamRecord | None) -> RecordModel | None:
+    if record is None:
+        return None
+    return RecordModel(
+        tenant_id=record.tenant_id,
+        event_id=record.event_id,
+        hlc=record.hlc,
+        digest=record.digest.hex(),
+    )
 
 
 @contextmanager

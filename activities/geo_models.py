@@ -3,20 +3,13 @@ records, never row dumps. Pure: the workflow imports this module."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import BaseModel, Field
 
-from storage.geo.diff import MAX_DIFF_SEQS
-from storage.geo.ranges import SeqRange, bucket_range
-
-if TYPE_CHECKING:
-    from storage.geo.diff import Divergence, StreamRecord
+from ledger.seq_buckets import bucket_range
+from ledger.seq_range import SeqRange
 
 # storage.dedup.routing.Phase.STABLE, spelled out so this module imports no database code.
 STABLE_PHASE = "stable"
-
-DIFF_SEQS_PER_CALL = MAX_DIFF_SEQS
 
 
 class SeqRangeModel(BaseModel):
@@ -80,7 +73,7 @@ class RangeFingerprintModel(BaseModel):
     def records(self) -> int:
         return sum(self.counts)
 
-    def differing_ranges(self, other: RangeFingerprintModel) -> list[SeqRangeModel]:
+    def differing_ranges(self, other: RangeFingerprintModel) -> list[SeqRange]:
         """The buckets whose fingerprints differ from `other`'s (the same range in the other
         region). Both regions cut a range the same way; if they did not, all of it differs."""
         same_cut = (self.lo, self.hi, self.width, len(self.counts)) == (
@@ -89,11 +82,11 @@ class RangeFingerprintModel(BaseModel):
             other.width,
             len(other.counts),
         )
-        if not same_cut:
-            return [SeqRangeModel(lo=self.lo, hi=self.hi)]
         seqs = SeqRange(self.lo, self.hi)
+        if not same_cut:
+            return [seqs]
         return [
-            SeqRangeModel.of(bucket_range(seqs, self.width, index))
+            bucket_range(seqs, self.width, index)
             for index in range(len(self.counts))
             if (self.counts[index], self.hashes[index])
             != (other.counts[index], other.hashes[index])
@@ -110,17 +103,6 @@ class RecordModel(BaseModel):
     hlc: int
     digest: str  # hex SHA-256 of the envelope
 
-    @classmethod
-    def of(cls, record: StreamRecord | None) -> RecordModel | None:
-        if record is None:
-            return None
-        return cls(
-            tenant_id=record.tenant_id,
-            event_id=record.event_id,
-            hlc=record.hlc,
-            digest=record.digest.hex(),
-        )
-
 
 class DivergentRecord(BaseModel):
     """A record of `stream` at `seq` that is not in both regions: `in_a` / `in_b` is what each
@@ -131,16 +113,6 @@ class DivergentRecord(BaseModel):
     kind: str
     in_a: RecordModel | None
     in_b: RecordModel | None
-
-    @classmethod
-    def of(cls, stream: str, divergence: Divergence) -> DivergentRecord:
-        return cls(
-            stream=stream,
-            seq=divergence.seq,
-            kind=divergence.kind.value,
-            in_a=RecordModel.of(divergence.in_a),
-            in_b=RecordModel.of(divergence.in_b),
-        )
 
     @property
     def key(self) -> str:

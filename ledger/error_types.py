@@ -16,8 +16,10 @@ SHIP_CONFLICT = "ShipConflictError"
 SEGMENT_NOT_FOUND = "SegmentNotFoundError"
 VERIFICATION = "VerificationError"
 
-# storage.geo.errors
+# ledger.errors (the geo-divergence check's input, refused before any I/O)
 GEO_INPUT = "GeoInputError"
+
+# storage.geo.errors
 GEO_REPORT = "GeoReportError"
 
 # No exception class: raised only as ApplicationError types, for an operator to read.

@@ -45,3 +45,9 @@ class RecordDecodeError(LedgerError):
 
 class ManifestError(LedgerError):
     """CRR manifest bytes are malformed, not canonical, or inconsistent with their segment."""
+
+
+class GeoInputError(LedgerError):
+    """A seq range, stream name or bucket count handed to the geo-divergence check is not one it
+    can use; nothing was read or written. Its name is the `ApplicationError` type the check's
+    retry policy refuses to retry."""

@@ -24,7 +24,6 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.geo_models import (
-        DIFF_SEQS_PER_CALL,
         ExactDiffInput,
         ExactDiffResult,
         FingerprintsInput,
@@ -45,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
         GEO_WRITE_REPORT,
     )
     from ledger import error_types
+    from ledger.seq_range import SeqRange
+    from ledger.stream_bisection import StreamBisection
 
 SCHEDULE_ID = "geo-divergence"
 WORKFLOW_ID_PREFIX = "geo-divergence"
@@ -53,7 +54,6 @@ MEMO_KEY = "geo_divergence"
 # A fingerprint payload holds about this many buckets (a count and a hash each, ~26 bytes of
 # JSON): ~55 KB, well under Temporal's 256 KB payload warning.
 BUCKETS_PER_FINGERPRINT_CALL = 2048
-RANGES_PER_DIFF_CALL = 64
 
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -102,69 +102,6 @@ class GeoDivergenceResult(BaseModel):
     @property
     def differing_keys(self) -> int:
         return sum(pair.differing_keys for pair in self.pairs)
-
-
-class StreamBisection:
-    """The bisection of one stream, as a plan the workflow feeds with fingerprints.
-
-    Starts from 1..upto. `record` takes both regions' fingerprints of the ranges handed out by
-    `next_ranges`; a differing bucket of at most `exact_range` seqs is queued for the exact diff,
-    a wider one for the next, finer round. Every bucket is narrower than its range, so this ends.
-    At most `max_diff_ranges` ranges are diffed (the lowest seqs first); `truncated` says whether
-    some were dropped.
-    """
-
-    def __init__(self, upto: int, exact_range: int, max_diff_ranges: int) -> None:
-        self.exact_range = exact_range
-        self.max_diff_ranges = max_diff_ranges
-        self.pending: list[SeqRangeModel] = [SeqRangeModel(lo=1, hi=upto)] if upto > 0 else []
-        self.to_diff: list[SeqRangeModel] = []
-        self.truncated = False
-
-    def next_ranges(self, limit: int) -> list[SeqRangeModel]:
-        """Up to `limit` ranges to fingerprint next, lowest first (sorted and disjoint)."""
-        taken, self.pending = self.pending[:limit], self.pending[limit:]
-        return taken
-
-    def record(self, in_a: list[RangeFingerprintModel], in_b: list[RangeFingerprintModel]) -> None:
-        for mine, theirs in zip(in_a, in_b, strict=True):
-            for seqs in mine.differing_ranges(theirs):
-                if seqs.size <= self.exact_range:
-                    self.to_diff.append(seqs)
-                else:
-                    self.pending.append(seqs)
-        self._cap()
-
-    def _cap(self) -> None:
-        # Every pending range yields at least one range to diff, so their sum bounds the work.
-        if len(self.to_diff) + len(self.pending) > self.max_diff_ranges:
-            ranked = sorted(
-                [(r.lo, True, r) for r in self.to_diff] + [(r.lo, False, r) for r in self.pending],
-                key=lambda entry: entry[0],
-            )[: self.max_diff_ranges]
-            self.to_diff = [r for _, diff, r in ranked if diff]
-            self.pending = [r for _, diff, r in ranked if not diff]
-            self.truncated = True
-        # Ranges found in this round lie below those still waiting: keep the queue sorted, as a
-        # fingerprint call needs its ranges sorted and disjoint.
-        self.pending.sort(key=lambda r: r.lo)
-
-    def diff_batches(self) -> list[list[SeqRangeModel]]:
-        """The ranges to diff, sorted, in batches of at most RANGES_PER_DIFF_CALL ranges and
-        DIFF_SEQS_PER_CALL seqs."""
-        batches: list[list[SeqRangeModel]] = []
-        batch: list[SeqRangeModel] = []
-        seqs = 0
-        for seq_range in sorted(self.to_diff, key=lambda r: r.lo):
-            full = len(batch) == RANGES_PER_DIFF_CALL or seqs + seq_range.size > DIFF_SEQS_PER_CALL
-            if batch and full:
-                batches.append(batch)
-                batch, seqs = [], 0
-            batch.append(seq_range)
-            seqs += seq_range.size
-        if batch:
-            batches.append(batch)
-        return batches
 
 
 @workflow.defn
@@ -254,12 +191,15 @@ class GeoDivergenceWorkflow:
         return found
 
     async def _fingerprints(
-        self, region: str, stream: str, ranges: list[SeqRangeModel]
+        self, region: str, stream: str, ranges: list[SeqRange]
     ) -> list[RangeFingerprintModel]:
         result: FingerprintsResult = await workflow.execute_activity(
             GEO_FINGERPRINTS,
             FingerprintsInput(
-                region=region, stream=stream, ranges=ranges, buckets=self._request.buckets
+                region=region,
+                stream=stream,
+                ranges=[SeqRangeModel.of(seqs) for seqs in ranges],
+                buckets=self._request.buckets,
             ),
             result_type=FingerprintsResult,
             start_to_close_timeout=timedelta(minutes=30),
@@ -268,13 +208,15 @@ class GeoDivergenceWorkflow:
         )
         return result.ranges
 
-    async def _diff(
-        self, a: str, b: str, stream: str, ranges: list[SeqRangeModel]
-    ) -> ExactDiffResult:
+    async def _diff(self, a: str, b: str, stream: str, ranges: list[SeqRange]) -> ExactDiffResult:
         result: ExactDiffResult = await workflow.execute_activity(
             GEO_EXACT_DIFF,
             ExactDiffInput(
-                a=a, b=b, stream=stream, ranges=ranges, max_sample=self._request.max_sample
+                a=a,
+                b=b,
+                stream=stream,
+                ranges=[SeqRangeModel.of(seqs) for seqs in ranges],
+                max_sample=self._request.max_sample,
             ),
             result_type=ExactDiffResult,
             start_to_close_timeout=timedelta(minutes=10),

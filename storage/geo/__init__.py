@@ -1,23 +1,21 @@
-"""Geo-divergence detection (ARCHITECTURE §3 "Geo-divergence"): the I/O and pure pieces that
+"""Geo-divergence detection (ARCHITECTURE §3 "Geo-divergence"): the I/O pieces that
 `GeoDivergenceWorkflow`'s activities use.
 
 Two regions must hold the same records of every source stream up to the lower of their replay
-watermarks. `fingerprint` computes bucketed (count, hash) fingerprints in SQL, `ranges` cuts seq
-ranges into buckets, `diff` names the exact records that differ in small ranges, `report` writes
-the full list to an object store.
+watermarks. `fingerprint` computes bucketed (count, hash) fingerprints in SQL, `diff` names the
+exact records that differ in small ranges, `report` writes the full list to an object store. The
+pure parts (seq ranges, their buckets, the bisection) are in `ledger/`.
 """
 
 from storage.geo.diff import (
-    MAX_DIFF_SEQS,
     Divergence,
     DivergenceKind,
     StreamRecord,
     diff_records,
     fetch_records,
 )
-from storage.geo.errors import GeoError, GeoInputError, GeoReportError
+from storage.geo.errors import GeoError, GeoReportError
 from storage.geo.fingerprint import RangeFingerprint, fingerprint_ranges, record_hash
-from storage.geo.ranges import SeqRange, bucket_count, bucket_of, bucket_range, bucket_width
 from storage.geo.report import (
     StreamSection,
     pair_name,
@@ -28,20 +26,13 @@ from storage.geo.report import (
 )
 
 __all__ = [
-    "MAX_DIFF_SEQS",
     "Divergence",
     "DivergenceKind",
     "GeoError",
-    "GeoInputError",
     "GeoReportError",
     "RangeFingerprint",
-    "SeqRange",
     "StreamRecord",
     "StreamSection",
-    "bucket_count",
-    "bucket_of",
-    "bucket_range",
-    "bucket_width",
     "diff_records",
     "fetch_records",
     "fingerprint_ranges",

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from storage.geo.errors import GeoInputError
+from ledger.errors import GeoInputError
+from ledger.seq_range import SeqRange
+from ledger.stream_bisection import MAX_DIFF_SEQS
 from storage.geo.fingerprint import check_disjoint, range_thresholds
-from storage.geo.ranges import SeqRange, stream_parts
-
-MAX_DIFF_SEQS = 1 << 16
-"""The most seqs one exact diff reads: it holds both regions' records of them in memory."""
+from storage.geo.streams import stream_parts
 
 # Seqs in [$3, $4] prune both tables; `width_bucket` keeps those inside a range (odd slots, see
 # storage/geo/fingerprint.py `range_thresholds`) by binary search over the range bounds.

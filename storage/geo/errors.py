@@ -1,15 +1,11 @@
-"""Errors of the geo-divergence check. Every message says what was expected and what was got."""
+"""Errors of the geo-divergence check's I/O. Every message says what was expected and what was
+got. Input the check cannot use raises `ledger.errors.GeoInputError`, before any I/O."""
 
 from __future__ import annotations
 
 
 class GeoError(Exception):
-    """Base of every error `storage.geo` raises."""
-
-
-class GeoInputError(GeoError):
-    """A range, stream name or bucket count handed to the check is not one it can use; nothing was
-    read or written."""
+    """Base of every error `storage.geo` raises about what it read or wrote."""
 
 
 class GeoReportError(GeoError):

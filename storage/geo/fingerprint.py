@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from storage.geo.errors import GeoInputError
-from storage.geo.ranges import MAX_SEQ, SeqRange, bucket_count, bucket_width, stream_parts
+from ledger.errors import GeoInputError
+from ledger.seq_buckets import bucket_count, bucket_width
+from ledger.seq_range import MAX_SEQ, SeqRange
+from storage.geo.streams import stream_parts
 
 FINGERPRINT_DOMAIN = b"geoledger.geo-fingerprint.v1\x00"
 HASH_MODULUS = 1 << 64

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.seq_range import SeqRange
 from storage.geo.diff import Divergence, StreamRecord
 from storage.geo.errors import GeoReportError
-from storage.geo.ranges import SeqRange, stream_parts
+from storage.geo.streams import stream_parts
 from storage.objectstore.base import ObjectStore
 from storage.objectstore.errors import ObjectNotFound
 

@@ -30,16 +30,10 @@ from activities.geo import GeoActivities
 from activities.region_resources import RegionResources
 from cli.geo import geo_app
 from ledger.config import RegionConfig, Settings
+from ledger.seq_buckets import bucket_count, bucket_of, bucket_width
+from ledger.seq_range import SeqRange
 from storage.dedup import DedupRecord, DedupStore, migrate_region
-from storage.geo import (
-    SeqRange,
-    bucket_count,
-    bucket_of,
-    bucket_width,
-    fetch_records,
-    fingerprint_ranges,
-    record_hash,
-)
+from storage.geo import fetch_records, fingerprint_ranges, record_hash
 from tests.conftest import RunningStack
 from tests.integration.test_dedup_helpers import fresh_region
 from workers.client import connect

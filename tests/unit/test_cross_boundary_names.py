@@ -15,9 +15,10 @@ from temporalio.common import SearchAttributeIndexedValueType
 from activities import names
 from ledger import error_types, search_attributes
 from ledger.config import load_settings
+from ledger.errors import GeoInputError
 from storage.crr.errors import SegmentNotFoundError, ShipConflictError, VerificationError
 from storage.embedded.temporal import SEARCH_ATTRIBUTES
-from storage.geo.errors import GeoInputError, GeoReportError
+from storage.geo.errors import GeoReportError
 from tests.conftest import REPO_ROOT
 from workers import crr_control
 from workers.registry import registration_for

@@ -10,15 +10,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.geo_models import RangeFingerprintModel, SeqRangeModel
+from activities.geo_models import RangeFingerprintModel
+from ledger.errors import GeoInputError
+from ledger.seq_buckets import bucket_count, bucket_of, bucket_width
+from ledger.seq_range import SeqRange
+from ledger.stream_bisection import MAX_DIFF_SEQS, RANGES_PER_DIFF_CALL, StreamBisection
 from storage.geo import (
     DivergenceKind,
-    GeoInputError,
-    SeqRange,
     StreamRecord,
-    bucket_count,
-    bucket_of,
-    bucket_width,
     diff_records,
     pair_name,
     part_key,
@@ -26,11 +25,7 @@ from storage.geo import (
     report_key,
 )
 from storage.geo.fingerprint import HASH_MODULUS, check_disjoint
-from workflows.geo_divergence import (
-    RANGES_PER_DIFF_CALL,
-    StreamBisection,
-    on_demand_workflow_id,
-)
+from workflows.geo_divergence import on_demand_workflow_id
 
 # Derived here, reproduced by:
 #   python -c "import hashlib; d = b'geoledger.geo-fingerprint.v1\x00acme\x00evt-1\x00'
@@ -105,10 +100,9 @@ def test_any_changed_field_is_a_difference(field: str) -> None:
 
 
 def fingerprint(
-    records: list[StreamRecord], seqs: SeqRangeModel, buckets: int
+    records: list[StreamRecord], whole: SeqRange, buckets: int
 ) -> RangeFingerprintModel:
     """What the fingerprint SQL returns for `records`, computed from the same definitions."""
-    whole = seqs.to_range()
     width = bucket_width(whole, buckets)
     count = bucket_count(whole, width)
     counts, hashes = [0] * count, [0] * count
@@ -118,7 +112,9 @@ def fingerprint(
             counts[index] += 1
             h = record_hash(r.tenant_id, r.event_id, r.seq, r.hlc, r.digest)
             hashes[index] = (hashes[index] + h) % HASH_MODULUS
-    return RangeFingerprintModel(lo=seqs.lo, hi=seqs.hi, width=width, counts=counts, hashes=hashes)
+    return RangeFingerprintModel(
+        lo=whole.lo, hi=whole.hi, width=width, counts=counts, hashes=hashes
+    )
 
 
 def bisect(
@@ -134,7 +130,7 @@ def bisect(
     rounds = 0
     while plan.pending:
         ranges = plan.next_ranges(32)
-        check_disjoint([r.to_range() for r in ranges])
+        check_disjoint(ranges)
         plan.record(
             [fingerprint(in_a, r, buckets) for r in ranges],
             [fingerprint(in_b, r, buckets) for r in ranges],
@@ -167,7 +163,7 @@ def test_bisection_narrows_to_exactly_the_divergent_seqs() -> None:
     # 98, then 13 <= 64 (the ranges of one round fit one batch of 32).
     assert len(plan.to_diff) == 4
     assert rounds == 4
-    ranges = [r.to_range() for r in plan.to_diff]
+    ranges = plan.to_diff
     wanted = [r for r in in_a if any(x.lo <= r.seq <= x.hi for x in ranges)]
     got = [r for r in in_b if any(x.lo <= r.seq <= x.hi for x in ranges)]
     found = {(d.seq, d.kind) for d in diff_records(wanted, got)}
@@ -205,7 +201,7 @@ def test_too_many_differing_ranges_truncate_to_the_lowest() -> None:
 def test_differing_ranges_of_mismatched_cuts_is_the_whole_range() -> None:
     mine = RangeFingerprintModel(lo=1, hi=10, width=5, counts=[1, 1], hashes=[1, 1])
     theirs = RangeFingerprintModel(lo=1, hi=10, width=4, counts=[1, 1, 0], hashes=[1, 1, 0])
-    assert mine.differing_ranges(theirs) == [SeqRangeModel(lo=1, hi=10)]
+    assert mine.differing_ranges(theirs) == [SeqRange(1, 10)]
     assert mine.differing_ranges(mine) == []
 
 
@@ -213,21 +209,19 @@ def test_differing_ranges_compares_count_and_hash() -> None:
     mine = RangeFingerprintModel(lo=1, hi=10, width=4, counts=[1, 2, 3], hashes=[7, 8, 9])
     theirs = RangeFingerprintModel(lo=1, hi=10, width=4, counts=[1, 3, 3], hashes=[7, 8, 0])
     assert mine.differing_ranges(theirs) == [
-        SeqRangeModel(lo=5, hi=8),
-        SeqRangeModel(lo=9, hi=10),
+        SeqRange(5, 8),
+        SeqRange(9, 10),
     ]
 
 
 def test_diff_batches_respect_both_limits() -> None:
     plan = StreamBisection(0, 4096, 100_000)
-    plan.to_diff = [SeqRangeModel(lo=i * 10_000 + 1, hi=i * 10_000 + 4096) for i in range(40)]
-    plan.to_diff += [
-        SeqRangeModel(lo=1_000_000 + i * 10, hi=1_000_000 + i * 10) for i in range(100)
-    ]
+    plan.to_diff = [SeqRange(i * 10_000 + 1, i * 10_000 + 4096) for i in range(40)]
+    plan.to_diff += [SeqRange(1_000_000 + i * 10, 1_000_000 + i * 10) for i in range(100)]
     batches = plan.diff_batches()
     assert [r for batch in batches for r in batch] == sorted(plan.to_diff, key=lambda r: r.lo)
     assert all(len(batch) <= RANGES_PER_DIFF_CALL for batch in batches)
-    assert all(sum(r.size for r in batch) <= 1 << 16 for batch in batches)
+    assert all(sum(r.size for r in batch) <= MAX_DIFF_SEQS for batch in batches)
     # 16 wide ranges fill 2**16 seqs; then 8 wide ones and 56 single seqs make 64 ranges.
     assert [len(batch) for batch in batches] == [16, 16, 64, 44]
 

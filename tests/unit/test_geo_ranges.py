@@ -9,9 +9,11 @@ from itertools import pairwise
 
 import pytest
 
-from storage.geo import GeoInputError, SeqRange, bucket_count, bucket_of, bucket_range, bucket_width
+from ledger.errors import GeoInputError
+from ledger.seq_buckets import bucket_count, bucket_of, bucket_range, bucket_width
+from ledger.seq_range import MAX_SEQ, SeqRange
 from storage.geo.fingerprint import range_thresholds
-from storage.geo.ranges import MAX_SEQ, stream_parts
+from storage.geo.streams import stream_parts
 
 # (lo, hi, buckets) -> (width, buckets used)
 WIDTHS = {

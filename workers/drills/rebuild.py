@@ -12,14 +12,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ledger.config import Settings
+from ledger.seq_range import SeqRange
+from ledger.stream_bisection import MAX_DIFF_SEQS
 from ledger.stream_id import StreamId
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import list_manifests_after, load_verified_segment
 from storage.crr.verify_events import EventVerifier
 from storage.dedup.store import DedupStore
-from storage.geo.diff import MAX_DIFF_SEQS, Divergence, diff_records, fetch_records
+from storage.geo.diff import Divergence, diff_records, fetch_records
 from storage.geo.fingerprint import fingerprint_ranges
-from storage.geo.ranges import SeqRange
 from storage.keys import KeyCache, KeyRegistry
 from storage.objectstore import ObjectStore, open_object_store
 from workers.drills.scratch_databases import create_scratch_region, drop_scratch_region

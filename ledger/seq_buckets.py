@@ -1,4 +1,5 @@
-"""Sequence ranges of one WAL stream and the equal-width buckets the fingerprints split them into.
+"""The equal-width buckets the geo-divergence fingerprints cut a seq range into
+(ARCHITECTURE §3 "Geo-divergence").
 
 A range `[lo, hi]` (inclusive) of `n = hi - lo + 1` seqs is cut into buckets of width
 `ceil(n / buckets)`; seq `s` falls in bucket `(s - lo) // width`, so at most `buckets` buckets are
@@ -9,34 +10,8 @@ agree on every bucket's bounds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ledger.stream_id import StreamId
-from storage.geo.errors import GeoInputError
-
-MAX_SEQ = (1 << 63) - 1
-"""Seqs are PostgreSQL bigint."""
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class SeqRange:
-    """The seqs `lo..hi` of one stream, both included. Requires 1 <= lo <= hi <= MAX_SEQ."""
-
-    lo: int
-    hi: int
-
-    def __post_init__(self) -> None:
-        if not (1 <= self.lo <= self.hi <= MAX_SEQ):
-            raise GeoInputError(
-                f"seq range: expected 1 <= lo <= hi <= 2**63-1, got lo={self.lo}, hi={self.hi}"
-            )
-
-    @property
-    def size(self) -> int:
-        return self.hi - self.lo + 1
-
-    def __str__(self) -> str:
-        return f"{self.lo}..{self.hi}"
+from ledger.errors import GeoInputError
+from ledger.seq_range import SeqRange
 
 
 def bucket_width(seqs: SeqRange, buckets: int) -> int:
@@ -78,12 +53,3 @@ def bucket_range(seqs: SeqRange, width: int, index: int) -> SeqRange:
 def _check_width(width: int) -> None:
     if width < 1:
         raise GeoInputError(f"bucket width: expected at least 1, got {width}")
-
-
-def stream_parts(stream: str) -> tuple[str, str]:
-    """`(region, node)` of a stream named `<region>/<node>`; raises GeoInputError."""
-    try:
-        parsed = StreamId.parse(stream)
-    except ValueError as exc:
-        raise GeoInputError(str(exc)) from None
-    return parsed.region, parsed.node
