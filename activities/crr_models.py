@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from ledger.manifest_ref import ManifestRef
 from ledger.shipped import ShippedSegment
 from ledger.stream_id import StreamId
 
@@ -98,21 +99,15 @@ class ListManifestsInput(BaseModel):
     poll: LongPoll
 
 
-class ManifestRefModel(BaseModel):
-    key: str
-    first_seq: int
-    last_seq: int
-
-
 class ListManifestsResult(BaseModel):
-    ready: list[ManifestRefModel]
+    ready: list[ManifestRef]
     gap_first_seq: int | None = None
 
 
 class ApplySegmentInput(BaseModel):
     source: StreamRef
     into_region: str
-    manifest: ManifestRefModel
+    manifest: ManifestRef
     expected_prev_sha256: str | None
 
 
@@ -134,7 +129,7 @@ class ReplayRunInput(BaseModel):
     # Hash of the manifest at after_seq; None when unknown (its successor's chain check is
     # skipped: the workflow knows it only after applying a manifest itself).
     expected_prev_sha256: str | None
-    manifests: list[ManifestRefModel]
+    manifests: list[ManifestRef]
     # Set: after `manifests` (which may then be empty) the run lists and applies what is
     # committed next, for as long as `follow` allows; None: it applies `manifests` alone.
     follow: Follow | None = None

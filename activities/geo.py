@@ -119,9 +119,8 @@ class GeoActivities:
         """Bucket fingerprints of `ranges` of `stream` in one region (one query per shard)."""
         shards = await self._read_ring(request.region)
         with _domain_errors():
-            ranges = [r.to_range() for r in request.ranges]
             found = await with_heartbeats(
-                fingerprint_ranges(shards, request.stream, ranges, request.buckets)
+                fingerprint_ranges(shards, request.stream, request.ranges, request.buckets)
             )
         return FingerprintsResult(
             ranges=[
@@ -149,18 +148,17 @@ class GeoActivities:
         shards_a = await self._read_ring(request.a)
         shards_b = await self._read_ring(request.b)
         with _domain_errors():
-            ranges = [r.to_range() for r in request.ranges]
             in_a, in_b = await with_heartbeats(
                 asyncio.gather(
-                    fetch_records(shards_a, request.stream, ranges),
-                    fetch_records(shards_b, request.stream, ranges),
+                    fetch_records(shards_a, request.stream, request.ranges),
+                    fetch_records(shards_b, request.stream, request.ranges),
                 )
             )
             divergences = diff_records(in_a, in_b)
             if not divergences:
                 return ExactDiffResult(differing_keys=0, sample=[])
             pair = pair_name(request.a, request.b)
-            key = part_key(_workflow_id(), pair, request.stream, ranges)
+            key = part_key(_workflow_id(), pair, request.stream, request.ranges)
             await write_part(self._resources.store(request.a), key, request.stream, divergences)
         return ExactDiffResult(
             differing_keys=len(divergences),

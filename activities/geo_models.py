@@ -12,24 +12,6 @@ from ledger.seq_range import SeqRange
 STABLE_PHASE = "stable"
 
 
-class SeqRangeModel(BaseModel):
-    """Seqs lo..hi of one stream, both included."""
-
-    lo: int
-    hi: int
-
-    @property
-    def size(self) -> int:
-        return self.hi - self.lo + 1
-
-    def to_range(self) -> SeqRange:
-        return SeqRange(self.lo, self.hi)
-
-    @classmethod
-    def of(cls, seqs: SeqRange) -> SeqRangeModel:
-        return cls(lo=seqs.lo, hi=seqs.hi)
-
-
 class WatermarksInput(BaseModel):
     # None: every configured region.
     regions: list[str] | None = None
@@ -56,7 +38,7 @@ class WatermarksResult(BaseModel):
 class FingerprintsInput(BaseModel):
     region: str
     stream: str
-    ranges: list[SeqRangeModel]
+    ranges: list[SeqRange]
     buckets: int
 
 
@@ -82,7 +64,7 @@ class RangeFingerprintModel(BaseModel):
             other.width,
             len(other.counts),
         )
-        seqs = SeqRange(self.lo, self.hi)
+        seqs = SeqRange(lo=self.lo, hi=self.hi)
         if not same_cut:
             return [seqs]
         return [
@@ -127,7 +109,7 @@ class ExactDiffInput(BaseModel):
     a: str
     b: str
     stream: str
-    ranges: list[SeqRangeModel]
+    ranges: list[SeqRange]
     max_sample: int = Field(default=20, ge=0)
 
 

@@ -15,7 +15,6 @@ from activities.crr_models import (
     ApplySegmentResult,
     ListManifestsInput,
     ListManifestsResult,
-    ManifestRefModel,
     ReplayPosition,
     ReplayPositionInput,
     ReplayRunInput,
@@ -30,7 +29,6 @@ from activities.region_resources import RegionResources
 from ledger import error_types
 from ledger.config import Settings
 from storage.crr.errors import VerificationError
-from storage.crr.naming import ManifestRef
 from storage.crr.region_keys import manifest_public_key
 from storage.crr.replay import ManifestListing, list_manifests_after
 from storage.crr.replay_run import AppliedSegment, ReplaySource, replay_following, replay_run
@@ -57,11 +55,7 @@ class ReplayActivities:
         cancellation (a pause) stops it at once."""
         stream, target = str(request.source.stream), request.into_region
         progress = _checkpoint(request)
-        refs = [
-            ManifestRef(m.key, m.first_seq, m.last_seq)
-            for m in request.manifests
-            if m.last_seq > progress.applied_seq
-        ]
+        refs = [m for m in request.manifests if m.last_seq > progress.applied_seq]
         source = await self._replay_source(request.source, target)
 
         async def applied(segment: AppliedSegment) -> None:
@@ -124,10 +118,7 @@ class ReplayActivities:
         # on it would have the workflow list again at once, spinning for as long as the gap lasts.
         listing = await long_poll(look, lambda found: bool(found.ready), request.poll)
         return ListManifestsResult(
-            ready=[
-                ManifestRefModel(key=r.key, first_seq=r.first_seq, last_seq=r.last_seq)
-                for r in listing.ready
-            ],
+            ready=listing.ready,
             gap_first_seq=listing.gap_first_seq,
         )
 
@@ -135,9 +126,7 @@ class ReplayActivities:
     async def apply_segment(self, request: ApplySegmentInput) -> ApplySegmentResult:
         """One segment: what ReplayWalWorkflow runs before its `replay-listed-runs` patch."""
         stream, target = str(request.source.stream), request.into_region
-        ref = ManifestRef(
-            request.manifest.key, request.manifest.first_seq, request.manifest.last_seq
-        )
+        ref = request.manifest
         done: list[AppliedSegment] = []
 
         async def applied(segment: AppliedSegment) -> None:

@@ -42,10 +42,15 @@ from ledger.config import Settings
 from ledger.manifest import manifest_sha256
 from ledger.shipped import ShippedSegment
 from ledger.stream_id import StreamId
-from storage.crr.errors import CrrError, SegmentNotFoundError, ShipConflictError
+from storage.crr.errors import (
+    CrrError,
+    SegmentNotFoundError,
+    ShipConflictError,
+    VerificationError,
+)
 from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.ship import commit_manifest, ship_segment
-from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_following, ship_run
+from storage.crr.ship_run import CommittedSegment, ShipContext, ship_following, ship_run
 from storage.crr.watermark import read_ship_watermark
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
@@ -55,6 +60,8 @@ from storage.wal.watch import SealWatch
 _T = TypeVar("_T")
 # Errors an operator must resolve; retrying cannot help.
 _PERMANENT = (ShipConflictError, SegmentNotFoundError)
+# The errors that name the store they failed on, by its URL.
+_STORE_ERRORS = (ObjectStoreError, ShipConflictError, VerificationError)
 
 
 class ShipActivities:
@@ -143,7 +150,7 @@ class ShipActivities:
                 # Every manifest of the run so far is in every ship target; it rate-limits itself.
                 await self._pruner.after_ship_run(progress.last_seq, progress.manifest_sha256)
 
-        targets = ShipTargets(
+        context = ShipContext(
             self.wal_directory,
             self._stream,
             self.targets,
@@ -153,14 +160,14 @@ class ShipActivities:
         run = (
             ship_run(
                 [segment.first_seq for segment in segments],
-                targets,
+                context,
                 progress.manifest_sha256,
                 request.max_concurrent_uploads,
                 committed,
             )
             if request.follow is None
             else ship_following(
-                targets,
+                context,
                 progress.last_seq,
                 progress.manifest_sha256,
                 request.max_concurrent_uploads,
@@ -305,10 +312,10 @@ class ShipActivities:
 
 
 def _target_of(exc: Exception, targets: dict[str, ObjectStore]) -> str:
-    """The target region an error names (errors name their store), or "unknown"."""
-    text = str(exc)
+    """The target region whose store failed (the URL in the error's `store`), or "unknown"."""
+    failed = exc.store if isinstance(exc, _STORE_ERRORS) else None
     for name, store in targets.items():
-        if store.describe() in text:
+        if failed is not None and store.describe() == failed:
             return name
     return "unknown"
 

@@ -47,7 +47,7 @@ def bucket_range(seqs: SeqRange, width: int, index: int) -> SeqRange:
     if not 0 <= index < count:
         raise GeoInputError(f"bucket index: expected 0..{count - 1}, got {index}")
     lo = seqs.lo + index * width
-    return SeqRange(lo, min(seqs.hi, lo + width - 1))
+    return SeqRange(lo=lo, hi=min(seqs.hi, lo + width - 1))
 
 
 def _check_width(width: int) -> None:

@@ -39,7 +39,7 @@ class StreamBisection:
     def __init__(self, upto: int, exact_range: int, max_diff_ranges: int) -> None:
         self.exact_range = exact_range
         self.max_diff_ranges = max_diff_ranges
-        self.pending: list[SeqRange] = [SeqRange(1, upto)] if upto > 0 else []
+        self.pending: list[SeqRange] = [SeqRange(lo=1, hi=upto)] if upto > 0 else []
         self.to_diff: list[SeqRange] = []
         self.truncated = False
 

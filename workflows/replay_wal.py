@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         ListManifestsInput,
         ListManifestsResult,
         LongPoll,
-        ManifestRefModel,
         ReplayPosition,
         ReplayPositionInput,
         ReplayRunInput,
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.names import APPLY_SEGMENT, LIST_MANIFESTS, REPLAY_POSITION, REPLAY_RUN
     from ledger import error_types
+    from ledger.manifest_ref import ManifestRef
     from ledger.stream_id import StreamId
     from workflows.pausable import RUN_TIMEOUT, PausableWorkflow, unless_paused
 
@@ -148,7 +148,7 @@ class ReplayWalWorkflow(PausableWorkflow):
         self,
         source: StreamRef,
         request: ReplayWalInput,
-        manifests: list[ManifestRefModel],
+        manifests: list[ManifestRef],
         follow: Follow | None,
     ) -> None:
         """One run activity: `manifests`, then (with `follow`) what is committed next."""

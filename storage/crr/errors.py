@@ -9,7 +9,10 @@ class CrrError(Exception):
 
 class ShipConflictError(CrrError):
     """An object already exists at a key with different bytes: first write wins, so this is a
-    hard error that needs an operator (two shippers for one stream, or a rewritten WAL)."""
+    hard error that needs an operator (two shippers for one stream, or a rewritten WAL).
+
+    `store` is the URL of the store holding the other bytes, `key` their key in it.
+    """
 
     def __init__(self, store: str, key: str, ours: str, theirs: str) -> None:
         super().__init__(
@@ -33,7 +36,14 @@ class ManifestGapError(CrrError):
 
 class VerificationError(CrrError):
     """Bytes read back from a store do not match their signed manifest (I5) or an event in them
-    does not verify (I1). Never retried: the same bytes will fail the same way."""
+    does not verify (I1). Never retried: the same bytes will fail the same way.
+
+    `store` is the URL of the store that lacks bytes that verify, when one store is to blame.
+    """
+
+    def __init__(self, message: str, *, store: str | None = None) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class SegmentNotFoundError(CrrError):

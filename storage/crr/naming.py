@@ -8,8 +8,8 @@ object-store listings return) the sequence order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from ledger.manifest_ref import ManifestRef
 from ledger.stream_id import StreamId
 
 _MANIFEST_NAME = re.compile(r"^(\d{20})-(\d{20})\.json$")
@@ -38,13 +38,6 @@ def manifest_start_after(stream: str, after_seq: int) -> str:
     return f"{manifests_prefix(stream)}{after_seq:020d}-{'9' * 20}.json"
 
 
-@dataclass(frozen=True)
-class ManifestRef:
-    key: str
-    first_seq: int
-    last_seq: int
-
-
 def parse_manifest_key(stream: str, key: str) -> ManifestRef | None:
     prefix = manifests_prefix(stream)
     if not key.startswith(prefix):
@@ -52,4 +45,4 @@ def parse_manifest_key(stream: str, key: str) -> ManifestRef | None:
     match = _MANIFEST_NAME.match(key[len(prefix) :])
     if match is None:
         return None
-    return ManifestRef(key, int(match.group(1)), int(match.group(2)))
+    return ManifestRef(key=key, first_seq=int(match.group(1)), last_seq=int(match.group(2)))

@@ -11,14 +11,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.errors import ManifestError
 from ledger.manifest import Manifest, manifest_sha256, parse_manifest, verify_manifest
+from ledger.manifest_ref import ManifestRef
 from storage.crr.codec import CODEC, decompress
 from storage.crr.errors import VerificationError
-from storage.crr.naming import (
-    ManifestRef,
-    manifest_start_after,
-    manifests_prefix,
-    parse_manifest_key,
-)
+from storage.crr.naming import manifest_start_after, manifests_prefix, parse_manifest_key
 from storage.objectstore import ObjectStore
 from storage.wal import WalError
 from storage.wal.segment import parse_sealed_segment

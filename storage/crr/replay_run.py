@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ledger.manifest_ref import ManifestRef
 from storage.crr.follow import FollowLimits
-from storage.crr.naming import ManifestRef
 from storage.crr.replay import (
     ManifestListing,
     VerifiedSegment,

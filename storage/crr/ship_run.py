@@ -35,8 +35,10 @@ class CommittedSegment:
 
 
 @dataclass(frozen=True)
-class ShipTargets:
-    """Where a stream ships and how: its WAL, the target stores, the region's signing key."""
+class ShipContext:
+    """What shipping one stream works with: where its sealed segments are (the WAL directory),
+    the stores they go to by target region, the key that signs their manifests, and the zstd
+    level they are compressed at."""
 
     wal_directory: Path
     stream: str
@@ -47,7 +49,7 @@ class ShipTargets:
 
 async def ship_run(
     first_seqs: Sequence[int],
-    targets: ShipTargets,
+    context: ShipContext,
     prev_manifest_sha256: str,
     concurrency: int,
     on_committed: Callable[[CommittedSegment], Awaitable[None]],
@@ -66,11 +68,11 @@ async def ship_run(
     async def upload(first_seq: int) -> ShippedSegment:
         async with slots:
             shipped = await ship_segment(
-                targets.wal_directory,
-                targets.stream,
+                context.wal_directory,
+                context.stream,
                 first_seq,
-                targets.stores,
-                targets.zstd_level,
+                context.stores,
+                context.zstd_level,
             )
         crash_point("crr.ship.after_upload")
         return shipped
@@ -81,7 +83,7 @@ async def ship_run(
         for pending in uploads:
             shipped = await pending
             manifest = await commit_manifest(
-                shipped, prev, int(time.time() * 1000), targets.signing_key, targets.stores
+                shipped, prev, int(time.time() * 1000), context.signing_key, context.stores
             )
             prev = manifest_sha256(manifest)
             await on_committed(CommittedSegment(shipped, prev))
@@ -94,7 +96,7 @@ async def ship_run(
 
 
 async def ship_following(
-    targets: ShipTargets,
+    context: ShipContext,
     after_seq: int,
     prev_manifest_sha256: str,
     concurrency: int,
@@ -123,11 +125,11 @@ async def ship_following(
         await on_committed(segment)
 
     # Seals rename files into the directory: the watch wakes the run the moment one happens.
-    watch = SealWatch.start(targets.wal_directory)
+    watch = SealWatch.start(context.wal_directory)
     wait = watch.wait if watch is not None else asyncio.sleep
     try:
         while shipped < limits.max_segments:
-            listed = sealed_segments_after(targets.wal_directory, after_seq)
+            listed = sealed_segments_after(context.wal_directory, after_seq)
             first_seqs = [s.first_seq for s in listed if s.last_seq is not None]
             first_seqs = first_seqs[: min(limits.batch, limits.max_segments - shipped)]
             now = time.monotonic()
@@ -137,7 +139,7 @@ async def ship_following(
                         f"next sealed segment starts at seq {first_seqs[0]}, "
                         f"expected {after_seq + 1}"
                     )
-                await ship_run(first_seqs, targets, prev_manifest_sha256, concurrency, committed)
+                await ship_run(first_seqs, context, prev_manifest_sha256, concurrency, committed)
                 last_new = time.monotonic()
             else:
                 # Before the first segment the run waits as a listing would; after, it stops

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ledger.manifest_ref import ManifestRef
 from storage.crr.naming import (
-    ManifestRef,
     manifest_start_after,
     manifests_prefix,
     parse_manifest_key,
@@ -137,7 +137,6 @@ async def audit_stream(
     )
 
 
-@dataclass(frozen=True)
 class _SizedRef(ManifestRef):
     size: int = 0
 
@@ -153,7 +152,7 @@ async def _list_manifests(
     ):
         ref = parse_manifest_key(stream, info.key)
         if ref is not None:
-            refs.append(_SizedRef(ref.key, ref.first_seq, ref.last_seq, info.size))
+            refs.append(_SizedRef(**ref.model_dump(), size=info.size))
     return refs
 
 

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.errors import ManifestError
 from ledger.manifest import Manifest, parse_manifest, verify_manifest
-from storage.crr.naming import ManifestRef, segment_key
+from ledger.manifest_ref import ManifestRef
+from storage.crr.naming import segment_key
 from storage.crr.store_audit import StoreAudit, audit_stream
 from storage.objectstore import ObjectStore
 

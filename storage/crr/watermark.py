@@ -54,7 +54,8 @@ async def read_ship_watermark(
             reasons = [p.reason for p in (*report.refused, *report.conflicts) if p.key == newest]
             raise VerificationError(
                 f"{store.describe()}/{newest}: missing, and no peer holds bytes that verify "
-                f"({'; '.join(reasons) or 'nothing to copy'})"
+                f"({'; '.join(reasons) or 'nothing to copy'})",
+                store=store.describe(),
             ) from None
     first, *others = targets
     for name in others:

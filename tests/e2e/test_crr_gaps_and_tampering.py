@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowHandle
 from activities.crr_models import LongPoll
 from ledger.config import Settings
 from ledger.manifest import manifest_bytes, parse_manifest
-from storage.crr.naming import ManifestRef
+from ledger.manifest_ref import ManifestRef
 from storage.crr.replay import list_manifests_after
 from storage.dedup.store import DedupStore
 from storage.objectstore import ObjectStore, open_object_store

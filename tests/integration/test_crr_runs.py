@@ -19,7 +19,7 @@ from storage.crr.errors import VerificationError
 from storage.crr.region_keys import manifest_public_key, signing_key
 from storage.crr.replay import list_manifests_after
 from storage.crr.replay_run import AppliedSegment, ReplaySource, replay_run
-from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_run
+from storage.crr.ship_run import CommittedSegment, ShipContext, ship_run
 from storage.crr.verify_events import EventVerifier
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
@@ -68,7 +68,7 @@ async def _ship_everything(settings: Settings, wal: Path) -> list[CommittedSegme
     async def note(segment: CommittedSegment) -> None:
         committed.append(segment)
 
-    targets = ShipTargets(
+    context = ShipContext(
         wal,
         STREAM,
         _stores(settings),
@@ -76,7 +76,7 @@ async def _ship_everything(settings: Settings, wal: Path) -> list[CommittedSegme
         settings.crr.zstd_level,
     )
     first_seqs = [segment * PER_SEGMENT + 1 for segment in range(SEGMENTS)]
-    await ship_run(first_seqs, targets, "", concurrency=SEGMENTS, on_committed=note)
+    await ship_run(first_seqs, context, "", concurrency=SEGMENTS, on_committed=note)
     return committed
 
 

@@ -20,7 +20,7 @@ from storage.crr.errors import SegmentNotFoundError
 from storage.crr.follow import FollowLimits
 from storage.crr.region_keys import signing_key
 from storage.crr.replay import list_manifests_after
-from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_following
+from storage.crr.ship_run import CommittedSegment, ShipContext, ship_following
 from storage.objectstore import ObjectStore, open_object_store
 from storage.wal import WalWriter, stream_directory
 from storage.wal.naming import segment_file_name
@@ -103,7 +103,7 @@ class Shipper:
     """ship_following over the stream, noting each commit and when it happened."""
 
     def __init__(self, settings: Settings, stream: Stream) -> None:
-        self.targets = ShipTargets(
+        self.context = ShipContext(
             stream.directory,
             STREAM,
             stores(settings),
@@ -120,7 +120,7 @@ class Shipper:
         async def idle() -> None:
             self.idle_calls += 1
 
-        await ship_following(self.targets, after_seq, prev, 2, follow, note, idle)
+        await ship_following(self.context, after_seq, prev, 2, follow, note, idle)
 
     @property
     def last_seqs(self) -> list[int]:

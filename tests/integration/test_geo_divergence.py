@@ -194,12 +194,12 @@ def python_fingerprint(seqs: SeqRange, buckets: int) -> tuple[int, list[int], li
 
 # One range; adjacent ranges, a gap and a single seq (located by width_bucket in SQL).
 FINGERPRINT_CASES = {
-    "whole": [SeqRange(1, US_RECORDS)],
+    "whole": [SeqRange(lo=1, hi=US_RECORDS)],
     "adjacent-and-gaps": [
-        SeqRange(1, 1000),
-        SeqRange(1001, 1500),
-        SeqRange(2000, 2000),
-        SeqRange(2001, 2999),
+        SeqRange(lo=1, hi=1000),
+        SeqRange(lo=1001, hi=1500),
+        SeqRange(lo=2000, hi=2000),
+        SeqRange(lo=2001, hi=2999),
     ],
 }
 

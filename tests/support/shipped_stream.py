@@ -13,7 +13,7 @@ from ledger.envelope import parse_signed_event
 from ledger.record import WalRecord, encode_record
 from storage.crr.naming import manifest_key, segment_key
 from storage.crr.region_keys import manifest_public_key, signing_key
-from storage.crr.ship_run import CommittedSegment, ShipTargets, ship_run
+from storage.crr.ship_run import CommittedSegment, ShipContext, ship_run
 from storage.objectstore import ObjectStore, open_object_store
 from storage.wal import WalWriter, stream_directory
 from tests.support.tenants import tenant
@@ -55,7 +55,7 @@ async def ship_stream(settings: Settings) -> list[CommittedSegment]:
     async def note(segment: CommittedSegment) -> None:
         committed.append(segment)
 
-    targets = ShipTargets(
+    context = ShipContext(
         directory,
         STREAM,
         stores_of(settings),
@@ -63,5 +63,5 @@ async def ship_stream(settings: Settings) -> list[CommittedSegment]:
         settings.crr.zstd_level,
     )
     first_seqs = [s * PER_SEGMENT + 1 for s in range(SEGMENTS)]
-    await ship_run(first_seqs, targets, "", concurrency=SEGMENTS, on_committed=note)
+    await ship_run(first_seqs, context, "", concurrency=SEGMENTS, on_committed=note)
     return committed

@@ -201,7 +201,7 @@ def test_too_many_differing_ranges_truncate_to_the_lowest() -> None:
 def test_differing_ranges_of_mismatched_cuts_is_the_whole_range() -> None:
     mine = RangeFingerprintModel(lo=1, hi=10, width=5, counts=[1, 1], hashes=[1, 1])
     theirs = RangeFingerprintModel(lo=1, hi=10, width=4, counts=[1, 1, 0], hashes=[1, 1, 0])
-    assert mine.differing_ranges(theirs) == [SeqRange(1, 10)]
+    assert mine.differing_ranges(theirs) == [SeqRange(lo=1, hi=10)]
     assert mine.differing_ranges(mine) == []
 
 
@@ -209,15 +209,15 @@ def test_differing_ranges_compares_count_and_hash() -> None:
     mine = RangeFingerprintModel(lo=1, hi=10, width=4, counts=[1, 2, 3], hashes=[7, 8, 9])
     theirs = RangeFingerprintModel(lo=1, hi=10, width=4, counts=[1, 3, 3], hashes=[7, 8, 0])
     assert mine.differing_ranges(theirs) == [
-        SeqRange(5, 8),
-        SeqRange(9, 10),
+        SeqRange(lo=5, hi=8),
+        SeqRange(lo=9, hi=10),
     ]
 
 
 def test_diff_batches_respect_both_limits() -> None:
     plan = StreamBisection(0, 4096, 100_000)
-    plan.to_diff = [SeqRange(i * 10_000 + 1, i * 10_000 + 4096) for i in range(40)]
-    plan.to_diff += [SeqRange(1_000_000 + i * 10, 1_000_000 + i * 10) for i in range(100)]
+    plan.to_diff = [SeqRange(lo=i * 10_000 + 1, hi=i * 10_000 + 4096) for i in range(40)]
+    plan.to_diff += [SeqRange(lo=1_000_000 + i * 10, hi=1_000_000 + i * 10) for i in range(100)]
     batches = plan.diff_batches()
     assert [r for batch in batches for r in batch] == sorted(plan.to_diff, key=lambda r: r.lo)
     assert all(len(batch) <= RANGES_PER_DIFF_CALL for batch in batches)
@@ -228,7 +228,7 @@ def test_diff_batches_respect_both_limits() -> None:
 
 def test_overlapping_ranges_are_refused() -> None:
     with pytest.raises(GeoInputError, match="sorted, disjoint"):
-        check_disjoint([SeqRange(1, 10), SeqRange(10, 20)])
+        check_disjoint([SeqRange(lo=1, hi=10), SeqRange(lo=10, hi=20)])
     with pytest.raises(GeoInputError, match="at least one"):
         check_disjoint([])
 
@@ -236,7 +236,7 @@ def test_overlapping_ranges_are_refused() -> None:
 def test_names() -> None:
     assert pair_name("us", "eu") == pair_name("eu", "us") == "eu-us"
     assert report_key("geo-divergence-x", "eu-us") == "geo/divergence/geo-divergence-x/eu-us.json"
-    assert part_key("w", "eu-us", "us/n1", [SeqRange(5, 9), SeqRange(20, 30)]) == (
+    assert part_key("w", "eu-us", "us/n1", [SeqRange(lo=5, hi=9), SeqRange(lo=20, hi=30)]) == (
         "geo/divergence/w/parts/eu-us/us/n1/00000000000000000005-00000000000000000030.json"
     )
 

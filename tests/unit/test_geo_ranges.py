@@ -30,7 +30,7 @@ WIDTHS = {
 @pytest.mark.parametrize(("case", "expected"), WIDTHS.items(), ids=str)
 def test_width_and_count(case: tuple[int, int, int], expected: tuple[int, int]) -> None:
     lo, hi, buckets = case
-    seqs = SeqRange(lo, hi)
+    seqs = SeqRange(lo=lo, hi=hi)
     width = bucket_width(seqs, buckets)
     assert (width, bucket_count(seqs, width)) == expected
     assert bucket_count(seqs, width) <= buckets
@@ -40,7 +40,7 @@ def test_width_and_count(case: tuple[int, int, int], expected: tuple[int, int]) 
     ("lo", "hi", "buckets"), [(1, 100, 7), (5, 5, 2), (17, 300, 64), (3, 10, 8)]
 )
 def test_buckets_tile_the_range_and_match_bucket_of(lo: int, hi: int, buckets: int) -> None:
-    seqs = SeqRange(lo, hi)
+    seqs = SeqRange(lo=lo, hi=hi)
     width = bucket_width(seqs, buckets)
     parts = [bucket_range(seqs, width, i) for i in range(bucket_count(seqs, width))]
     assert parts[0].lo == lo and parts[-1].hi == hi
@@ -53,7 +53,7 @@ def test_buckets_tile_the_range_and_match_bucket_of(lo: int, hi: int, buckets: i
 
 
 def test_the_widest_range_does_not_overflow_a_bigint() -> None:
-    seqs = SeqRange(1, MAX_SEQ)
+    seqs = SeqRange(lo=1, hi=MAX_SEQ)
     width = bucket_width(seqs, 64)
     last = bucket_range(seqs, width, bucket_count(seqs, width) - 1)
     assert last.hi == MAX_SEQ
@@ -67,11 +67,11 @@ def test_the_widest_range_does_not_overflow_a_bigint() -> None:
 )
 def test_bad_ranges_are_refused(lo: int, hi: int) -> None:
     with pytest.raises(GeoInputError, match=f"lo={lo}, hi={hi}"):
-        SeqRange(lo, hi)
+        SeqRange(lo=lo, hi=hi)
 
 
 def test_bad_bucket_arguments_are_refused() -> None:
-    seqs = SeqRange(1, 10)
+    seqs = SeqRange(lo=1, hi=10)
     with pytest.raises(GeoInputError, match="buckets: expected at least 1, got 0"):
         bucket_width(seqs, 0)
     with pytest.raises(GeoInputError, match="width: expected at least 1, got 0"):
@@ -92,10 +92,10 @@ def test_stream_parts() -> None:
 # PostgreSQL's width_bucket(x, thresholds) over an array is the number of thresholds <= x
 # (src/backend/utils/adt/arrayfuncs.c, width_bucket_array): Python's bisect_right.
 THRESHOLD_CASES = {
-    "one": [SeqRange(5, 9)],
-    "adjacent": [SeqRange(1, 10), SeqRange(11, 20), SeqRange(21, 21)],
-    "gaps": [SeqRange(3, 4), SeqRange(10, 12), SeqRange(40, 50)],
-    "to-the-top": [SeqRange(1, 2), SeqRange(MAX_SEQ - 3, MAX_SEQ)],
+    "one": [SeqRange(lo=5, hi=9)],
+    "adjacent": [SeqRange(lo=1, hi=10), SeqRange(lo=11, hi=20), SeqRange(lo=21, hi=21)],
+    "gaps": [SeqRange(lo=3, hi=4), SeqRange(lo=10, hi=12), SeqRange(lo=40, hi=50)],
+    "to-the-top": [SeqRange(lo=1, hi=2), SeqRange(lo=MAX_SEQ - 3, hi=MAX_SEQ)],
 }
 
 

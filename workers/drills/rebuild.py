@@ -184,7 +184,7 @@ async def _compare(
     result.compared_through = upto
     if upto == 0:
         return
-    whole = [SeqRange(1, upto)]
+    whole = [SeqRange(lo=1, hi=upto)]
     live_shards = [live.pools.shards[i] for i in range(live.route.ring_size)]
     scratch_shards = [scratch.pools.shards[i] for i in range(scratch.route.ring_size)]
     [in_live] = await fingerprint_ranges(live_shards, stream, whole, 1)
@@ -193,7 +193,7 @@ async def _compare(
     if in_live == in_scratch:
         return
     for lo in range(1, upto + 1, MAX_DIFF_SEQS):
-        chunk = [SeqRange(lo, min(upto, lo + MAX_DIFF_SEQS - 1))]
+        chunk = [SeqRange(lo=lo, hi=min(upto, lo + MAX_DIFF_SEQS - 1))]
         differences = diff_records(
             await fetch_records(live_shards, stream, chunk),
             await fetch_records(scratch_shards, stream, chunk),
