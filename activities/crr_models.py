@@ -18,6 +18,7 @@ class StreamRef(BaseModel):
 
     @property
     def stream(self) -> StreamId:
+        """The stream's `<region>/<node>` id."""
         return StreamId(self.region, self.node)
 
 
@@ -45,6 +46,9 @@ class Follow(BaseModel):
 
 
 class ListSegmentsInput(BaseModel):
+    """Input of `crr_list_sealed_segments`: up to `limit` sealed segments of `source` after
+    `after_seq`, waiting for the first as `poll` says."""
+
     source: StreamRef
     after_seq: int
     limit: int = 16
@@ -52,20 +56,31 @@ class ListSegmentsInput(BaseModel):
 
 
 class SegmentRef(BaseModel):
+    """One sealed segment of the node's WAL: the seqs it holds, both included."""
+
     first_seq: int
     last_seq: int
 
 
 class ListSegmentsResult(BaseModel):
+    """The sealed segments found after the watermark, in seq order (empty when the wait ran
+    out)."""
+
     segments: list[SegmentRef]
 
 
 class ShipSegmentInput(BaseModel):
+    """Input of `crr_ship_segment`: upload the sealed segment of `source` starting at
+    `first_seq` to every ship target."""
+
     source: StreamRef
     first_seq: int
 
 
 class CommitManifestInput(BaseModel):
+    """Input of `crr_commit_manifest`: the uploaded segment to commit and the hash of the
+    manifest before it, which the new one chains to."""
+
     source: StreamRef
     segment: ShippedSegment
     prev_manifest_sha256: str
@@ -79,19 +94,29 @@ class ShipWatermark(BaseModel):
 
 
 class ReadShipWatermarkInput(BaseModel):
+    """Input of `crr_read_ship_watermark`: the stream whose last committed manifest is read."""
+
     source: StreamRef
 
 
 class ReplayPositionInput(BaseModel):
+    """Input of `crr_replay_position`: the stream whose replay watermark in `into_region` is
+    read."""
+
     source: StreamRef
     into_region: str
 
 
 class ReplayPosition(BaseModel):
+    """The highest seq of the stream applied to the region's dedup store (0: none yet)."""
+
     applied_seq: int
 
 
 class ListManifestsInput(BaseModel):
+    """Input of `crr_list_manifests`: up to `limit` manifests of `source` after `after_seq` in
+    `into_region`'s store, waiting for the first as `poll` says."""
+
     source: StreamRef
     into_region: str
     after_seq: int
@@ -100,11 +125,17 @@ class ListManifestsInput(BaseModel):
 
 
 class ListManifestsResult(BaseModel):
+    """The manifests that can be applied next, consecutive from the watermark, and the first seq
+    of a later manifest when the next one is missing (a gap), else None."""
+
     ready: list[ManifestRef]
     gap_first_seq: int | None = None
 
 
 class ApplySegmentInput(BaseModel):
+    """Input of `crr_apply_segment`: verify and apply the segment `manifest` commits to
+    `into_region`; `expected_prev_sha256` is the hash it must chain to (None: not checked)."""
+
     source: StreamRef
     into_region: str
     manifest: ManifestRef
@@ -112,6 +143,9 @@ class ApplySegmentInput(BaseModel):
 
 
 class ApplySegmentResult(BaseModel):
+    """What applying one segment did: the manifest and last seq now applied, and its records by
+    outcome."""
+
     manifest_sha256: str
     last_seq: int
     records: int
@@ -190,11 +224,16 @@ class StoreAuditCursor(BaseModel):
 
 
 class RepairStoreInput(BaseModel):
+    """Input of `crr_repair_store`: audit and repair the window of `source`'s history after
+    `cursor`."""
+
     source: StreamRef
     cursor: StoreAuditCursor = StoreAuditCursor()
 
 
 class RepairStoreResult(BaseModel):
+    """What one audit window did: the cursor of the next window and the objects it repaired."""
+
     cursor: StoreAuditCursor
     repaired: int = 0
     # One line per object that could not be repaired (the first few).

@@ -7,6 +7,7 @@ from storage.crr.follow import FollowLimits
 
 
 def follow_limits(follow: Follow) -> FollowLimits:
+    """The same limits, named as the storage layer's run loops take them."""
     return FollowLimits(
         first_wait_s=follow.poll.wait_s,
         idle_s=follow.idle_s,

@@ -75,15 +75,21 @@ class GeoResources(Protocol):
     """What the activities need from the worker's shared per-region connections
     (`activities.region_resources.RegionResources` provides it)."""
 
-    async def dedup(self, region: str) -> DedupStore: ...
+    async def dedup(self, region: str) -> DedupStore:
+        """The dedup store of `region`."""
+        ...
 
-    def store(self, region: str) -> ObjectStore: ...
+    def store(self, region: str) -> ObjectStore:
+        """The object store of `region`."""
+        ...
 
 
 # --- payloads ---------------------------------------------------------------------------------
 
 
 class GeoActivities:
+    """The geo-divergence activities of one worker, over its shared region connections."""
+
     def __init__(self, settings: Settings, resources: GeoResources) -> None:
         self._settings = settings
         self._resources = resources

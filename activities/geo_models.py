@@ -13,11 +13,15 @@ STABLE_PHASE = "stable"
 
 
 class WatermarksInput(BaseModel):
+    """Input of `geo_watermarks`: the regions whose replay watermarks are read."""
+
     # None: every configured region.
     regions: list[str] | None = None
 
 
 class RegionWatermarks(BaseModel):
+    """One region's replay watermarks and its routing phase and read ring size."""
+
     region: str
     # Per stream `<region>/<node>`, the highest seq applied on every shard.
     positions: dict[str, int]
@@ -32,10 +36,15 @@ class RegionWatermarks(BaseModel):
 
 
 class WatermarksResult(BaseModel):
+    """The watermarks of each region asked for, sorted by region name."""
+
     regions: list[RegionWatermarks]
 
 
 class FingerprintsInput(BaseModel):
+    """Input of `geo_fingerprints`: fingerprint `ranges` of `stream` in `region`, each cut into at
+    most `buckets` buckets."""
+
     region: str
     stream: str
     ranges: list[SeqRange]
@@ -53,6 +62,7 @@ class RangeFingerprintModel(BaseModel):
 
     @property
     def records(self) -> int:
+        """The number of records in lo..hi."""
         return sum(self.counts)
 
     def differing_ranges(self, other: RangeFingerprintModel) -> list[SeqRange]:
@@ -76,10 +86,14 @@ class RangeFingerprintModel(BaseModel):
 
 
 class FingerprintsResult(BaseModel):
+    """The fingerprints of the ranges asked for, in the same order."""
+
     ranges: list[RangeFingerprintModel]
 
 
 class RecordModel(BaseModel):
+    """One record as a region holds it at a seq: its key, HLC and envelope digest."""
+
     tenant_id: str
     event_id: str
     hlc: int
@@ -105,6 +119,9 @@ class DivergentRecord(BaseModel):
 
 
 class ExactDiffInput(BaseModel):
+    """Input of `geo_exact_diff`: compare `ranges` of `stream` in regions a and b record by
+    record, returning up to `max_sample` of the records that differ."""
+
     # a < b alphabetically: `in_a` is always the first region of the pair's name.
     a: str
     b: str
@@ -114,6 +131,8 @@ class ExactDiffInput(BaseModel):
 
 
 class ExactDiffResult(BaseModel):
+    """How many records of the ranges differ between the regions, and a sample of them."""
+
     differing_keys: int
     sample: list[DivergentRecord]
     # The part in region a's store listing every divergent record; None when there is none.
@@ -137,6 +156,8 @@ class StreamComparison(BaseModel):
 
 
 class WriteReportInput(BaseModel):
+    """Input of `geo_write_report`: what the check found per stream for the pair (a, b)."""
+
     a: str
     b: str
     checked_at: str
@@ -144,6 +165,8 @@ class WriteReportInput(BaseModel):
 
 
 class WriteReportResult(BaseModel):
+    """The object key and size of the pair's report in region a's store."""
+
     key: str
     bytes: int
 

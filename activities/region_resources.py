@@ -13,6 +13,9 @@ from storage.objectstore import ObjectStore, open_object_store
 
 
 class RegionResources:
+    """One worker process's connections to each region: object stores, dedup stores, key caches
+    and event verifiers."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._dedup: dict[str, DedupStore] = {}
@@ -25,17 +28,20 @@ class RegionResources:
         self._lock = asyncio.Lock()
 
     def store(self, region: str) -> ObjectStore:
+        """The object store of `region`, opened on first use."""
         if region not in self._stores:
             self._stores[region] = open_object_store(self._settings.region(region).object_store)
         return self._stores[region]
 
     async def dedup(self, region: str) -> DedupStore:
+        """The dedup store of `region`, opened on first use."""
         async with self._lock:
             if region not in self._dedup:
                 self._dedup[region] = await DedupStore.open(self._settings.region(region))
             return self._dedup[region]
 
     async def keys(self, region: str) -> KeyCache:
+        """A cache of `region`'s key registry, opened on first use."""
         async with self._lock:
             if region not in self._keys:
                 registry = await KeyRegistry.open(self._settings, regions=[region])
@@ -51,6 +57,7 @@ class RegionResources:
         return self._verifiers[region]
 
     async def close(self) -> None:
+        """Close the dedup stores, the key registries and the verification worker processes."""
         for dedup in self._dedup.values():
             await dedup.close()
         for registry in self._registries:

@@ -36,6 +36,8 @@ from storage.faults import crash_point
 
 
 class ReplayActivities:
+    """The activities of ReplayWalWorkflow, over the worker's shared region connections."""
+
     def __init__(self, settings: Settings, resources: RegionResources) -> None:
         self._settings = settings
         self._resources = resources
@@ -43,6 +45,7 @@ class ReplayActivities:
 
     @activity.defn(name=REPLAY_POSITION)
     async def replay_position(self, request: ReplayPositionInput) -> ReplayPosition:
+        """The stream's replay watermark in `into_region`: where a new workflow starts."""
         dedup = await self._resources.dedup(request.into_region)
         return ReplayPosition(applied_seq=await dedup.applied_position(str(request.source.stream)))
 
@@ -103,6 +106,8 @@ class ReplayActivities:
 
     @activity.defn(name=LIST_MANIFESTS)
     async def list_manifests(self, request: ListManifestsInput) -> ListManifestsResult:
+        """The manifests ready to apply after `after_seq`, waiting up to `poll.wait_s` for one (a
+        gap alone does not end the wait); every look exports the gap gauges."""
         stream, target = str(request.source.stream), request.into_region
         store = self._resources.store(target)
 

@@ -65,6 +65,9 @@ _STORE_ERRORS = (ObjectStoreError, ShipConflictError, VerificationError)
 
 
 class ShipActivities:
+    """The shipping activities of one node's stream: they read its WAL directory and write to
+    every ship target. A request for another stream fails, not retried (wrong task queue)."""
+
     def __init__(
         self, settings: Settings, region: str, node: str, resources: RegionResources | None = None
     ) -> None:
@@ -78,10 +81,12 @@ class ShipActivities:
 
     @property
     def wal_directory(self) -> Path:
+        """The stream's WAL directory on this node."""
         return stream_directory(Path(self._region.wal_dir), self._stream)
 
     @cached_property
     def targets(self) -> dict[str, ObjectStore]:
+        """The object store of each ship target region (the region's own when it names none)."""
         return {
             name: open_object_store(self._settings.region(name).object_store)
             for name in self._region.ship_targets or [self._region_name]
@@ -203,6 +208,8 @@ class ShipActivities:
 
     @activity.defn(name=LIST_SEALED_SEGMENTS)
     async def list_sealed_segments(self, request: ListSegmentsInput) -> ListSegmentsResult:
+        """Up to `limit` sealed segments after `after_seq`, waiting up to `poll.wait_s` for one
+        (a seal ends the wait at once)."""
         self._check_stream(request.source.stream)
 
         async def look() -> ListSegmentsResult:
@@ -227,6 +234,8 @@ class ShipActivities:
 
     @activity.defn(name=SHIP_SEGMENT)
     async def ship_segment(self, request: ShipSegmentInput) -> ShippedSegment:
+        """Compress and upload the sealed segment starting at `first_seq` to every ship target;
+        return what was uploaded, for its manifest commit."""
         self._check_stream(request.source.stream)
         shipped = await self._counting_errors(
             lambda: with_heartbeats(

@@ -15,6 +15,8 @@ from storage.objectstore import ObjectStoreError, open_object_store
 
 
 class SmokeActivities:
+    """The smoke workflow's activity, over the object stores the settings configure."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 

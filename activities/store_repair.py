@@ -26,6 +26,9 @@ _PROBLEMS_NAMED = 5
 
 
 class StoreRepairActivities:
+    """The store audit activity of one node's stream, over every ship target. A request for
+    another stream fails, not retried (wrong task queue)."""
+
     def __init__(self, settings: Settings, region: str, node: str) -> None:
         self._settings = settings
         self._region_name = region
@@ -34,6 +37,7 @@ class StoreRepairActivities:
 
     @cached_property
     def targets(self) -> dict[str, ObjectStore]:
+        """The object store of each ship target region (the region's own when it names none)."""
         return {
             name: open_object_store(self._settings.region(name).object_store)
             for name in self._region.ship_targets or [self._region_name]

@@ -56,9 +56,11 @@ class CpuPool:
 
     @property
     def processes(self) -> int:
+        """The number of worker processes a large batch is split across."""
         return self._processes
 
     def close(self) -> None:
+        """Stop the worker processes, cancelling queued chunks; a later batch starts new ones."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -12,5 +12,6 @@ CRASH_AT_ENV = "GEOLEDGER_CRASH_AT"
 
 
 def crash_point(name: str) -> None:
+    """Kill this process with SIGKILL when GEOLEDGER_CRASH_AT names `name`; otherwise do nothing."""
     if os.environ.get(CRASH_AT_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

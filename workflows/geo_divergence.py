@@ -69,6 +69,8 @@ def on_demand_workflow_id(now: datetime) -> str:
 
 
 class GeoDivergenceInput(BaseModel):
+    """Input of GeoDivergenceWorkflow: the regions to compare and how finely to look."""
+
     # Regions to compare, pairwise; None: every configured region.
     regions: list[str] | None = None
     # Buckets each fingerprinted range is cut into.
@@ -82,6 +84,8 @@ class GeoDivergenceInput(BaseModel):
 
 
 class PairComparison(BaseModel):
+    """What the check found for one pair of regions (a < b): per stream and in all."""
+
     a: str
     b: str
     pair: str
@@ -94,22 +98,29 @@ class PairComparison(BaseModel):
 
 
 class GeoDivergenceResult(BaseModel):
+    """What one check found for every pair of regions."""
+
     workflow_id: str
     checked_at: str
     pairs: list[PairComparison]
 
     @property
     def differing_keys(self) -> int:
+        """The divergent records of every pair, added up."""
         return sum(pair.differing_keys for pair in self.pairs)
 
 
 @workflow.defn
 class GeoDivergenceWorkflow:
+    """One check of every pair of regions for records they do not both hold."""
+
     def __init__(self) -> None:
         self._request = GeoDivergenceInput()
 
     @workflow.run
     async def run(self, request: GeoDivergenceInput) -> GeoDivergenceResult:
+        """Compare every pair of the regions; each pair's report goes to its region a's store, and
+        the memo sums up the result for the web UI. A pair with a region re-sharding is skipped."""
         self._request = request
         checked_at = workflow.now().isoformat()
         marks = await workflow.execute_activity(

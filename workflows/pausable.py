@@ -34,9 +34,16 @@ async def unless_paused(
     if handle.done():
         return handle.result()
     handle.cancel()
-    with contextlib.suppress(ActivityError, CancelledError, asyncio.CancelledError):
-        return await handle
-    return None
+    result: _T | None = None
+    with contextlib.suppress(ActivityError, CancelledError):
+        result = await handle
+    # A cancellation of the workflow itself while it waits here is absorbed by the activity's
+    # (already requested) cancellation: asyncio hands the awaiting task the activity's outcome.
+    # Raise it again, or the workflow would carry on as merely paused.
+    current = asyncio.current_task()
+    if current is not None and current.cancelling():
+        raise asyncio.CancelledError
+    return result
 
 
 class _ErrorState(Protocol):
@@ -76,9 +83,12 @@ class PausableWorkflow:
 
     @workflow.signal
     def pause(self) -> None:
+        """Stop until `resume`: a listing in flight is abandoned, a run is cancelled and stops
+        where it is. The pause survives continue-as-new."""
         self._paused = True
 
     @workflow.signal
     def resume(self) -> None:
+        """Go on from where the workflow stopped, clearing the error that paused it, if any."""
         self._paused = False
         self._state.last_error = None

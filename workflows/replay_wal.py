@@ -62,6 +62,8 @@ APPLY_RETRY = RetryPolicy(
 
 
 class ReplayState(BaseModel):
+    """Where a replay stands and what it has applied so far; carried across continue-as-new."""
+
     applied_seq: int = 0
     # None until one manifest has been applied by this workflow: the chain check of the first
     # manifest after a watermark needs its predecessor's hash, which only the store knows.
@@ -76,6 +78,9 @@ class ReplayState(BaseModel):
 
 
 class ReplayWalInput(BaseModel):
+    """Input of ReplayWalWorkflow: the source stream, the region it is applied to, its CRR
+    settings, and the state and pause a continue-as-new carries over."""
+
     source_region: str
     source_node: str
     into_region: str
@@ -90,6 +95,9 @@ class ReplayWalInput(BaseModel):
 
 
 class ReplayStatus(BaseModel):
+    """What the `status` query returns: the source stream, the target region, whether the replay
+    is paused, and its state."""
+
     source: str
     into_region: str
     paused: bool
@@ -97,11 +105,15 @@ class ReplayStatus(BaseModel):
 
 
 def replay_workflow_id(source_region: str, source_node: str, into_region: str) -> str:
+    """The id of the workflow replaying the stream `<source_region>/<source_node>` into
+    `into_region`."""
     return f"crr-replay-{source_region}-{source_node}-to-{into_region}"
 
 
 @workflow.defn
 class ReplayWalWorkflow(PausableWorkflow):
+    """The replay of one source stream into one region, for as long as the stream lives."""
+
     _state: ReplayState
     # A run is applying (or stopping after a pause): the workflow is not paused until it stops.
     _run_in_flight: bool = False
@@ -117,6 +129,9 @@ class ReplayWalWorkflow(PausableWorkflow):
 
     @workflow.run
     async def run(self, request: ReplayWalInput) -> None:
+        """Apply the stream's manifests round after round, from the carried state or else the
+        region's watermark; a failure retrying cannot fix pauses it. Continues as new when the
+        history grows long: never completes by itself."""
         source = StreamRef(region=request.source_region, node=request.source_node)
         self._state = request.state or await self._position(source, request.into_region)
         in_runs = workflow.patched(REPLAY_IN_RUNS)
@@ -230,7 +245,7 @@ class ReplayWalWorkflow(PausableWorkflow):
             )
         return listed
 
-    async def _apply(self, source: StreamRef, into_region: str, ref: object) -> None:
+    async def _apply(self, source: StreamRef, into_region: str, ref: ManifestRef) -> None:
         result = await workflow.execute_activity(
             APPLY_SEGMENT,
             ApplySegmentInput(
@@ -270,6 +285,8 @@ class ReplayWalWorkflow(PausableWorkflow):
 
     @workflow.query
     def status(self) -> ReplayStatus:
+        """The replay's position, counters and last error, and whether it is paused (only once no
+        run is still applying)."""
         # Paused once nothing applies any more: a run told to stop may still be applying.
         paused = self._paused and not self._run_in_flight
         return ReplayStatus(

@@ -89,6 +89,9 @@ UPLOAD_RETRY = RetryPolicy(
 
 
 class ShipState(BaseModel):
+    """Where shipping stands, what it has shipped so far and where the store audit is; carried
+    across continue-as-new."""
+
     last_seq: int = 0
     last_manifest_sha256: str = ""
     segments_shipped: int = 0
@@ -101,6 +104,9 @@ class ShipState(BaseModel):
 
 
 class ShipWalInput(BaseModel):
+    """Input of ShipWalWorkflow: the node's stream, its CRR settings, and the state and pause a
+    continue-as-new carries over."""
+
     region: str
     node: str
     state: ShipState | None = None
@@ -118,17 +124,22 @@ class ShipWalInput(BaseModel):
 
 
 class ShipStatus(BaseModel):
+    """What the `status` query returns: the stream, whether shipping is paused, and its state."""
+
     stream: str
     paused: bool
     state: ShipState
 
 
 def ship_workflow_id(region: str, node: str) -> str:
+    """The id of the workflow shipping the stream `<region>/<node>`."""
     return f"crr-ship-{region}-{node}"
 
 
 @workflow.defn
 class ShipWalWorkflow(PausableWorkflow):
+    """The shipping of one node's stream to its ship targets, for as long as the stream lives."""
+
     _state: ShipState
     _unsettled: bool
     _last_audit: datetime | None = None
@@ -145,6 +156,10 @@ class ShipWalWorkflow(PausableWorkflow):
 
     @workflow.run
     async def run(self, request: ShipWalInput) -> None:
+        """Ship the stream round after round, from the carried state or else the targets'
+        watermark, auditing a window of the stores when it starts (and every audit interval); a
+        failure retrying cannot fix pauses it. Continues as new when the history grows long:
+        never completes by itself."""
         source = StreamRef(region=request.region, node=request.node)
         self._state = request.state or await self._read_watermark(source)
         # Not while paused: a pause stops every write to the stores.
@@ -351,6 +366,8 @@ class ShipWalWorkflow(PausableWorkflow):
 
     @workflow.query
     def status(self) -> ShipStatus:
+        """The stream's shipping position, counters, store audit and last error, and whether it
+        is paused (only once no run is still committing)."""
         # Paused once nothing ships any more: a run told to stop may still be committing.
         paused = self._paused and not self._run_in_flight
         return ShipStatus(stream=self._stream, paused=paused, state=self._state)

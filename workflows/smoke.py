@@ -15,18 +15,26 @@ with workflow.unsafe.imports_passed_through():
 
 
 class SmokeInput(BaseModel):
+    """Input of SmokeWorkflow: the regions whose stores are tried and the object key to use."""
+
     regions: list[str]
     object_key: str = "smoke/roundtrip.bin"
 
 
 class SmokeResult(BaseModel):
+    """One round trip per region, in the order the input lists them."""
+
     round_trips: list[ObjectRoundTripResult]
 
 
 @workflow.defn
 class SmokeWorkflow:
+    """One object round trip through each region's store."""
+
     @workflow.run
     async def run(self, request: SmokeInput) -> SmokeResult:
+        """Round-trip an object through each region's store in turn; fails when a store stays
+        unreachable or reads back different bytes."""
         results: list[ObjectRoundTripResult] = []
         for region in request.regions:
             result = await workflow.execute_activity(

@@ -15,6 +15,8 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class Compressed:
+    """One compressed segment file: where it is, and the size and SHA-256 of both forms."""
+
     path: Path
     raw_bytes: int
     raw_sha256: str

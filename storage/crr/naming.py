@@ -21,14 +21,17 @@ def stream_prefix(stream: str) -> str:
 
 
 def segment_key(stream: str, first_seq: int, last_seq: int) -> str:
+    """The key of the compressed segment holding seqs `first_seq..last_seq` of `stream`."""
     return f"{stream_prefix(stream)}/segments/{first_seq:020d}-{last_seq:020d}.seg.zst"
 
 
 def manifests_prefix(stream: str) -> str:
+    """The prefix every manifest key of `stream` starts with (it ends with `/`)."""
     return f"{stream_prefix(stream)}/manifests/"
 
 
 def manifest_key(stream: str, first_seq: int, last_seq: int) -> str:
+    """The key of the manifest of seqs `first_seq..last_seq` of `stream`."""
     return f"{manifests_prefix(stream)}{first_seq:020d}-{last_seq:020d}.json"
 
 
@@ -39,6 +42,7 @@ def manifest_start_after(stream: str, after_seq: int) -> str:
 
 
 def parse_manifest_key(stream: str, key: str) -> ManifestRef | None:
+    """The manifest a key of `stream` names, or None for any other key."""
     prefix = manifests_prefix(stream)
     if not key.startswith(prefix):
         return None

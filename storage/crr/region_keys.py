@@ -18,6 +18,10 @@ from storage.keys import NewPrivateKeyFile, PrivateKeyFileExistsError
 
 
 def signing_key(region_name: str, region: RegionConfig) -> Ed25519PrivateKey:
+    """The region's manifest-signing private key, read from its `signing_key_file`.
+
+    Raises CrrError when the file is not configured or does not exist.
+    """
     if region.signing_key_file is None:
         raise CrrError(f"regions.{region_name}.signing_key_file is not set: cannot sign manifests")
     try:

@@ -51,6 +51,9 @@ async def list_manifests_after(
 
 @dataclass(frozen=True)
 class VerifiedSegment:
+    """One shipped segment after verification: its manifest, the manifest's SHA-256 and its
+    (seq, record bytes) in order."""
+
     manifest: Manifest
     manifest_sha256: str
     records: list[tuple[int, bytes]]

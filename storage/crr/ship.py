@@ -104,6 +104,7 @@ async def _upload_once(store: ObjectStore, key: str, path: Path, sha256: str) ->
 
 
 async def put_bytes_once(store: ObjectStore, key: str, data: bytes) -> None:
+    """Store `data` as `key` unless it exists; raise ShipConflictError when it holds other bytes."""
     if await store.put_if_absent(key, data):
         return
     await _same_or_conflict(store, key, hashlib.sha256(data).hexdigest())

@@ -30,6 +30,8 @@ from storage.wal.watch import SealWatch
 
 @dataclass(frozen=True)
 class CommittedSegment:
+    """A segment whose manifest is committed, with that manifest's SHA-256 (the next one's link)."""
+
     shipped: ShippedSegment
     manifest_sha256: str
 

@@ -36,6 +36,8 @@ class TargetHoldings:
 
 @dataclass(frozen=True)
 class SizeConflict:
+    """An object present on several targets with different sizes on them."""
+
     key: str
     sizes: dict[str, int]  # target -> size
 

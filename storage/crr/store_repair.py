@@ -59,11 +59,13 @@ class StoreRepairReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing was refused, conflicting or lost and nothing missing remains."""
         return not (self.refused or self.conflicts or self.lost) and not any(
             self.remaining(target) for target in self.missing
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as nested dicts and lists."""
         return asdict(self)
 
 

@@ -35,7 +35,11 @@ def verification_workers() -> CpuPool:
 
 
 class KeyLookup(Protocol):
-    async def get(self, key_id: str) -> TenantKey | None: ...
+    """Where keys are looked up by id: the key registry, or a cache in front of it."""
+
+    async def get(self, key_id: str) -> TenantKey | None:
+        """The key registered as `key_id` (revoked or not), None when there is none."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,7 @@ class EventVerifier:
         self._signers: dict[str, _Signer] = {}
 
     def close(self) -> None:
+        """Stop the worker processes that verify signatures."""
         self._workers.close()
 
     async def dedup_records(

@@ -51,6 +51,8 @@ RECORD_APPLIED = "INSERT INTO schema_migrations (version, name, checksum) VALUES
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """One migration file: its version, the databases it targets, its name and its SQL."""
+
     version: int
     target: Target
     name: str
@@ -58,10 +60,12 @@ class Migration:
 
     @property
     def file_name(self) -> str:
+        """The name of the file it was loaded from, `NNNN_<target>_<name>.sql`."""
         return f"{self.version:04d}_{self.target}_{self.name}.sql"
 
     @property
     def checksum(self) -> str:
+        """SHA-256 (hex) of the SQL, recorded when applied so that a later edit is noticed."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
@@ -154,6 +158,7 @@ class RegionMigration:
 
     @property
     def changed(self) -> bool:
+        """True when a database had migrations applied or the route was created."""
         return self.created_route is not None or any(db.applied for db in self.databases)
 
 

@@ -24,6 +24,7 @@ class Origin:
 
     @property
     def stream(self) -> StreamId:
+        """The WAL stream the record was accepted into."""
         return StreamId(self.region, self.node)
 
 
@@ -47,10 +48,12 @@ class DedupRecord:
 
     @property
     def winner_key(self) -> WinnerKey:
+        """The record's place in the order that picks a key's winner: the lowest wins."""
         return WinnerKey(self.hlc, self.region, self.node, self.seq)
 
     @property
     def origin(self) -> Origin:
+        """Where the record was accepted."""
         return Origin(self.region, self.node, self.seq)
 
     def check(self) -> None:

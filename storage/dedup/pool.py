@@ -75,4 +75,5 @@ class ShardPools:
         return cls(control=pools[0], shards=tuple(pools[1:]))
 
     async def close(self) -> None:
+        """Close the control pool and every shard pool."""
         await asyncio.gather(self.control.close(), *(pool.close() for pool in self.shards))

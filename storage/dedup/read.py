@@ -28,6 +28,7 @@ COUNT_CONFLICTS = "SELECT count(*) FROM dedup_conflicts"
 
 
 async def fetch_event(pool: Any, tenant_id: str, event_id: str) -> StoredEvent | None:
+    """The event stored for (`tenant_id`, `event_id`) on this shard, None when it has none."""
     row = await pool.fetchrow(SELECT_EVENT, tenant_id, event_id)
     if row is None:
         return None
@@ -65,6 +66,7 @@ async def fetch_conflicts(pool: Any, tenant_id: str | None, limit: int) -> list[
 
 
 async def fetch_count(pool: Any, query: str) -> int:
+    """The count `query` (a `SELECT count(*)` constant of this module) returns."""
     return int(await pool.fetchval(query))
 
 

@@ -23,6 +23,8 @@ from storage.dedup.errors import RoutingError
 
 
 class Phase(StrEnum):
+    """A step of re-sharding a region's ring; `stable` while no re-sharding runs."""
+
     STABLE = "stable"
     PLAN = "plan"
     COPY = "copy"
@@ -74,6 +76,7 @@ class Route:
 
     @property
     def dual_writing(self) -> bool:
+        """True while writes go to the next ring as well as the current one."""
         return self.phase in DUAL_WRITE_PHASES and self.next_ring_size is not None
 
     def read_shard(self, tenant_id: str, event_id: str) -> int:
@@ -91,6 +94,7 @@ class Route:
 
     @classmethod
     def from_row(cls, row: Any) -> Route:
+        """The route a `dedup_routing` row (as SELECT_CURRENT_ROUTE returns it) holds."""
         return cls(
             epoch=int(row["epoch"]),
             ring_size=int(row["ring_size"]),
@@ -138,6 +142,7 @@ class RoutingTable:
 
     @property
     def route(self) -> Route:
+        """The route in force, as last loaded or refreshed."""
         return self._route
 
     async def refresh(self, conn: Any) -> Route:

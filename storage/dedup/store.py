@@ -70,6 +70,7 @@ class DedupStore:
         return cls(pools, routing)
 
     async def close(self) -> None:
+        """Close every pool of the store."""
         await self._pools.close()
 
     async def __aenter__(self) -> DedupStore:
@@ -85,10 +86,12 @@ class DedupStore:
 
     @property
     def route(self) -> Route:
+        """The route in force, as last loaded or refreshed."""
         return self._routing.route
 
     @property
     def pools(self) -> ShardPools:
+        """The pools of the control database and every shard."""
         return self._pools
 
     async def refresh_routing(self) -> Route:

@@ -23,6 +23,8 @@ def geoledger_command() -> str:
 
 @dataclass(frozen=True)
 class AppProcess:
+    """One started geoledger process as recorded: its name, pid, command line and log file."""
+
     name: str
     pid: int
     argv: list[str]
@@ -30,15 +32,19 @@ class AppProcess:
 
     @property
     def alive(self) -> bool:
+        """True while the process runs."""
         return pid_alive(self.pid)
 
 
 class AppProcesses:
+    """The geoledger processes started on the embedded stack, recorded in a file of `state_dir`."""
+
     def __init__(self, state_dir: Path) -> None:
         self._dir = state_dir
         self._file = state_dir / APPS_FILE
 
     def all(self) -> dict[str, AppProcess]:
+        """Every recorded process by name, alive or not; empty when none is recorded."""
         try:
             data: dict[str, Any] = json.loads(self._file.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
@@ -59,6 +65,7 @@ class AppProcesses:
         return known[name]
 
     def stop(self, name: str) -> bool:
+        """Stop the process named `name` and forget it; False when it was not running."""
         known = self.all()
         current = known.pop(name, None)
         self._write(known)
@@ -68,6 +75,7 @@ class AppProcesses:
         return True
 
     def stop_all(self) -> list[str]:
+        """Stop every recorded process; the names of those that were running."""
         return [name for name in list(self.all()) if self.stop(name)]
 
     def _write(self, known: dict[str, AppProcess]) -> None:

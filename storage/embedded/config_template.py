@@ -111,6 +111,7 @@ def render_dev_config(
     us_ingest_port: int = DEFAULT_US_INGEST_PORT,
     eu_ingest_port: int = DEFAULT_EU_INGEST_PORT,
 ) -> str:
+    """The `geoledger.toml` text for `dev` with these ingest ports."""
     return _TEMPLATE.format(
         wal=WalConfig(),
         crr=CrrConfig(),

@@ -8,6 +8,8 @@ class StackError(Exception):
 
 
 class PortInUseError(StackError):
+    """A part's port is already taken by another process."""
+
     def __init__(self, part: str, host: str, port: int) -> None:
         super().__init__(
             f"{part}: port {port} on {host} is already in use; free it or choose another port "

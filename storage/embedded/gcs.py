@@ -32,19 +32,24 @@ def _binary() -> Path:
 
 @dataclass(frozen=True)
 class EmbeddedGcs:
+    """The fake-gcs-server of the embedded stack: its state directory and loopback address."""
+
     state_dir: Path
     port: int
     host: str = LOOPBACK
 
     @property
     def endpoint_url(self) -> str:
+        """The URL clients reach the emulator at."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
+        """The emulator's log file."""
         return self.state_dir / "gcs.log"
 
     def healthy(self) -> bool:
+        """True when the emulator answers its JSON API."""
         try:
             with urllib.request.urlopen(f"{self.endpoint_url}/storage/v1/b", timeout=1):
                 return True
@@ -52,6 +57,10 @@ class EmbeddedGcs:
             return False
 
     def start(self) -> int:
+        """Start the emulator in the background and wait until it is healthy; its pid.
+
+        Raises PortInUseError when the port is taken, PartFailedError when it does not come up.
+        """
         ensure_port_free(PART, self.port, self.host)
         root = self.state_dir / "gcs-data"
         root.mkdir(parents=True, exist_ok=True)
@@ -70,6 +79,7 @@ class EmbeddedGcs:
         return process.pid
 
     def ensure_buckets(self, names: list[str]) -> list[str]:
+        """Create each bucket that does not exist yet; return those created."""
         # The JSON API directly: the emulator needs no credentials and this keeps startup light.
         with urllib.request.urlopen(f"{self.endpoint_url}/storage/v1/b", timeout=5) as answer:
             existing = {item["name"] for item in json.load(answer).get("items", [])}

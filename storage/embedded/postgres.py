@@ -33,6 +33,8 @@ def _bin_dir() -> Path:
 
 @dataclass(frozen=True)
 class EmbeddedPostgres:
+    """The PostgreSQL server of the embedded stack: its data directory, address and settings."""
+
     data_dir: Path
     port: int
     host: str = LOOPBACK
@@ -41,12 +43,15 @@ class EmbeddedPostgres:
 
     @property
     def log_path(self) -> Path:
+        """The server's log file, beside its data directory."""
         return self.data_dir.parent / "postgres.log"
 
     def dsn(self, database: str = "postgres") -> str:
+        """The DSN of `database` on this server, as user `postgres`."""
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def running(self) -> bool:
+        """True when the data directory has a `postmaster.pid` and the port accepts TCP."""
         return (self.data_dir / "postmaster.pid").exists() and port_open(self.port, self.host)
 
     def start(self) -> None:
@@ -80,6 +85,7 @@ class EmbeddedPostgres:
         _run_as(args, self._run_as_user())
 
     def pid(self) -> int | None:
+        """The pid in the data directory's `postmaster.pid`, None when there is none."""
         try:
             return int((self.data_dir / "postmaster.pid").read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):

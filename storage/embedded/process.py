@@ -27,6 +27,7 @@ def ensure_port_free(part: str, port: int, host: str = LOOPBACK) -> None:
 
 
 def port_open(port: int, host: str = LOOPBACK) -> bool:
+    """True when something accepts TCP connections on `host:port`."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.2)
         return probe.connect_ex((host, port)) == 0
@@ -40,6 +41,7 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
+    """The last `lines` lines of the log at `path`, or a note that none was written."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
@@ -86,6 +88,7 @@ def wait_until(
 
 
 def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (also one owned by another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

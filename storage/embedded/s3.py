@@ -22,23 +22,29 @@ DEV_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "geoledger-dev", "AWS_SECRET_ACCESS_KEY"
 
 @dataclass(frozen=True)
 class EmbeddedS3:
+    """The moto S3 server of the embedded stack: its state directory and loopback address."""
+
     state_dir: Path
     port: int
     host: str = LOOPBACK
 
     @property
     def endpoint_url(self) -> str:
+        """The URL clients reach the server at."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
+        """The server's log file."""
         return self.state_dir / "s3.log"
 
     @property
     def data_dir(self) -> Path:
+        """Where the server keeps its buckets and objects."""
         return self.state_dir / "s3-data"
 
     def healthy(self) -> bool:
+        """True when the server answers."""
         try:
             # moto's config page: data.json would serialise every stored object (seconds when many).
             with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/config", timeout=1):
@@ -61,6 +67,7 @@ class EmbeddedS3:
         return process.pid
 
     def ensure_buckets(self, names: list[str], region_name: str = "us-east-1") -> list[str]:
+        """Create each bucket that does not exist yet; return those created."""
         client = boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,

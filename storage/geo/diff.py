@@ -43,6 +43,8 @@ class StreamRecord:
 
 
 class DivergenceKind(StrEnum):
+    """How a record differs between regions a and b."""
+
     MISSING_IN_A = "missing_in_a"  # region b holds the record, region a does not
     MISSING_IN_B = "missing_in_b"  # region a holds the record, region b does not
     DIFFERENT = "different"  # both hold a record with this seq, saying different things

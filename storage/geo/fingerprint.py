@@ -101,6 +101,7 @@ class RangeFingerprint:
 
     @property
     def records(self) -> int:
+        """The number of records in the range."""
         return sum(self.counts)
 
 

@@ -35,10 +35,12 @@ def pair_name(a: str, b: str) -> str:
 
 
 def report_prefix(workflow_id: str) -> str:
+    """The prefix under which every report and part of one workflow run is written."""
     return f"geo/divergence/{workflow_id}"
 
 
 def report_key(workflow_id: str, pair: str) -> str:
+    """The key of one workflow run's report of the region pair `pair`."""
     return f"{report_prefix(workflow_id)}/{pair}.json"
 
 
@@ -50,6 +52,7 @@ def part_key(workflow_id: str, pair: str, stream: str, ranges: Sequence[SeqRange
 
 
 def record_json(record: StreamRecord | None) -> dict[str, Any] | None:
+    """The JSON form of one region's record, None when the region holds none."""
     if record is None:
         return None
     return {
@@ -61,6 +64,7 @@ def record_json(record: StreamRecord | None) -> dict[str, Any] | None:
 
 
 def divergence_json(stream: str, divergence: Divergence) -> dict[str, Any]:
+    """The JSON form of one divergent record of `stream`."""
     return {
         "stream": stream,
         "seq": divergence.seq,
@@ -73,6 +77,7 @@ def divergence_json(stream: str, divergence: Divergence) -> dict[str, Any]:
 async def write_part(
     store: ObjectStore, key: str, stream: str, divergences: Sequence[Divergence]
 ) -> None:
+    """Write the part holding `divergences` of `stream` under `key`, replacing any there."""
     document = {
         "format": PART_FORMAT,
         "stream": stream,

@@ -21,10 +21,17 @@ DEFAULT_MAX_ENTRIES = 100_000
 
 
 class KeyLookup(Protocol):
-    async def get(self, key_id: str) -> TenantKey | None: ...
+    """Where keys are looked up by id: the key registry, or a cache in front of it."""
+
+    async def get(self, key_id: str) -> TenantKey | None:
+        """The key registered as `key_id` (revoked or not), None when there is none."""
+        ...
 
 
 class KeyCache:
+    """Key lookups by id in front of a registry: answers (None too) kept `ttl_seconds`, at most
+    `max_entries` of them, with one registry call per key at a time."""
+
     def __init__(
         self,
         registry: KeyLookup,

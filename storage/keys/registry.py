@@ -66,17 +66,21 @@ class TenantKey:
 
     @property
     def revoked(self) -> bool:
+        """True once the key has been revoked."""
         return self.revoked_at is not None
 
     def ed25519(self) -> Ed25519PublicKey:
+        """The public key as a `cryptography` object, for verifying."""
         return Ed25519PublicKey.from_public_bytes(self.public_key)
 
     @property
     def public_key_b64(self) -> str:
+        """The public key as base64 of its raw 32 bytes."""
         return public_key_to_b64(self.ed25519())
 
     @classmethod
     def from_row(cls, row: Any, region: str) -> TenantKey:
+        """The key a `tenant_keys` row holds, as read from `region`."""
         return cls(
             key_id=row["key_id"],
             tenant_id=row["tenant_id"],
@@ -138,6 +142,7 @@ class KeyRegistry:
         return cls(pools, local_region=local_region, owned=True)
 
     async def close(self) -> None:
+        """Close the pools, when this registry opened them."""
         if self._owned:
             await asyncio.gather(*(pool.close() for pool in self._pools.values()))
 
@@ -149,6 +154,7 @@ class KeyRegistry:
 
     @property
     def regions(self) -> tuple[str, ...]:
+        """The regions whose control databases this registry reaches."""
         return tuple(self._pools)
 
     async def create(

@@ -145,7 +145,9 @@ class ObjectStore(Protocol):
         """The object's metadata. Raises ObjectNotFound."""
         ...
 
-    async def exists(self, key: str) -> bool: ...
+    async def exists(self, key: str) -> bool:
+        """True when an object is stored under `key`."""
+        ...
 
     async def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
@@ -184,6 +186,7 @@ def check_prefix(store: str, prefix: str) -> str:
 
 
 def check_range(start: int, end_exclusive: int) -> None:
+    """Raise ValueError unless 0 <= start <= end_exclusive."""
     if start < 0 or end_exclusive < start:
         raise ValueError(
             "expected 0 <= start <= end_exclusive, "
@@ -192,6 +195,7 @@ def check_range(start: int, end_exclusive: int) -> None:
 
 
 def check_limit(limit: int | None) -> None:
+    """Raise ValueError unless `limit` is None or >= 0."""
     if limit is not None and limit < 0:
         raise ValueError(f"expected limit >= 0 or None, got {limit}")
 

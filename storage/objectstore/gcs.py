@@ -23,6 +23,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.cloud.storage import exceptions as storage_exceptions
 from google.cloud.storage.retry import DEFAULT_RETRY
+from typing_extensions import override
 
 from storage.objectstore.base import (
     DEFAULT_CONTENT_TYPE,
@@ -55,7 +56,7 @@ _LIST_PAGE = 1000
 _CHUNK_GRANULE = 256 * 1024
 
 
-class GcsObjectStore:
+class GcsObjectStore(ObjectStore):
     """Objects under `prefix` in `bucket`."""
 
     def __init__(
@@ -91,9 +92,11 @@ class GcsObjectStore:
             ) from exc
         self._bucket = self._client.bucket(bucket)
 
+    @override
     def describe(self) -> str:
         return self._url
 
+    @override
     async def put(
         self,
         key: str,
@@ -114,6 +117,7 @@ class GcsObjectStore:
             ) from exc
         return self._info(key, blob)
 
+    @override
     async def put_if_absent(
         self, key: str, data: bytes, *, content_type: str | None = None
     ) -> bool:
@@ -125,6 +129,7 @@ class GcsObjectStore:
             return False
         return True
 
+    @override
     async def put_file(
         self, key: str, path: PathArg, *, content_type: str | None = None
     ) -> ObjectInfo:
@@ -146,6 +151,7 @@ class GcsObjectStore:
 
         return self._info(key, await self._call("put_file", key, upload))
 
+    @override
     async def get(self, key: str) -> bytes:
         check_key(self._url, key)
         blob = self._bucket.blob(self._full_key(key))
@@ -154,6 +160,7 @@ class GcsObjectStore:
         )
         return bytes(data)
 
+    @override
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         check_key(self._url, key)
         # Ranged reads pinned to one generation: a put meanwhile cannot mix two versions, it
@@ -174,6 +181,7 @@ class GcsObjectStore:
             )
             yield bytes(chunk)
 
+    @override
     async def get_to_file(self, key: str, path: PathArg) -> ObjectInfo:
         check_key(self._url, key)
         destination = check_destination(path)
@@ -187,6 +195,7 @@ class GcsObjectStore:
 
         return self._info(key, await self._call("get_to_file", key, download))
 
+    @override
     async def get_range(self, key: str, start: int, end_exclusive: int) -> bytes:
         check_key(self._url, key)
         check_range(start, end_exclusive)
@@ -206,10 +215,12 @@ class GcsObjectStore:
 
         return await self._call("get_range", key, read)
 
+    @override
     async def head(self, key: str) -> ObjectInfo:
         check_key(self._url, key)
         return self._info(key, await self._call("head", key, self._get_blob, key, "head"))
 
+    @override
     async def exists(self, key: str) -> bool:
         try:
             await self.head(key)
@@ -217,6 +228,7 @@ class GcsObjectStore:
             return False
         return True
 
+    @override
     async def delete(self, key: str) -> None:
         check_key(self._url, key)
         try:
@@ -230,6 +242,7 @@ class GcsObjectStore:
         except ObjectNotFound:
             return  # already gone: delete is idempotent
 
+    @override
     async def list(
         self, prefix: str = "", start_after: str | None = None, limit: int | None = None
     ) -> AsyncIterator[ObjectInfo]:
@@ -368,6 +381,3 @@ def _http_status(exc: Exception) -> int | None:
         status = getattr(exc.response, "status_code", None)
         return int(status) if status is not None else None
     return None
-
-
-_: type[ObjectStore] = GcsObjectStore

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Literal, TypeVar
 
+from typing_extensions import override
+
 from storage.objectstore.base import (
     DEFAULT_CONTENT_TYPE,
     RESERVED_SEGMENT_PREFIX,
@@ -68,7 +70,7 @@ T = TypeVar("T")
 _Commit = Literal["replace", "link", "if_match"]
 
 
-class LocalObjectStore:
+class LocalObjectStore(ObjectStore):
     """Objects as files under `root`, which must exist."""
 
     def __init__(self, root: PathArg) -> None:
@@ -76,9 +78,11 @@ class LocalObjectStore:
         if not self._root.is_absolute():
             raise ValueError(f"expected an absolute root directory, got {str(root)!r}")
 
+    @override
     def describe(self) -> str:
         return f"file://{self._root}"
 
+    @override
     async def put(
         self,
         key: str,
@@ -93,6 +97,7 @@ class LocalObjectStore:
         assert info is not None  # only "link" commits report "already there"
         return info
 
+    @override
     async def put_if_absent(
         self, key: str, data: bytes, *, content_type: str | None = None
     ) -> bool:
@@ -102,6 +107,7 @@ class LocalObjectStore:
         )
         return info is not None
 
+    @override
     async def put_file(
         self, key: str, path: PathArg, *, content_type: str | None = None
     ) -> ObjectInfo:
@@ -117,10 +123,12 @@ class LocalObjectStore:
         assert info is not None
         return info
 
+    @override
     async def get(self, key: str) -> bytes:
         check_key(self.describe(), key)
         return await self._run("get", key, self._read_all, key)
 
+    @override
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         check_key(self.describe(), key)
         # The open descriptor pins this version even if a put renames another over it.
@@ -131,6 +139,7 @@ class LocalObjectStore:
         finally:
             await asyncio.to_thread(source.close)
 
+    @override
     async def get_to_file(self, key: str, path: PathArg) -> ObjectInfo:
         check_key(self.describe(), key)
         destination = check_destination(path)
@@ -145,6 +154,7 @@ class LocalObjectStore:
 
         return await self._run("get_to_file", key, copy)
 
+    @override
     async def get_range(self, key: str, start: int, end_exclusive: int) -> bytes:
         check_key(self.describe(), key)
         check_range(start, end_exclusive)
@@ -155,10 +165,12 @@ class LocalObjectStore:
 
         return await self._run("get_range", key, read_range)
 
+    @override
     async def head(self, key: str) -> ObjectInfo:
         check_key(self.describe(), key)
         return await self._run("head", key, self._head, key)
 
+    @override
     async def exists(self, key: str) -> bool:
         try:
             await self.head(key)
@@ -166,10 +178,12 @@ class LocalObjectStore:
             return False
         return True
 
+    @override
     async def delete(self, key: str) -> None:
         check_key(self.describe(), key)
         await self._run("delete", key, self._delete, key)
 
+    @override
     async def list(
         self, prefix: str = "", start_after: str | None = None, limit: int | None = None
     ) -> AsyncIterator[ObjectInfo]:
@@ -371,6 +385,3 @@ def _set_xattr(fd: int, name: str, value: str) -> None:
     except OSError as exc:
         if exc.errno not in _NO_XATTRS:
             raise
-
-
-_: type[ObjectStore] = LocalObjectStore

@@ -29,6 +29,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
+from typing_extensions import override
 
 from storage.objectstore.base import (
     DEFAULT_CONTENT_TYPE,
@@ -69,7 +70,7 @@ _CONFLICT_ATTEMPTS = 5
 _LIST_PAGE = 1000
 
 
-class S3ObjectStore:
+class S3ObjectStore(ObjectStore):
     """Objects under `prefix` in `bucket`."""
 
     def __init__(
@@ -114,9 +115,11 @@ class S3ObjectStore:
             use_threads=True,
         )
 
+    @override
     def describe(self) -> str:
         return self._url
 
+    @override
     async def put(
         self,
         key: str,
@@ -149,6 +152,7 @@ class S3ObjectStore:
             kms_key=answer.get("SSEKMSKeyId"),
         )
 
+    @override
     async def put_if_absent(
         self, key: str, data: bytes, *, content_type: str | None = None
     ) -> bool:
@@ -161,6 +165,7 @@ class S3ObjectStore:
             return False
         return True
 
+    @override
     async def put_file(
         self, key: str, path: PathArg, *, content_type: str | None = None
     ) -> ObjectInfo:
@@ -186,6 +191,7 @@ class S3ObjectStore:
         )
         return await self.head(key)
 
+    @override
     async def get(self, key: str) -> bytes:
         check_key(self._url, key)
 
@@ -195,6 +201,7 @@ class S3ObjectStore:
 
         return await self._call("get", key, read)
 
+    @override
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         check_key(self._url, key)
         # One GET: the server streams a single version, whatever puts happen meanwhile.
@@ -208,6 +215,7 @@ class S3ObjectStore:
         finally:
             await asyncio.to_thread(body.close)
 
+    @override
     async def get_to_file(self, key: str, path: PathArg) -> ObjectInfo:
         check_key(self._url, key)
         destination = check_destination(path)
@@ -225,6 +233,7 @@ class S3ObjectStore:
 
         return await self._call("get_to_file", key, download)
 
+    @override
     async def get_range(self, key: str, start: int, end_exclusive: int) -> bytes:
         check_key(self._url, key)
         check_range(start, end_exclusive)
@@ -248,6 +257,7 @@ class S3ObjectStore:
 
         return await self._call("get_range", key, read)
 
+    @override
     async def head(self, key: str) -> ObjectInfo:
         check_key(self._url, key)
         answer = await self._call(
@@ -255,6 +265,7 @@ class S3ObjectStore:
         )
         return self._info(key, answer)
 
+    @override
     async def exists(self, key: str) -> bool:
         try:
             await self.head(key)
@@ -262,6 +273,7 @@ class S3ObjectStore:
             return False
         return True
 
+    @override
     async def delete(self, key: str) -> None:
         check_key(self._url, key)
         # S3 answers 204 for a missing key too, which makes delete idempotent by itself.
@@ -269,6 +281,7 @@ class S3ObjectStore:
             "delete", key, self._client.delete_object, Bucket=self._bucket, Key=self._full_key(key)
         )
 
+    @override
     async def list(
         self, prefix: str = "", start_after: str | None = None, limit: int | None = None
     ) -> AsyncIterator[ObjectInfo]:
@@ -388,6 +401,3 @@ def _quoted(etag: str) -> str:
 
 def _unquoted(etag: str) -> str:
     return etag.strip('"')
-
-
-_: type[ObjectStore] = S3ObjectStore

@@ -86,11 +86,13 @@ class WalCheckpoint:
         return None
 
     def encode(self) -> bytes:
+        """The bytes of the checkpoint file: versioned JSON, read back by `read_checkpoint`."""
         fields = {"v": FORMAT_VERSION, **dataclasses.asdict(self)}
         return json.dumps(fields, sort_keys=True).encode()
 
 
 def checkpoint_path(directory: Path) -> Path:
+    """Where the checkpoint of the WAL directory `directory` is."""
     return directory / CHECKPOINT_FILE_NAME
 
 

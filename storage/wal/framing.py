@@ -43,6 +43,7 @@ def check_record(record: bytes) -> None:
 
 
 def framed_size(record: bytes) -> int:
+    """The bytes `record` takes on disk, header included."""
     return HEADER_BYTES + len(record)
 
 
@@ -58,6 +59,8 @@ def encode_frames(records: Sequence[bytes]) -> bytes:
 
 
 class Frame(NamedTuple):
+    """One valid frame found in a segment: where it starts and the record it holds."""
+
     # A tuple, not a dataclass: recovery builds one per record, hundreds of thousands per start.
     offset: int  # where the frame's header starts in the segment
     record: bytes
@@ -65,6 +68,8 @@ class Frame(NamedTuple):
 
 @dataclass(frozen=True)
 class BadFrame:
+    """The first unusable frame in a segment: where it starts and why it is unusable."""
+
     offset: int  # where the first unusable frame starts in the segment
     reason: str
 

@@ -45,6 +45,7 @@ class DirectoryLock:
         return cls(fd, path)
 
     def release(self) -> None:
+        """Release the lock; releasing it again does nothing."""
         if self._fd is None:
             return
         fd, self._fd = self._fd, None

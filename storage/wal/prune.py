@@ -46,6 +46,8 @@ class PruneLimits:
 
 @dataclass(frozen=True)
 class PruneResult:
+    """What one prune deleted (segments, bytes) and the first seq the directory still holds."""
+
     segments: int
     bytes: int
     first_retained_seq: int

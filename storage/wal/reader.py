@@ -39,6 +39,8 @@ _RESCANS = 10
 
 @dataclass(frozen=True)
 class SegmentInfo:
+    """One retained segment file of a stream, with its seqs when it is sealed."""
+
     path: Path
     first_seq: int
     sealed: bool
@@ -49,6 +51,8 @@ class SegmentInfo:
 
 @dataclass(frozen=True)
 class StreamLayout:
+    """What a stream's directory holds: its checkpoint, segment names and leftovers of a prune."""
+
     checkpoint: WalCheckpoint
     # Names of the retained sealed segments, sorted (fixed-width names sort like their seqs).
     sealed: list[str]

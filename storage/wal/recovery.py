@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RecoveredStream:
+    """Where a writer's start left the stream: its next seq, open segment and what recovery did."""
+
     # The seq the next appended record gets.
     next_seq: int
     # The open segment to keep appending to, or None when the next record starts a new one.

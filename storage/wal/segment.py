@@ -21,6 +21,8 @@ from storage.wal.framing import BadFrame, find_valid_frame, scan_frames
 
 @dataclass(frozen=True)
 class OpenSegmentContents:
+    """What an open segment holds: its valid records, their length and a torn tail, if any."""
+
     records: list[bytes]
     # Offset just past the last valid frame: the length the file should have.
     valid_bytes: int

@@ -29,6 +29,8 @@ SealedHook = Callable[[int, int], None]
 
 @dataclass
 class OpenSegment:
+    """The segment the writer appends to: its file, first seq, size, record count and age."""
+
     fd: int
     path: Path
     first_seq: int

@@ -73,6 +73,7 @@ class SealWatch:
         return woken
 
     def close(self) -> None:
+        """Stop watching; closing again does nothing."""
         if self._closed:
             return
         self._closed = True

@@ -158,10 +158,12 @@ class WalWriter:
 
     @property
     def directory(self) -> Path:
+        """The stream's WAL directory."""
         return self._directory
 
     @property
     def stream(self) -> str:
+        """The stream (`<region>/<node>`) this writer appends to."""
         return self._stream
 
     @property
@@ -175,14 +177,17 @@ class WalWriter:
 
     @property
     def failed(self) -> bool:
+        """True once writing failed; every later append then raises WalFailedError."""
         return self._failure is not None
 
     @property
     def closed(self) -> bool:
+        """True once the writer is closed."""
         return self._closed
 
     @property
     def stats(self) -> WalWriterStats:
+        """Counts of what the writer did so far (a copy)."""
         return dataclasses.replace(
             self._stats, seals=self._files.seals, checkpoints=self._checkpoint.updates
         )

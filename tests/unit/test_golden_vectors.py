@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from typer.testing import CliRunner
 
 from cli.sdk import DEFAULT_VECTORS_PATH, sdk_app, vectors_are_current
-from golden import build_vectors, materialize_payload, render_vectors
+from golden import materialize_payload, render_vectors
 from tests.support.rfc8785_vectors import RFC8785_APPENDIX_B
 
 SIGNING_DOMAIN = b"geoledger.event.v1\x00"
@@ -49,8 +52,25 @@ def test_check_exits_1_on_a_stale_file_and_0_on_a_fresh_one(tmp_path: Path) -> N
     assert "stale" in result.output
 
 
-def test_build_is_deterministic() -> None:
-    assert build_vectors() == build_vectors()
+def _render_in_a_fresh_process(hash_seed: str) -> str:
+    environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    return subprocess.run(
+        [sys.executable, "-c", "import sys, golden; sys.stdout.write(golden.render_vectors())"],
+        env=environment,
+        cwd=Path(__file__).resolve().parents[2] / "sdk",  # where the golden package lives
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
+def test_two_processes_build_the_same_document(document: dict[str, Any]) -> None:
+    # Separate interpreters with different string-hash seeds: a build that leaned on set or
+    # dict-of-hash ordering, the clock or fresh randomness would differ between them.
+    first, second = _render_in_a_fresh_process("1"), _render_in_a_fresh_process("2")
+    assert first == second
+    assert json.loads(first) == document
 
 
 def test_document_header(document: dict[str, Any]) -> None:
