@@ -20,15 +20,7 @@ import boto3
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    IncompleteReadError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 from typing_extensions import override
 
 from storage.objectstore.base import (
@@ -44,26 +36,15 @@ from storage.objectstore.base import (
     check_prefix,
     check_range,
 )
-from storage.objectstore.errors import (
-    AccessDenied,
-    ObjectNotFound,
-    ObjectStoreError,
-    PreconditionFailed,
-    Unavailable,
-)
+from storage.objectstore.errors import ObjectNotFound, PreconditionFailed
 from storage.objectstore.files import atomic_output, check_destination, file_sha256
+from storage.objectstore.s3_errors import s3_error_code, s3_http_status, translate_s3_error
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 T = TypeVar("T")
 
-_NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NotFound", "404"}
-_DENIED = {
-    "AccessDenied", "Forbidden", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-    "AllAccessDisabled", "ExpiredToken", "InvalidToken", "AccountProblem",
-}  # fmt: skip
-_UNAVAILABLE = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
 # S3 answers 409 when another conditional write on the key is in flight: it asks for a retry.
 _CONFLICT = "ConditionalRequestConflict"
 _CONFLICT_ATTEMPTS = 5
@@ -250,7 +231,7 @@ class S3ObjectStore(ObjectStore):
                 )
             except ClientError as exc:
                 # 416: the object exists but ends at or before `start`; a slice there is empty.
-                if _code(exc) == "InvalidRange" or _status(exc) == 416:
+                if s3_error_code(exc) == "InvalidRange" or s3_http_status(exc) == 416:
                     return b""
                 raise
             return answer["Body"].read()
@@ -336,7 +317,7 @@ class S3ObjectStore(ObjectStore):
             try:
                 return self._client.put_object(**arguments)
             except ClientError as exc:
-                if _code(exc) != _CONFLICT or attempt == _CONFLICT_ATTEMPTS - 1:
+                if s3_error_code(exc) != _CONFLICT or attempt == _CONFLICT_ATTEMPTS - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable: the loop returns or raises")
@@ -361,38 +342,7 @@ class S3ObjectStore(ObjectStore):
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
-            raise self._translate(operation, key, exc) from exc
-
-    def _translate(self, operation: str, key: str | None, exc: Exception) -> ObjectStoreError:
-        # The managed upload hides the ClientError it failed with behind a message-only error.
-        if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
-            exc = exc.__context__
-        store = self._url
-        if isinstance(exc, ClientError):
-            code, status = _code(exc), _status(exc)
-            detail = f"S3 answered {status} {code}: {exc}"
-            if code in _NOT_FOUND or status == 404:
-                return ObjectNotFound(store, key, operation, f"expected an object, got {detail}")
-            if code == "PreconditionFailed" or status == 412:
-                return PreconditionFailed(store, key, operation, detail)
-            if code in _DENIED or status == 403:
-                return AccessDenied(store, key, operation, detail)
-            if code in _UNAVAILABLE or status >= 500:
-                return Unavailable(store, key, operation, detail)
-            return ObjectStoreError(store, key, operation, detail)
-        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-            return AccessDenied(store, key, operation, f"boto3's credential chain: {exc}")
-        if isinstance(exc, ConnectionError | HTTPClientError | IncompleteReadError):
-            return Unavailable(store, key, operation, f"cannot reach S3: {exc}")
-        return ObjectStoreError(store, key, operation, str(exc))
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            raise translate_s3_error(self._url, operation, key, exc) from exc
 
 
 def _quoted(etag: str) -> str:
