@@ -8,25 +8,19 @@ of the SHA-256 of the pack object's bytes, in hex, so two different packs never 
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PACK_ID_HEX_CHARS = 32
-"""A pack id is the first 16 bytes of the pack's SHA-256 (FIPS 180-4), as lowercase hex."""
-PACK_ID_PATTERN = r"[0-9a-f]{32}"
-"""Pack ids, as a regular expression (without anchors)."""
+from ledger.content_id import CONTENT_ID_PATTERN, is_content_id
 
-_PACK_ID = re.compile(PACK_ID_PATTERN, re.ASCII)
-
-PackId = Annotated[str, Field(pattern=rf"^{PACK_ID_PATTERN}$")]
+PackId = Annotated[str, Field(pattern=rf"^{CONTENT_ID_PATTERN}$")]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 def check_pack_id(value: str) -> None:
     """Require 32 lowercase hex characters; raise ValueError otherwise."""
-    if not _PACK_ID.fullmatch(value):
+    if not is_content_id(value):
         raise ValueError(f"expected a pack id of 32 lowercase hex characters, got {value!r}")
 
 

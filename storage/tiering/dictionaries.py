@@ -9,14 +9,13 @@ never replaces an old one, so a body compressed with any of them stays readable.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import zstandard
 
+from ledger.content_id import CONTENT_ID_BYTES, content_id, is_content_id
 from ledger.envelope import check_tenant_id
 from storage.objectstore import ObjectNotFound, ObjectStore
 from storage.tiering.errors import (
@@ -26,15 +25,14 @@ from storage.tiering.errors import (
     TieringInputError,
 )
 
-# Content ids are this many leading bytes of a SHA-256; the codec's header carries them raw.
-DICT_ID_BYTES = 16
+# The codec's header carries a dictionary's id raw, in this many bytes.
+DICT_ID_BYTES = CONTENT_ID_BYTES
 DICTIONARY_PREFIX = "tiering/dicts"
-_DICT_ID = re.compile(rf"[0-9a-f]{{{2 * DICT_ID_BYTES}}}", re.ASCII)
 
 
 def dictionary_id(data: bytes) -> str:
-    """The content id of `data`: the first DICT_ID_BYTES bytes of its SHA-256, lowercase hex."""
-    return hashlib.sha256(data).digest()[:DICT_ID_BYTES].hex()
+    """The id of a dictionary of bytes `data`: their content id (ledger/content_id.py)."""
+    return content_id(data)
 
 
 def dictionary_key(tenant: str, dict_id: str) -> str:
@@ -47,7 +45,7 @@ def dictionary_key(tenant: str, dict_id: str) -> str:
         check_tenant_id(tenant)
     except ValueError as exc:
         raise TieringInputError(f"tenant id: {exc}") from None
-    if not _DICT_ID.fullmatch(dict_id):
+    if not is_content_id(dict_id):
         raise TieringInputError(
             f"expected a dictionary id of {2 * DICT_ID_BYTES} lowercase hex characters, "
             f"got {dict_id!r}"

@@ -8,8 +8,10 @@ are ValueErrors, raised before anything is read or written.
 
 from __future__ import annotations
 
+from storage.tiering.errors import TieringError
 
-class PackError(Exception):
+
+class PackError(TieringError):
     """Base of every error about a stored pack.
 
     `store` is the store's URL, `key` the pack's object key in it, `pack_id` the pack's id and

@@ -56,7 +56,8 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from ledger.cold_location import PACK_ID_HEX_CHARS, ColdLocation, check_pack_id
+from ledger.cold_location import ColdLocation, check_pack_id
+from ledger.content_id import content_id
 from ledger.envelope import check_tenant_id, check_token
 from storage.objectstore import ObjectNotFound, ObjectStore
 from storage.tiering.pack_errors import PackHashMismatch, PackNotFound
@@ -182,7 +183,7 @@ class PackBuilder:
         )
         data = bytes(self._blobs) + index + trailer
         sha256 = hashlib.sha256(data).hexdigest()
-        pack_id = sha256[:PACK_ID_HEX_CHARS]
+        pack_id = content_id(data)
         entries = tuple(
             PackEntry(
                 self.tenant,
