@@ -19,6 +19,7 @@ from cli.geo import geo_app
 from cli.ingest import ingest_app
 from cli.keys import keys_app
 from cli.sdk import sdk_app
+from cli.tier import tier_app
 from cli.worker import worker_app
 from workers.client import sdk_runtime_started
 
@@ -65,6 +66,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(geo_app, name="geo")
 app.add_typer(drill_app, name="drill")
 app.add_typer(sdk_app, name="sdk")
+app.add_typer(tier_app, name="tier")
 app.command("demo")(demo)
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
 from ledger.stream_id import NAME_RULE, is_name
+from ledger.tier_policy import TierPolicy, TierPolicyOverride, merge_policy
 
 CONFIG_ENV_VAR = "GEOLEDGER_CONFIG"
 DEFAULT_CONFIG_FILE = "geoledger.toml"
@@ -187,12 +189,10 @@ class CrrConfig(_Strict):
     follow_max_segments: int = Field(default=256, ge=1, le=100_000)
 
 
-class TenantPolicy(_Strict):
-    """Per-tenant policy. Tiering and retention fields are filled in by their own features."""
-
-    hot_ttl_days: int = Field(default=7, ge=0)
-    warm_ttl_days: int = Field(default=90, ge=0)
-    retention_days: int | None = Field(default=None, ge=1)
+class TenantPolicy(TierPolicyOverride):
+    """A tenant's section `[tenants.<tenant>]`: the tiering policy fields it sets override
+    `[tiering]` for that tenant (ledger/tier_policy.py); the control database can override them
+    again per region (`geoledger tier policy set`)."""
 
 
 class DevStackConfig(_Strict):
@@ -220,6 +220,8 @@ class Settings(BaseSettings):
     wal: WalConfig = WalConfig()
     crr: CrrConfig = CrrConfig()
     regions: dict[str, RegionConfig] = Field(min_length=1)
+    # The default tiering policy of every tenant.
+    tiering: TierPolicy = TierPolicy()
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
 
     @field_validator("regions")
@@ -229,6 +231,20 @@ class Settings(BaseSettings):
             if not is_name(name):
                 raise ValueError(f"region names are {NAME_RULE}, got {name!r}")
         return regions
+
+    @model_validator(mode="after")
+    def _tenant_policies_valid(self) -> Settings:
+        # Each layer alone may be fine while the tenant's merged policy is not.
+        problems: list[str] = []
+        for tenant, section in self.tenants.items():
+            try:
+                check_tenant_id(tenant)
+                merge_policy(self.tiering, section)
+            except ValueError as exc:
+                problems.append(f"tenants.{tenant}: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _ship_targets_exist(self) -> Settings:

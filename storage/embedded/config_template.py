@@ -2,15 +2,17 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-[wal] and [crr] values are the settings model's defaults, so the file shows every tunable without
-holding a second copy of any default.
+[wal], [crr] and [tiering] values are the settings model's defaults, so the file shows every
+tunable without holding a second copy of any default.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ledger.config import CrrConfig, DevStackConfig, WalConfig
+from ledger.tier_policy import COLD_CLASSES, RESTORE_CLASSES, TierPolicy
 
 _TEMPLATE = """\
 # geoledger configuration: two regions on the embedded stack (`geoledger dev up`).
@@ -57,6 +59,32 @@ store_audit_interval_s = {crr.store_audit_interval_s!r}
 follow_idle_s = {crr.follow_idle_s!r}
 follow_max_s = {crr.follow_max_s!r}
 follow_max_segments = {crr.follow_max_segments!r}
+
+[tiering]
+# Every tenant's default policy. A [tenants.<tenant>] section below overrides it field by field,
+# and `geoledger tier policy set --tenant T` overrides both in every region's control database.
+# TTLs count days since a record was accepted: its body is hot until hot_ttl_days, warm until
+# warm_ttl_days (not shorter than hot_ttl_days), cold after.
+hot_ttl_days = {tiering[hot_ttl_days]}
+warm_ttl_days = {tiering[warm_ttl_days]}
+# Records are deleted retention_days after acceptance; absent, they are kept forever.
+# retention_days = 3650
+# Warm and cold bodies as zstd frames (level 1-22), optionally with the tenant's dictionary.
+compression = {tiering[compression]}
+compression_level = {tiering[compression_level]}
+dictionary = {tiering[dictionary]}
+# The storage class of cold packs, per object store kind.
+# S3: {s3_classes}.
+# GCS: {gcs_classes}.
+# {s3_restore} on S3 must be restored before a read.
+cold_class_s3 = {tiering[cold_class_s3]}
+cold_class_gcs = {tiering[cold_class_gcs]}
+# A read served from warm or cold moves the body back to hot.
+promote_on_read = {tiering[promote_on_read]}
+# legal_hold stops every deletion while it is on; legal_hold_days is a minimum retention that
+# retention_days may not undercut.
+legal_hold = {tiering[legal_hold]}
+# legal_hold_days = 2555
 
 [dev]
 state_dir = "{state_dir}"
@@ -115,6 +143,10 @@ def render_dev_config(
     return _TEMPLATE.format(
         wal=WalConfig(),
         crr=CrrConfig(),
+        tiering=_toml_values(TierPolicy()),
+        s3_classes=", ".join(COLD_CLASSES["s3"]),
+        s3_restore=" and ".join(c for c in COLD_CLASSES["s3"] if c in RESTORE_CLASSES["s3"]),
+        gcs_classes=", ".join(COLD_CLASSES["gcs"]),
         state_dir=Path(dev.state_dir).as_posix(),
         temporal_port=dev.temporal_port,
         temporal_ui_port=dev.temporal_ui_port,
@@ -124,3 +156,11 @@ def render_dev_config(
         us_port=us_ingest_port,
         eu_port=eu_ingest_port,
     )
+
+
+def _toml_values(policy: TierPolicy) -> dict[str, str]:
+    """Each field of `policy` as a TOML value (JSON's booleans, numbers and plain strings are
+    TOML's too); None fields are left out, as TOML has no null."""
+    return {
+        name: json.dumps(value) for name, value in policy.model_dump().items() if value is not None
+    }

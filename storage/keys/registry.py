@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ledger.config import Settings
 from ledger.envelope import check_tenant_id, check_token
 from ledger.keys import PUBLIC_KEY_BYTES, key_id_for, public_key_bytes, public_key_to_b64
+from storage.control_regions import in_every_region
 from storage.keys.errors import (
     KeyConflictError,
     KeyInputError,
@@ -48,8 +49,6 @@ UPDATE tenant_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE key_id = $1
 RETURNING {_COLUMNS}
 """
-
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,21 +228,9 @@ class KeyRegistry:
     async def _in(pools: Mapping[str, Any], work: Callable[[Any], Awaitable[_T]]) -> dict[str, _T]:
         """Run `work` on each region's pool concurrently; wait for all, then raise
         KeyRegistryUnavailableError naming every region that failed."""
-        regions = list(pools)
-        outcomes = await asyncio.gather(
-            *(work(pools[region]) for region in regions), return_exceptions=True
+        results, failed = await in_every_region(
+            {region: work(pool) for region, pool in pools.items()}, "tenant_keys"
         )
-        failed: dict[str, str] = {}
-        results: dict[str, _T] = {}
-        for region, outcome in zip(regions, outcomes, strict=True):
-            if isinstance(outcome, asyncpg.UndefinedTableError):
-                failed[region] = "no tenant_keys table: run `geoledger db migrate` first"
-            elif isinstance(outcome, _DRIVER_ERRORS):
-                failed[region] = str(outcome) or type(outcome).__name__
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                results[region] = outcome
         if failed:
             raise KeyRegistryUnavailableError(failed)
         return results

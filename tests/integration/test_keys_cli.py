@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.keys import keys_app
-from ledger.config import load_settings
 from ledger.keys import private_key_from_pem, public_key_to_b64
-from storage.dedup import migrate_region
 from storage.embedded.process import free_port
 from tests.conftest import RunningStack
+from tests.support.isolated import fresh_config_file
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,15 +25,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 async def config(running_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's configuration with every database renamed to fresh, migrated ones."""
-    tag = f"keyscli_{uuid.uuid4().hex[:6]}"
-    path = tmp_path_factory.mktemp("keyscli") / "geoledger.toml"
-    path.write_text(running_stack.config_path.read_text().replace("/geoledger_", f"/{tag}_"))
-    await running_stack.stack.postgres.ensure_databases(
-        [f"{tag}_{r}_{db}" for r in ("us", "eu") for db in ("control", "shard0", "shard1")]
-    )
-    settings = load_settings(path)
-    await asyncio.gather(*(migrate_region(region) for region in settings.regions.values()))
-    return path
+    return await fresh_config_file(running_stack, tmp_path_factory.mktemp("keyscli"), "keyscli")
 
 
 @pytest.fixture

@@ -3,15 +3,18 @@ directory and a private object-store prefix, on the session's embedded stack."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
 
-from ledger.config import RegionConfig, Settings
+from ledger.config import RegionConfig, Settings, load_settings
 from storage.crr.region_keys import ensure_signing_key_file
 from storage.dedup.migrate import migrate_region
 from storage.embedded.process import free_port
 from tests.conftest import RunningStack
+
+_DATABASES = ("control", "shard0", "shard1")
 
 
 async def isolated_settings(running_stack: RunningStack, root: Path, label: str) -> Settings:
@@ -38,6 +41,19 @@ async def isolated_settings(running_stack: RunningStack, root: Path, label: str)
     for region in regions.values():
         await migrate_region(region)
     return running_stack.settings.model_copy(update={"regions": regions})
+
+
+async def fresh_config_file(running_stack: RunningStack, directory: Path, label: str) -> Path:
+    """The session's configuration file, written into `directory`, with every database renamed
+    to fresh, migrated ones (for commands run with `--config`)."""
+    tag = f"{label}_{uuid.uuid4().hex[:6]}"
+    path = directory / "geoledger.toml"
+    path.write_text(running_stack.config_path.read_text().replace("/geoledger_", f"/{tag}_"))
+    await running_stack.stack.postgres.ensure_databases(
+        [f"{tag}_{r}_{db}" for r in running_stack.settings.regions for db in _DATABASES]
+    )
+    await asyncio.gather(*(migrate_region(r) for r in load_settings(path).regions.values()))
+    return path
 
 
 def settings_env(settings: Settings, config_path: Path) -> dict[str, str]:

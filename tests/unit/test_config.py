@@ -10,6 +10,7 @@ import pytest
 
 from ledger.config import CrrConfig, DevStackConfig, WalConfig, load_settings
 from ledger.errors import ConfigError
+from ledger.tier_policy import TierPolicy, merge_policy
 from storage.embedded.config_template import render_dev_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,49 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     shown = tomllib.loads((REPO_ROOT / "geoledger.toml").read_text())
     assert set(shown["wal"]) == set(WalConfig.model_fields)
     assert set(shown["crr"]) == set(CrrConfig.model_fields)
+
+
+def test_committed_config_shows_every_tiering_default() -> None:
+    # Fields whose default is "none" (TOML has no null) are shown commented out.
+    text = (REPO_ROOT / "geoledger.toml").read_text()
+    section = text.split("\n[tiering]\n")[1].split("\n[")[0]
+    assert set(re.findall(r"^(?:# )?(\w+) =", section, re.MULTILINE)) == set(
+        TierPolicy.model_fields
+    )
+    assert TierPolicy(**tomllib.loads(text)["tiering"]) == TierPolicy()
+
+
+def test_a_tenant_section_overrides_the_tiering_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "geoledger.toml"
+    path.write_text(render_dev_config(DevStackConfig()) + "retention_days = 400\n")
+    monkeypatch.setenv("GEOLEDGER_TIERING__HOT_TTL_DAYS", "2")
+    settings = load_settings(path)
+
+    policy, _ = merge_policy(settings.tiering, settings.tenants["acme"])
+
+    assert (policy.hot_ttl_days, policy.warm_ttl_days, policy.retention_days) == (7, 90, 400)
+    assert merge_policy(settings.tiering)[0].hot_ttl_days == 2
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("[tenants.acme]\nwarm_ttl_days = 3", r"tenants\.acme: warm_ttl_days \(3\) is shorter"),
+        ("[tenants.acme]\ncold_class_gcs = 'DEEP_ARCHIVE'", "unknown GCS storage class"),
+        ("[tenants.Acme]", "tenants.Acme: expected"),
+        ("[tenants.acme]\nhot_ttl = 1", r"tenants\.acme\.hot_ttl: Extra inputs"),
+    ],
+)
+def test_an_invalid_tenant_section_is_a_config_error(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    text = render_dev_config(DevStackConfig()).split("[tenants.acme]")[0] + section + "\n"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(bad)
 
 
 def test_settings_frozen_into_workflow_inputs_are_marked() -> None:
