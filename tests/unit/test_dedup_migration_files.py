@@ -19,6 +19,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
     assert [m.file_name for m in load_migrations("shard")] == [
         "0003_shard_dedup.sql",
         "0004_shard_dedup_apply_function.sql",
+        "0006_shard_body_tiers.sql",
     ]
 
 
