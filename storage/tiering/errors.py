@@ -105,3 +105,14 @@ class DictionaryIntegrityError(TieringError):
         self.key = key
         self.expected_id = expected_id
         self.got_id = got_id
+
+
+class BodyIntegrityError(TieringError):
+    """A body read back from a lower tier is not the body its key row names: it is not a signed
+    event in canonical form, or its content digest differs from the row's. Nothing is returned."""
+
+    def __init__(self, tenant_id: str, event_id: str, detail: str) -> None:
+        super().__init__(f"body of {tenant_id}/{event_id}: {detail}")
+        self.tenant_id = tenant_id
+        self.event_id = event_id
+        self.detail = detail
