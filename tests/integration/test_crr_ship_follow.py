@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ async def settings(running_stack: RunningStack, tmp_path: Path) -> Settings:
     settings = await isolated_settings(running_stack, tmp_path, "crrfollow")
     await register(settings, ACME)
     return settings
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait for `condition` (a run ships within a poll, but a loaded machine may take longer)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
 
 
 def limits(**changes: float) -> FollowLimits:
@@ -149,8 +158,7 @@ async def test_a_run_ships_what_is_sealed_while_it_follows_woken_by_the_seal(
         await stream.seal(2)  # before the run starts
         shipper = Shipper(settings, stream)
         run = asyncio.ensure_future(shipper.run(limits()))
-        await asyncio.sleep(0.5)
-        assert shipper.last_seqs == [3, 6]
+        await until(lambda: shipper.last_seqs == [3, 6])
         (sealed_at,) = await stream.seal()
         await asyncio.sleep(0.5)
         later = await stream.seal(2)
@@ -215,8 +223,7 @@ async def test_a_cancelled_run_stops_at_once_and_ships_nothing_sealed_after(
         await stream.seal()
         shipper = Shipper(settings, stream)
         run = asyncio.ensure_future(shipper.run(limits()))
-        await asyncio.sleep(0.5)
-        assert shipper.last_seqs == [3]
+        await until(lambda: shipper.last_seqs == [3])
         # Waiting for the next seal (its poll is 5 s away): the cancellation ends the wait.
         cancelled_at = time.monotonic()
         run.cancel()
