@@ -22,6 +22,7 @@ from ledger.config import Settings
 from ledger.envelope import EventEnvelope
 from ledger.keys import private_key_from_pem
 from ledger.signing import sign_event
+from ledger.stream_id import StreamId
 from storage.crr.region_keys import ensure_signing_key_file
 from storage.dedup.migrate import migrate_region
 from storage.dedup.store import DedupStore
@@ -30,7 +31,6 @@ from storage.keys import KeyRegistry
 from workers.crr_control import crr_statuses
 from workers.crr_report import crr_report
 from workflows import queues
-from workflows.replay_wal import ReplayStatus
 from workflows.ship_wal import ShipStatus
 
 DEMO_TENANT = "acme"
@@ -203,19 +203,23 @@ async def summarize(client: Client, settings: Settings, tally: IngestTally) -> D
     rows = await crr_report(client, settings)
     statuses = await crr_statuses(client, settings)
     ships = [s for s in statuses.values() if isinstance(s, ShipStatus)]
-    replays = [s for s in statuses.values() if isinstance(s, ReplayStatus)]
     regions: list[RegionSummary] = []
     for region in settings.regions:
         counts = tally.by_region.get(region)
         async with await DedupStore.open(settings.region(region)) as store:
             stored = await store.count_events()
             duplicates, conflicts = await store.count_copies()
-        into = [s.state for s in replays if s.into_region == region]
+            positions = await store.applied_positions()
+        # Read from the store, not the replay workflows: a run that is still following its
+        # stream reports what it applied only when it returns.
+        replayed = sum(
+            seq for stream, seq in positions.items() if StreamId.parse(stream).region != region
+        )
         regions.append(
             RegionSummary(
                 region=region,
                 ingested=counts["accepted"] if counts else 0,
-                replayed=sum(state.records_applied for state in into),
+                replayed=replayed,
                 duplicates=duplicates,
                 conflicts=conflicts,
                 lag_seconds=max(
