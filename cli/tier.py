@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.common import ConfigOption, ExitCode, JsonOption, console, fail, print_json, settings_from
+from cli.tier_lifecycle import lifecycle_app
 from ledger.tier_policy import COLD_CLASSES, PolicySource, TierPolicyError, build_override
 from workers.tier_policy import (
     RegionPolicy,
@@ -27,6 +28,7 @@ policy_app = typer.Typer(
     no_args_is_help=True,
 )
 tier_app.add_typer(policy_app, name="policy")
+tier_app.add_typer(lifecycle_app, name="lifecycle")
 
 _T = TypeVar("_T")
 

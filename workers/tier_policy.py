@@ -62,7 +62,7 @@ async def show_policy(settings: Settings, tenant: str) -> list[RegionPolicy]:
     (the file changed under a stored override), TierPolicyUnavailableError as above.
     """
     _check_tenant(tenant)
-    overrides = await _in_every_region(settings, lambda conn: get_override(conn, tenant))
+    overrides = await in_control_databases(settings, lambda conn: get_override(conn, tenant))
     return _effective(settings, tenant, overrides)
 
 
@@ -77,9 +77,9 @@ async def set_policy(
     _check_tenant(tenant)
     if not changes.fields():
         raise TierPolicyError(["nothing to set: give at least one policy field"])
-    current = await _in_every_region(settings, lambda conn: get_override(conn, tenant))
+    current = await in_control_databases(settings, lambda conn: get_override(conn, tenant))
     _effective(settings, tenant, {r: _with(o, changes) for r, o in current.items()})
-    stored = await _in_every_region(settings, lambda conn: set_fields(conn, tenant, changes))
+    stored = await in_control_databases(settings, lambda conn: set_fields(conn, tenant, changes))
     return _effective(settings, tenant, dict(stored))
 
 
@@ -94,9 +94,9 @@ async def unset_policy(settings: Settings, tenant: str, names: Sequence[str]) ->
     if not names:
         raise TierPolicyError(["nothing to unset: name at least one policy field"])
     fields = check_field_names(list(names))
-    current = await _in_every_region(settings, lambda conn: get_override(conn, tenant))
+    current = await in_control_databases(settings, lambda conn: get_override(conn, tenant))
     _effective(settings, tenant, {r: _without(o, fields) for r, o in current.items()})
-    left = await _in_every_region(settings, lambda conn: unset_fields(conn, tenant, fields))
+    left = await in_control_databases(settings, lambda conn: unset_fields(conn, tenant, fields))
     return _effective(settings, tenant, left)
 
 
@@ -142,7 +142,7 @@ def _effective(
     return results
 
 
-async def _in_every_region(
+async def in_control_databases(
     settings: Settings, work: Callable[[Any], Awaitable[_T]]
 ) -> dict[str, _T]:
     """Run `work` on a connection to each region's control database, concurrently; wait for

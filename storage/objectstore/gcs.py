@@ -16,12 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import requests
 from google.api_core import exceptions as api_exceptions
-from google.auth import exceptions as auth_exceptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
-from google.cloud.storage import exceptions as storage_exceptions
 from google.cloud.storage.retry import DEFAULT_RETRY
 from typing_extensions import override
 
@@ -38,19 +33,13 @@ from storage.objectstore.base import (
     check_prefix,
     check_range,
 )
-from storage.objectstore.errors import (
-    AccessDenied,
-    ObjectNotFound,
-    ObjectStoreError,
-    PreconditionFailed,
-    Unavailable,
-)
+from storage.objectstore.errors import ObjectNotFound, PreconditionFailed
 from storage.objectstore.files import atomic_output, check_destination, file_sha256
+from storage.objectstore.gcs_client import open_gcs_client
+from storage.objectstore.gcs_errors import GCS_ERRORS, translate_gcs_error
 
 T = TypeVar("T")
 
-# Emulators ignore the project, but the client insists on one.
-_EMULATOR_PROJECT = "geoledger-emulator"
 _LIST_PAGE = 1000
 # Resumable upload chunks must be multiples of 256 KiB.
 _CHUNK_GRANULE = 256 * 1024
@@ -77,19 +66,7 @@ class GcsObjectStore(ObjectStore):
         self._chunk_size = max(
             _CHUNK_GRANULE, policy.multipart_chunk_bytes // _CHUNK_GRANULE * _CHUNK_GRANULE
         )
-        try:
-            if endpoint_url:
-                self._client = storage.Client(
-                    project=_EMULATOR_PROJECT,
-                    credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                    client_options={"api_endpoint": endpoint_url},
-                )
-            else:
-                self._client = storage.Client()
-        except auth_exceptions.DefaultCredentialsError as exc:
-            raise AccessDenied(
-                self._url, None, "connect", f"no Application Default Credentials: {exc}"
-            ) from exc
+        self._client = open_gcs_client(self._url, endpoint_url)
         self._bucket = self._client.bucket(bucket)
 
     @override
@@ -338,46 +315,5 @@ class GcsObjectStore(ObjectStore):
         """Run a blocking client call in a thread; provider errors become the store's errors."""
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        except (
-            api_exceptions.GoogleAPIError,
-            auth_exceptions.GoogleAuthError,
-            storage_exceptions.InvalidResponse,
-            storage_exceptions.DataCorruption,
-            requests.RequestException,
-        ) as exc:
-            raise self._translate(operation, key, exc) from exc
-
-    def _translate(self, operation: str, key: str | None, exc: Exception) -> ObjectStoreError:
-        store = self._url
-        # A retry that ran out of time carries the last real failure as its cause.
-        if isinstance(exc, api_exceptions.RetryError) and isinstance(exc.cause, Exception):
-            exc = exc.cause
-        detail = f"GCS: {type(exc).__name__}: {exc}"
-        status = _http_status(exc)
-        if status == 404:
-            return ObjectNotFound(store, key, operation, f"expected an object, got {detail}")
-        if status == 412:
-            return PreconditionFailed(store, key, operation, detail)
-        if status in (401, 403) or isinstance(
-            exc, auth_exceptions.DefaultCredentialsError | auth_exceptions.RefreshError
-        ):
-            return AccessDenied(store, key, operation, detail)
-        if (status is not None and (status >= 500 or status == 429)) or isinstance(
-            exc,
-            api_exceptions.RetryError
-            | auth_exceptions.TransportError
-            | requests.ConnectionError
-            | requests.Timeout,
-        ):
-            return Unavailable(store, key, operation, f"cannot reach GCS: {detail}")
-        return ObjectStoreError(store, key, operation, detail)
-
-
-def _http_status(exc: Exception) -> int | None:
-    """The HTTP status behind an API error or a media-layer (upload/download) error."""
-    if isinstance(exc, api_exceptions.GoogleAPICallError) and exc.code is not None:
-        return int(exc.code)
-    if isinstance(exc, storage_exceptions.InvalidResponse):
-        status = getattr(exc.response, "status_code", None)
-        return int(status) if status is not None else None
-    return None
+        except GCS_ERRORS as exc:
+            raise translate_gcs_error(self._url, operation, key, exc) from exc

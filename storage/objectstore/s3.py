@@ -16,10 +16,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from typing_extensions import override
 
@@ -38,6 +36,7 @@ from storage.objectstore.base import (
 )
 from storage.objectstore.errors import ObjectNotFound, PreconditionFailed
 from storage.objectstore.files import atomic_output, check_destination, file_sha256
+from storage.objectstore.s3_client import open_s3_client
 from storage.objectstore.s3_errors import s3_error_code, s3_http_status, translate_s3_error
 
 if TYPE_CHECKING:
@@ -76,19 +75,13 @@ class S3ObjectStore(ObjectStore):
         self._encryption: dict[str, str] = {"ServerSideEncryption": sse}
         if sse == "aws:kms" and kms_key_id:
             self._encryption["SSEKMSKeyId"] = kms_key_id
-        config = Config(
-            region_name=region_name,
-            connect_timeout=policy.connect_timeout_s,
-            read_timeout=policy.read_timeout_s,
-            retries={"mode": "standard", "max_attempts": policy.max_attempts},
+        self._client: S3Client = open_s3_client(
+            endpoint_url,
+            region_name,
+            policy,
             # Enough pooled connections for the multipart threads plus concurrent callers.
             max_pool_connections=max(10, policy.multipart_concurrency * 2),
-            # Emulators and S3-compatibles answer on one host name: bucket in the path.
-            s3={"addressing_style": "path"} if endpoint_url else None,
         )
-        # A session per store: sessions are not thread-safe, the client made from one is.
-        session = boto3.session.Session()
-        self._client: S3Client = session.client("s3", endpoint_url=endpoint_url, config=config)
         self._transfer = TransferConfig(
             multipart_threshold=policy.multipart_chunk_bytes,
             multipart_chunksize=policy.multipart_chunk_bytes,

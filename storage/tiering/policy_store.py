@@ -15,6 +15,7 @@ from typing import Any
 from ledger.tier_policy import TierPolicyOverride, build_override
 
 SELECT_FIELDS = "SELECT fields FROM tier_policies WHERE tenant_id = $1"
+SELECT_ALL_FIELDS = "SELECT tenant_id, fields FROM tier_policies ORDER BY tenant_id"
 SET_FIELDS = """
 INSERT INTO tier_policies (tenant_id, fields) VALUES ($1, $2::jsonb)
 ON CONFLICT (tenant_id) DO UPDATE
@@ -40,6 +41,15 @@ async def get_override(db: Any, tenant: str) -> TierPolicyOverride | None:
     Raises TierPolicyError when the stored fields are not policy fields of the right types.
     """
     return _override(await db.fetchval(SELECT_FIELDS, tenant))
+
+
+async def list_overrides(db: Any) -> dict[str, TierPolicyOverride]:
+    """Every tenant's stored override on `db`, by tenant.
+
+    Raises TierPolicyError when stored fields are not policy fields of the right types.
+    """
+    rows = await db.fetch(SELECT_ALL_FIELDS)
+    return {row["tenant_id"]: build_override(json.loads(row["fields"])) for row in rows}
 
 
 async def set_fields(db: Any, tenant: str, changes: TierPolicyOverride) -> TierPolicyOverride:
