@@ -189,6 +189,24 @@ class CrrConfig(_Strict):
     follow_max_segments: int = Field(default=256, ge=1, le=100_000)
 
 
+class TierDemotionConfig(_Strict):
+    """How demotion moves bodies down the tiers (workflows/demotion.py). Not part of a tenant's
+    policy (ledger/tier_policy.py): these are the worker's costs, the same for every tenant. Read
+    by the tiering workers when they start, except `bytes_per_s`, frozen into each demotion run's
+    input (changed while it runs by its `throttle` signal)."""
+
+    # Rows a batch reads at a time; a hot -> warm batch is one such page, one UPDATE.
+    batch_rows: int = Field(default=500, ge=1, le=100_000)
+    # A cold pack closes at the first body that brings it to this size: the issue's 8-64 MiB.
+    pack_target_bytes: int = Field(default=32 * 1024 * 1024, ge=8 * 1024 * 1024, le=64 * 1024**2)
+    # Body bytes moved per second across batches (a pause between batches); 0: no throttle.
+    bytes_per_s: int = Field(default=32 * 1024 * 1024, ge=0)
+    # The largest body a warm or cold blob may decode to: the ingest API's request limit.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Tenants' zstd dictionaries a worker keeps in memory.
+    dictionary_cache_size: int = Field(default=16, ge=1, le=1024)
+
+
 class TenantPolicy(TierPolicyOverride):
     """A tenant's section `[tenants.<tenant>]`: the tiering policy fields it sets override
     `[tiering]` for that tenant (ledger/tier_policy.py); the control database can override them
@@ -222,6 +240,7 @@ class Settings(BaseSettings):
     regions: dict[str, RegionConfig] = Field(min_length=1)
     # The default tiering policy of every tenant.
     tiering: TierPolicy = TierPolicy()
+    tier_demotion: TierDemotionConfig = TierDemotionConfig()
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
 
     @field_validator("regions")

@@ -2,8 +2,8 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-[wal], [crr] and [tiering] values are the settings model's defaults, so the file shows every
-tunable without holding a second copy of any default.
+[wal], [crr], [tiering] and [tier_demotion] values are the settings model's defaults, so the
+file shows every tunable without holding a second copy of any default.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ledger.config import CrrConfig, DevStackConfig, WalConfig
+from ledger.config import CrrConfig, DevStackConfig, TierDemotionConfig, WalConfig
 from ledger.tier_policy import COLD_CLASSES, RESTORE_CLASSES, TierPolicy
 
 _TEMPLATE = """\
@@ -86,6 +86,19 @@ promote_on_read = {tiering[promote_on_read]}
 legal_hold = {tiering[legal_hold]}
 # legal_hold_days = 2555
 
+[tier_demotion]
+# Read by the tiering workers when they start. A hot -> warm batch reads and moves batch_rows
+# rows; a warm -> cold batch reads them batch_rows at a time into one pack of about
+# pack_target_bytes (8-64 MiB), written and read back before any row points at it.
+batch_rows = {tier_demotion.batch_rows!r}
+pack_target_bytes = {tier_demotion.pack_target_bytes!r}
+# Frozen into each demotion run's input when it starts; its `throttle` signal changes it in a
+# running one. Body bytes moved per second; 0 moves as fast as the databases allow.
+bytes_per_s = {tier_demotion.bytes_per_s!r}
+# The largest body a warm or cold blob may decode to, and dictionaries kept in memory.
+max_body_bytes = {tier_demotion.max_body_bytes!r}
+dictionary_cache_size = {tier_demotion.dictionary_cache_size!r}
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -144,6 +157,7 @@ def render_dev_config(
         wal=WalConfig(),
         crr=CrrConfig(),
         tiering=_toml_values(TierPolicy()),
+        tier_demotion=TierDemotionConfig(),
         s3_classes=", ".join(COLD_CLASSES["s3"]),
         s3_restore=" and ".join(c for c in COLD_CLASSES["s3"] if c in RESTORE_CLASSES["s3"]),
         gcs_classes=", ".join(COLD_CLASSES["gcs"]),

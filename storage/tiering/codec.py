@@ -46,6 +46,12 @@ class EncodedBody:
     dict_id: str | None = None
 
 
+def encode_raw(body: bytes) -> EncodedBody:
+    """The blob of `body` stored as it is: a tenant without compression, or a body zstd would
+    not shrink."""
+    return EncodedBody(bytes([BodyCodec.RAW]) + body, BodyCodec.RAW)
+
+
 def encode(body: bytes, level: int, dictionary: Dictionary | None) -> EncodedBody:
     """The blob of `body`: a zstd frame at `level` (with `dictionary` when given), or the raw
     body when that frame plus its header would not be smaller than the raw form."""
@@ -62,8 +68,8 @@ def encode(body: bytes, level: int, dictionary: Dictionary | None) -> EncodedBod
         encoded = EncodedBody(header + frame, BodyCodec.ZSTD_DICT, dictionary.dict_id)
     else:
         encoded = EncodedBody(bytes([BodyCodec.ZSTD]) + frame, BodyCodec.ZSTD)
-    raw = bytes([BodyCodec.RAW]) + body
-    return encoded if len(encoded.blob) < len(raw) else EncodedBody(raw, BodyCodec.RAW)
+    raw = encode_raw(body)
+    return encoded if len(encoded.blob) < len(raw.blob) else raw
 
 
 def required_dictionary(blob: bytes) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.config import CrrConfig, DevStackConfig, WalConfig, load_settings
+from ledger.config import CrrConfig, DevStackConfig, TierDemotionConfig, WalConfig, load_settings
 from ledger.errors import ConfigError
 from ledger.tier_policy import TierPolicy, merge_policy
 from storage.embedded.config_template import render_dev_config
@@ -26,6 +26,7 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     shown = tomllib.loads((REPO_ROOT / "geoledger.toml").read_text())
     assert set(shown["wal"]) == set(WalConfig.model_fields)
     assert set(shown["crr"]) == set(CrrConfig.model_fields)
+    assert set(shown["tier_demotion"]) == set(TierDemotionConfig.model_fields)
 
 
 def test_committed_config_shows_every_tiering_default() -> None:
