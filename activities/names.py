@@ -31,3 +31,7 @@ GEO_WRITE_REPORT = "geo_write_report"
 
 # The smoke workflow (the ops queue).
 SMOKE_OBJECT_ROUND_TRIP = "smoke_object_round_trip"
+
+# Demotion of a tenant's bodies down the tiers (the tiering queue).
+TIER_PLAN = "tier_plan"
+TIER_DEMOTE_BATCH = "tier_demote_batch"

@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.table import Table
 
+from cli import tier_demote
 from cli.common import ConfigOption, ExitCode, JsonOption, console, fail, print_json, settings_from
 from cli.tier_lifecycle import lifecycle_app
 from ledger.tier_policy import COLD_CLASSES, PolicySource, TierPolicyError, build_override
@@ -29,6 +30,7 @@ policy_app = typer.Typer(
 )
 tier_app.add_typer(policy_app, name="policy")
 tier_app.add_typer(lifecycle_app, name="lifecycle")
+tier_demote.register(tier_app)
 
 _T = TypeVar("_T")
 

@@ -22,6 +22,11 @@ GEO_INPUT = "GeoInputError"
 # storage.geo.errors
 GEO_REPORT = "GeoReportError"
 
+# storage.tiering.errors
+TIERING_INPUT = "TieringInputError"
+BODY_INTEGRITY = "BodyIntegrityError"
+BODY_DECODE = "BodyDecodeError"  # every reason a blob does not decode, by their base class
+
 # No exception class: raised only as ApplicationError types, for an operator to read.
 WRONG_STREAM = "WrongStream"  # an activity of one stream's queue asked about another stream
 SMOKE_MISMATCH = "SmokeMismatch"  # an object read back differs from the one written

@@ -9,15 +9,14 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
 )
 
 from workers.geo_check import CHECK_TIMEOUT
+from workers.schedules import ensure_schedule
 from workflows.geo_divergence import (
     SCHEDULE_ID,
     WORKFLOW_ID_PREFIX,
@@ -50,12 +49,4 @@ async def ensure_geo_schedule(client: Client, interval: timedelta, task_queue: s
     """Create the schedule, or replace the existing one's definition; True when created.
 
     Raises the client's RPCError as it comes."""
-    definition = geo_check_schedule(interval, task_queue)
-    try:
-        await client.create_schedule(SCHEDULE_ID, definition)
-        return True
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(SCHEDULE_ID).update(
-            lambda _: ScheduleUpdate(schedule=definition)
-        )
-        return False
+    return await ensure_schedule(client, SCHEDULE_ID, geo_check_schedule(interval, task_queue))

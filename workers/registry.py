@@ -13,9 +13,11 @@ from activities.replay import ReplayActivities
 from activities.ship import ShipActivities
 from activities.smoke import SmokeActivities
 from activities.store_repair import StoreRepairActivities
+from activities.tiering import TieringActivities
 from ledger.config import Settings
 from workers.lag_monitor import LagMonitor
 from workflows import queues
+from workflows.demotion import DemotionWorkflow
 from workflows.geo_divergence import GeoDivergenceWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
 from workflows.ship_wal import ShipWalWorkflow
@@ -59,6 +61,14 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
                 geo.exact_diff,
                 geo.write_report,
             ],
+            close=resources.close,
+        )
+    if queue == queues.TIERING:
+        resources = RegionResources(settings)
+        tiering = TieringActivities(settings, resources)
+        return QueueRegistration(
+            workflows=[DemotionWorkflow],
+            activities=[tiering.plan, tiering.demote_batch],
             close=resources.close,
         )
     node = _node_of(queue, settings)

@@ -19,6 +19,7 @@ from ledger.errors import GeoInputError
 from storage.crr.errors import SegmentNotFoundError, ShipConflictError, VerificationError
 from storage.embedded.temporal import SEARCH_ATTRIBUTES
 from storage.geo.errors import GeoReportError
+from storage.tiering.errors import BodyDecodeError, BodyIntegrityError, TieringInputError
 from tests.conftest import REPO_ROOT
 from workers import crr_control
 from workers.registry import registration_for
@@ -30,6 +31,9 @@ ERROR_CLASSES: dict[str, type[Exception]] = {
     error_types.VERIFICATION: VerificationError,
     error_types.GEO_INPUT: GeoInputError,
     error_types.GEO_REPORT: GeoReportError,
+    error_types.TIERING_INPUT: TieringInputError,
+    error_types.BODY_INTEGRITY: BodyIntegrityError,
+    error_types.BODY_DECODE: BodyDecodeError,
 }
 # Raised only as ApplicationError types: there is no class to compare with.
 CLASSLESS_ERRORS = {error_types.WRONG_STREAM, error_types.SMOKE_MISMATCH}

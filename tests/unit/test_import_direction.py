@@ -45,6 +45,7 @@ WORKFLOW_ACTIVITY_MODULES = {
     "activities.crr_models",
     "activities.smoke_models",
     "activities.geo_models",
+    "activities.tiering_models",
 }
 
 

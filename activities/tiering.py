@@ -1,0 +1,158 @@
+"""Activities of DemotionWorkflow: the plan (which regions and shards to walk) and one
+heartbeated batch of storage.tiering.demote per call (names: activities/names.py, payloads:
+activities/tiering_models.py).
+
+A batch heartbeats its checkpoint; a retried attempt resumes from the last one heartbeated. A
+batch commits in one statement after its next tier holds every body, so a retry repeats at most
+the work of one batch, and re-running a finished one moves nothing. A body that fails its check
+is a non-retryable ApplicationError naming the key; database and object-store failures retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeat import with_heartbeats
+from activities.names import TIER_DEMOTE_BATCH, TIER_PLAN
+from activities.tiering_models import (
+    DemoteBatchInput,
+    DemoteBatchResult,
+    DemotionStep,
+    RegionShards,
+    TierPlan,
+    TierPlanInput,
+)
+from ledger import error_types
+from ledger.config import Settings
+from ledger.envelope import check_tenant_id
+from ledger.tier_policy import TierPolicy, merge_policy
+from storage.dedup.routing import Phase
+from storage.dedup.store import DedupStore
+from storage.objectstore import ObjectStore
+from storage.tiering.demote import DemotionBatch, demote_to_cold, demote_to_warm
+from storage.tiering.dictionaries import DictionaryStore
+from storage.tiering.errors import BodyDecodeError, BodyIntegrityError
+from storage.tiering.policy_store import get_override
+
+_T = TypeVar("_T")
+
+
+class TieringResources(Protocol):
+    """What the activities need from the worker's shared per-region connections
+    (`activities.region_resources.RegionResources` provides it)."""
+
+    async def dedup(self, region: str) -> DedupStore:
+        """The dedup store of `region`."""
+        ...
+
+    def store(self, region: str) -> ObjectStore:
+        """The object store of `region`."""
+        ...
+
+
+class TieringActivities:
+    """The tiering queue's activities, sharing the worker's connections to every region."""
+
+    def __init__(self, settings: Settings, resources: TieringResources) -> None:
+        self._settings = settings
+        self._resources = resources
+        self._dictionaries: dict[str, DictionaryStore] = {}
+
+    @activity.defn(name=TIER_PLAN)
+    async def plan(self, request: TierPlanInput) -> TierPlan:
+        """Each region's shard count from its current route; a region being re-sharded is
+        marked and left out (its rows are being copied between rings)."""
+        _check_tenant(request.tenant)
+        regions: list[RegionShards] = []
+        for region in self._settings.regions:
+            dedup = await self._resources.dedup(region)
+            route = await dedup.refresh_routing()
+            resharding = None if route.phase is Phase.STABLE else f"re-sharding ({route.phase})"
+            regions.append(
+                RegionShards(region=region, shards=route.ring_size, resharding=resharding)
+            )
+        return TierPlan(regions=regions)
+
+    @activity.defn(name=TIER_DEMOTE_BATCH)
+    async def demote_batch(self, request: DemoteBatchInput) -> DemoteBatchResult:
+        """One batch of `request.step` on one shard, from the checkpoint heartbeated by the
+        attempt before (else the request's)."""
+        _check_tenant(request.tenant)
+        previous = activity.info().heartbeat_details
+        after = str(previous[0]) if previous else request.after
+        batch = await with_heartbeats(self._batch(request, after), details=lambda: after)
+        return DemoteBatchResult(**vars(batch))
+
+    async def _batch(self, request: DemoteBatchInput, after: str) -> DemotionBatch:
+        dedup = await self._resources.dedup(request.region)
+        shard = dedup.pools.shards[request.shard]
+        policy = await self._policy(dedup, request.tenant)
+        tuning = self._settings.tier_demotion
+        return await _named_errors(
+            demote_to_warm(
+                # The dictionary a tenant compresses with is chosen once `tier train-dict`
+                # records it; until then compressed bodies are plain zstd frames.
+                shard,
+                request.tenant,
+                policy,
+                None,
+                request.as_of_ms,
+                after,
+                tuning.batch_rows,
+            )
+            if request.step is DemotionStep.WARM
+            else demote_to_cold(
+                shard,
+                self._resources.store(request.region),
+                self._dictionary_store(request.region),
+                request.tenant,
+                policy,
+                request.as_of_ms,
+                after,
+                page_rows=tuning.batch_rows,
+                pack_target_bytes=tuning.pack_target_bytes,
+                max_body_bytes=tuning.max_body_bytes,
+            )
+        )
+
+    async def _policy(self, dedup: DedupStore, tenant: str) -> TierPolicy:
+        """The tenant's effective policy in the region: [tiering], [tenants.<t>], then the
+        override in the region's control database."""
+        override = await get_override(dedup.pools.control, tenant)
+        policy, _ = merge_policy(
+            self._settings.tiering, self._settings.tenants.get(tenant), override
+        )
+        return policy
+
+    def _dictionary_store(self, region: str) -> DictionaryStore:
+        if region not in self._dictionaries:
+            self._dictionaries[region] = DictionaryStore(
+                self._resources.store(region), self._settings.tier_demotion.dictionary_cache_size
+            )
+        return self._dictionaries[region]
+
+
+def _check_tenant(tenant: str) -> None:
+    try:
+        check_tenant_id(tenant)
+    except ValueError as exc:
+        raise ApplicationError(
+            f"tenant: {exc}", type=error_types.TIERING_INPUT, non_retryable=True
+        ) from None
+
+
+async def _named_errors(work: Awaitable[_T]) -> _T:
+    """`work`'s result; a body failing its check becomes a non-retryable error naming the key
+    (retrying would read the same bytes)."""
+    try:
+        return await work
+    except BodyIntegrityError as exc:
+        raise ApplicationError(
+            str(exc), type=error_types.BODY_INTEGRITY, non_retryable=True
+        ) from exc
+    except BodyDecodeError as exc:
+        raise ApplicationError(str(exc), type=error_types.BODY_DECODE, non_retryable=True) from exc

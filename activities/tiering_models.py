@@ -1,0 +1,63 @@
+"""Typed inputs and results of the tiering activities. Payloads carry tenants, regions, shard
+numbers, checkpoints (event ids) and counts - never bodies."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class DemotionStep(StrEnum):
+    """The tier a batch moves bodies into: hot -> warm, or warm -> cold."""
+
+    WARM = "warm"
+    COLD = "cold"
+
+
+class TierPlanInput(BaseModel):
+    """Which tenant's demotion to plan."""
+
+    tenant: str
+
+
+class RegionShards(BaseModel):
+    """A region's dedup shards a demotion walks (0 .. shards-1); `resharding` says why a region
+    in the middle of a re-sharding is left alone this time (None when it is walked)."""
+
+    region: str
+    shards: int
+    resharding: str | None = None
+
+
+class TierPlan(BaseModel):
+    """Every region of the demotion, in configuration order."""
+
+    regions: list[RegionShards]
+
+
+class DemoteBatchInput(BaseModel):
+    """One batch: the tenant's rows on one shard of one region, after checkpoint `after` (the
+    last event id a finished batch went through; "" from the start), past the tier's TTL at
+    `as_of_ms`."""
+
+    tenant: str
+    region: str
+    shard: int
+    step: DemotionStep
+    after: str
+    as_of_ms: int
+
+
+class DemoteBatchResult(BaseModel):
+    """What a batch did (storage.tiering.demote.DemotionBatch) and where the next one starts:
+    `next_after` None when the shard has nothing left for this step."""
+
+    read: int
+    moved: int
+    skipped: int
+    stored_raw: int
+    bytes_in: int
+    bytes_out: int
+    next_after: str | None
+    pack_id: str | None = None
