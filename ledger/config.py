@@ -207,6 +207,15 @@ class TierDemotionConfig(_Strict):
     dictionary_cache_size: int = Field(default=16, ge=1, le=1024)
 
 
+class TierReadConfig(_Strict):
+    """Reads of bodies demoted to warm or cold by ingest nodes and the CLI
+    (storage/tiering/reader.py); the bound on a decoded body is `[tier_demotion]`'s
+    max_body_bytes, one value for every reader and writer of lower tiers."""
+
+    # Tenants' dictionaries kept in memory by each reading process.
+    dictionary_cache_size: int = Field(default=64, ge=1, le=100_000)
+
+
 class TenantPolicy(TierPolicyOverride):
     """A tenant's section `[tenants.<tenant>]`: the tiering policy fields it sets override
     `[tiering]` for that tenant (ledger/tier_policy.py); the control database can override them
@@ -242,6 +251,7 @@ class Settings(BaseSettings):
     tiering: TierPolicy = TierPolicy()
     tier_demotion: TierDemotionConfig = TierDemotionConfig()
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
+    tier_reads: TierReadConfig = TierReadConfig()
 
     @field_validator("regions")
     @classmethod

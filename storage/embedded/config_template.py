@@ -2,8 +2,8 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-[wal], [crr], [tiering] and [tier_demotion] values are the settings model's defaults, so the
-file shows every tunable without holding a second copy of any default.
+[wal], [crr], [tiering], [tier_demotion] and [tier_reads] values are the settings model's
+defaults, so the file shows every tunable without holding a second copy of any default.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ledger.config import CrrConfig, DevStackConfig, TierDemotionConfig, WalConfig
+from ledger.config import CrrConfig, DevStackConfig, TierDemotionConfig, TierReadConfig, WalConfig
 from ledger.tier_policy import COLD_CLASSES, RESTORE_CLASSES, TierPolicy
 
 _TEMPLATE = """\
@@ -99,6 +99,11 @@ bytes_per_s = {tier_demotion.bytes_per_s!r}
 max_body_bytes = {tier_demotion.max_body_bytes!r}
 dictionary_cache_size = {tier_demotion.dictionary_cache_size!r}
 
+[tier_reads]
+# Tenant dictionaries each ingest node (or `geoledger events get`) keeps in memory to read warm
+# and cold bodies; the bound on a decoded body is [tier_demotion] max_body_bytes.
+dictionary_cache_size = {tier_reads.dictionary_cache_size!r}
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -158,6 +163,7 @@ def render_dev_config(
         crr=CrrConfig(),
         tiering=_toml_values(TierPolicy()),
         tier_demotion=TierDemotionConfig(),
+        tier_reads=TierReadConfig(),
         s3_classes=", ".join(COLD_CLASSES["s3"]),
         s3_restore=" and ".join(c for c in COLD_CLASSES["s3"] if c in RESTORE_CLASSES["s3"]),
         gcs_classes=", ".join(COLD_CLASSES["gcs"]),

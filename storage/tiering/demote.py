@@ -26,7 +26,6 @@ from storage.faults import crash_point
 from storage.objectstore import ObjectStore
 from storage.tiering.body_check import check_body
 from storage.tiering.codec import BodyCodec, decode, encode, encode_raw, required_dictionary
-from storage.tiering.demotion_metrics import COLD_DRIVER_ERRORS, TIER_DEMOTIONS
 from storage.tiering.demotion_rows import (
     HOT,
     WARM,
@@ -37,6 +36,7 @@ from storage.tiering.demotion_rows import (
 )
 from storage.tiering.dictionaries import Dictionary, DictionaryStore
 from storage.tiering.errors import BodyIntegrityError
+from storage.tiering.metrics import COLD_DRIVER_ERRORS, TIER_DEMOTIONS
 from storage.tiering.packs import PackBuilder, write_pack
 
 DAY_MS = 86_400_000

@@ -63,13 +63,21 @@ async def read_blob(store: ObjectStore, tenant: str, location: ColdLocation) -> 
     """
     pack = _Pack(store.describe(), pack_key(tenant, location.pack_id), location.pack_id)
     blob = await _get_range(store, pack, location.offset, location.end)
+    check_blob(pack.store, tenant, location, blob)
+    return blob
+
+
+def check_blob(store: str, tenant: str, location: ColdLocation, blob: bytes) -> None:
+    """Raise PackTruncated or PackHashMismatch unless `blob`, read from `tenant`'s pack in the
+    store whose URL is `store`, is the blob `location` names (I5): `read_blob` checks its range
+    GET with it, a reader that fetched the whole pack checks each slice of it."""
+    pack = _Pack(store, pack_key(tenant, location.pack_id), location.pack_id)
     part = f"blob at {location.offset} length {location.length}"
     if len(blob) != location.length:
         raise PackTruncated(*pack, f"{part}: the object ends after {len(blob)} of its bytes")
     got = hashlib.sha256(blob).hexdigest()
     if got != location.sha256:
         raise PackHashMismatch(*pack, part, location.sha256, got)
-    return blob
 
 
 async def read_index(store: ObjectStore, tenant: str, pack_id: str) -> tuple[PackEntry, ...]:
