@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.dedup.models import Conflict, Origin, StoredEvent
+import asyncpg
 
-SELECT_EVENT = """
-SELECT tenant_id, event_id, hlc, region, node, seq, digest, event, accepted_at_ms
+from storage.dedup.errors import DedupError
+from storage.dedup.models import Conflict, Origin, StoredEvent
+from storage.tiering.body_row import BODY_COLUMNS, BodyRow, BodyTier
+from storage.tiering.read_errors import TieredBodiesMissingError
+from storage.tiering.reader import TieredBodies
+
+SELECT_EVENT = f"""
+SELECT tenant_id, event_id, hlc, region, node, seq, digest, accepted_at_ms, {BODY_COLUMNS}
 FROM dedup_events
 WHERE tenant_id = $1 AND event_id = $2
 """
@@ -27,19 +33,40 @@ COUNT_COPIES = "SELECT count(*) FROM dedup_copies"
 COUNT_CONFLICTS = "SELECT count(*) FROM dedup_conflicts"
 
 
-async def fetch_event(pool: Any, tenant_id: str, event_id: str) -> StoredEvent | None:
-    """The event stored for (`tenant_id`, `event_id`) on this shard, None when it has none."""
-    row = await pool.fetchrow(SELECT_EVENT, tenant_id, event_id)
-    if row is None:
+async def fetch_event(
+    pool: Any, tenant_id: str, event_id: str, bodies: TieredBodies | None
+) -> StoredEvent | None:
+    """The event stored for (`tenant_id`, `event_id`) on this shard, None when it has none.
+
+    Its body comes from the tier it is in through `bodies` (which may promote it back to hot);
+    without `bodies` only a hot body can be read, and a lower one raises
+    TieredBodiesMissingError. Raises TieredReadError for a body that fails its checks, DedupError
+    when the shard lacks the body tier columns (migration 0006).
+    """
+    try:
+        found = await pool.fetchrow(SELECT_EVENT, tenant_id, event_id)
+    except asyncpg.UndefinedColumnError as exc:
+        raise DedupError(
+            f"read: the shard has no body tier columns ({exc}); expected schema version 6 or "
+            "later: run `geoledger db migrate`"
+        ) from exc
+    if found is None:
         return None
+    row = BodyRow.from_record(found)
+    if bodies is not None:
+        body = await bodies.read(pool, row)
+    elif row.tier is BodyTier.HOT and row.event is not None:
+        body = row.event
+    else:
+        raise TieredBodiesMissingError(tenant_id, event_id, row.tier.label)
     return StoredEvent(
-        tenant_id=row["tenant_id"],
-        event_id=row["event_id"],
-        event=bytes(row["event"]),
-        origin=Origin(row["region"], row["node"], int(row["seq"])),
-        hlc=int(row["hlc"]),
-        accepted_at_ms=int(row["accepted_at_ms"]),
-        digest=bytes(row["digest"]),
+        tenant_id=row.tenant_id,
+        event_id=row.event_id,
+        event=body,
+        origin=Origin(row.region, row.node, row.seq),
+        hlc=int(found["hlc"]),
+        accepted_at_ms=int(found["accepted_at_ms"]),
+        digest=row.digest,
     )
 
 

@@ -22,6 +22,8 @@ from storage.dedup.pool import (
     ShardPools,
 )
 from storage.dedup.routing import Route, RoutingTable
+from storage.tiering.errors import TieringError
+from storage.tiering.reader import TieredBodies, TierReadOptions
 
 _T = TypeVar("_T")
 
@@ -42,9 +44,12 @@ class DedupStore:
     and close it with `close()`.
     """
 
-    def __init__(self, pools: ShardPools, routing: RoutingTable) -> None:
+    def __init__(
+        self, pools: ShardPools, routing: RoutingTable, bodies: TieredBodies | None = None
+    ) -> None:
         self._pools = pools
         self._routing = routing
+        self._bodies = bodies
 
     @classmethod
     async def open(
@@ -54,8 +59,14 @@ class DedupStore:
         min_size: int = DEFAULT_MIN_SIZE,
         max_size: int = DEFAULT_MAX_SIZE,
         init: ConnectionInit | None = None,
+        tiering: TierReadOptions | None = None,
     ) -> DedupStore:
         """Connect to the region's control database and shards and load the current route.
+
+        With `tiering`, reads (`get_event`, the dump) find a body in whatever tier it is in,
+        through the region's object store and the tenants' policies in its control database;
+        without it they read hot bodies only and raise TieredBodiesMissingError for any other
+        (applies and counts never read a body, so their callers need nothing).
 
         Raises DedupUnavailableError when a database cannot be reached, RoutingError when the
         region was never migrated or its route needs more shards than are configured.
@@ -67,7 +78,10 @@ class DedupStore:
         except BaseException:
             await pools.close()
             raise
-        return cls(pools, routing)
+        bodies = None
+        if tiering is not None:
+            bodies = TieredBodies.open(region, pools.control, tiering)
+        return cls(pools, routing, bodies)
 
     async def close(self) -> None:
         """Close every pool of the store."""
@@ -158,11 +172,20 @@ class DedupStore:
         return batches
 
     async def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
-        """The key's winning record, or None if no record of it was applied."""
+        """The key's winning record, or None if no record of it was applied.
+
+        Raises TieredReadError (a TieringError) when its body is below hot and cannot be read
+        back verified, TieredBodiesMissingError when the store was opened without `tiering`;
+        a body's failure is the body's, not the shard's, so neither is a DedupShardError.
+        """
         shard = self.route.read_shard(tenant_id, event_id)
-        return await self._on_shard(
-            shard, read.fetch_event(self._pools.shards[shard], tenant_id, event_id)
-        )
+        pool = self._pools.shards[shard]
+        try:
+            return await read.fetch_event(pool, tenant_id, event_id, self._bodies)
+        except TieringError:
+            raise
+        except Exception as exc:
+            raise DedupShardError(shard, f"read: {exc}") from exc
 
     async def applied_positions(self) -> dict[str, int]:
         """Per stream, the highest seq applied on every written shard (0 where one has none)."""
@@ -245,9 +268,6 @@ class DedupStore:
     def _written(self) -> range:
         return self.route.written_shards
 
-    async def _on_shard(self, shard: int, work: Awaitable[_T]) -> _T:
-        return (await self._each_shard({shard: work}, "read"))[shard]
-
     async def _each_shard(self, work: dict[int, Awaitable[_T]], what: str) -> dict[int, _T]:
         """Run one awaitable per shard concurrently, let all finish, then raise the first
         failure as DedupShardError naming its shard and step."""
@@ -280,8 +300,11 @@ def _position(stream: str | None, through_seq: int | None) -> Position | None:
     return Position(stream, through_seq)
 
 
-async def read_event(region: RegionConfig, tenant_id: str, event_id: str) -> StoredEvent | None:
+async def read_event(
+    region: RegionConfig, tenant_id: str, event_id: str, tiering: TierReadOptions | None = None
+) -> StoredEvent | None:
     """The key's winning record in the region, or None: the store is opened for this one read
-    and closed again (for one-off readers such as `geoledger events get`)."""
-    async with await DedupStore.open(region) as store:
+    and closed again (for one-off readers such as `geoledger events get`); `tiering` as for
+    `DedupStore.open`."""
+    async with await DedupStore.open(region, tiering=tiering) as store:
         return await store.get_event(tenant_id, event_id)

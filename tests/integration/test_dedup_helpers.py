@@ -12,7 +12,9 @@ import uuid
 import asyncpg
 
 from ledger.config import RegionConfig
-from storage.dedup import DedupRecord
+from storage.dedup import DedupRecord, load_migrations
+from storage.dedup.migrate import CREATE_SCHEMA_MIGRATIONS, RECORD_APPLIED, migrate_database
+from storage.dedup.routing import ensure_initial_route
 from tests.conftest import RunningStack
 
 TABLES = ("dedup_events", "dedup_copies", "applied_positions")
@@ -26,6 +28,30 @@ async def fresh_region(running_stack: RunningStack, prefix: str, shards: int = 2
     dsns = [running_stack.postgres_dsn(name) for name in names]
     base = running_stack.settings.region("us")
     return base.model_copy(update={"control_dsn": dsns[0], "shard_dsns": dsns[1:]})
+
+
+async def migrate_shards_before(region: RegionConfig, version: int) -> None:
+    """What `geoledger db migrate` did before shard migration `version` existed: the control
+    database fully, every shard up to the migration before `version`."""
+    conn = await asyncpg.connect(region.control_dsn)
+    try:
+        await migrate_database(conn, "control")
+        await ensure_initial_route(conn, len(region.shard_dsns))
+    finally:
+        await conn.close()
+    for dsn in region.shard_dsns:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(CREATE_SCHEMA_MIGRATIONS)
+            for migration in load_migrations("shard"):
+                if migration.version < version:
+                    async with conn.transaction():
+                        await conn.execute(migration.sql)
+                        await conn.execute(
+                            RECORD_APPLIED, migration.version, migration.name, migration.checksum
+                        )
+        finally:
+            await conn.close()
 
 
 async def truncate_shards(region: RegionConfig) -> None:

@@ -10,11 +10,9 @@ import asyncpg
 import pytest
 
 from ledger.config import RegionConfig
-from storage.dedup import DedupRecord, DedupShardError, DedupStore, load_migrations, migrate_region
-from storage.dedup.migrate import CREATE_SCHEMA_MIGRATIONS, RECORD_APPLIED, migrate_database
-from storage.dedup.routing import ensure_initial_route
+from storage.dedup import DedupRecord, DedupShardError, DedupStore, migrate_region
 from tests.conftest import RunningStack
-from tests.integration.test_dedup_helpers import fresh_region, record
+from tests.integration.test_dedup_helpers import fresh_region, migrate_shards_before, record
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,29 +33,6 @@ def history() -> list[DedupRecord]:
         hlc, content = 1_000 - i * 7 % 50, f"c{i % 4}"
         records.append(record(key, hlc=hlc, region=region, node=node, seq=i + 1, content=content))
     return records
-
-
-async def migrate_to_previous_schema(region: RegionConfig) -> None:
-    """What `geoledger db migrate` did before version 4 existed: control fully, shards to 3."""
-    conn = await asyncpg.connect(region.control_dsn)
-    try:
-        await migrate_database(conn, "control")
-        await ensure_initial_route(conn, len(region.shard_dsns))
-    finally:
-        await conn.close()
-    for dsn in region.shard_dsns:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(CREATE_SCHEMA_MIGRATIONS)
-            for migration in load_migrations("shard"):
-                if migration.version < FUNCTION_VERSION:
-                    async with conn.transaction():
-                        await conn.execute(migration.sql)
-                        await conn.execute(
-                            RECORD_APPLIED, migration.version, migration.name, migration.checksum
-                        )
-        finally:
-            await conn.close()
 
 
 async def rows_of(region: RegionConfig) -> list[list[tuple[object, ...]]]:
@@ -105,7 +80,7 @@ async def test_a_shard_with_data_migrates_forward_keeping_every_row_and_the_dige
     earlier, later = history()[:25], history()[25:]
     digest_before = await apply_all(current, earlier)
     previous = await fresh_region(running_stack, "dd_upg_old")
-    await migrate_to_previous_schema(previous)
+    await migrate_shards_before(previous, FUNCTION_VERSION)
     await copy_rows(current, previous)
     rows_before = await rows_of(previous)
     assert sum(len(rows) for rows in rows_before) > len(earlier)  # copies and positions too
