@@ -250,15 +250,19 @@ class DedupStore:
     async def dump_digest(self) -> dict[int, str]:
         """Per shard of the read ring, the hex SHA-256 of its dump (see storage/dedup/dump.py)."""
         return await self._each_shard(
-            {shard: dump.shard_digest(self._pools.shards[shard]) for shard in self._read()},
+            {
+                shard: dump.shard_digest(self._pools.shards[shard], self._bodies)
+                for shard in self._read()
+            },
             "dump",
         )
 
     async def dump_digest_total(self) -> str:
-        """The hex SHA-256 of the whole region's dump, independent of the number of shards."""
+        """The hex SHA-256 of the whole region's dump, independent of the number of shards and
+        of the tier each body is in (bodies below hot need a store opened with `tiering`)."""
         pools = [self._pools.shards[shard] for shard in self._read()]
         try:
-            return await dump.merged_digest(pools)
+            return await dump.merged_digest(pools, self._bodies)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise DedupError(f"dump: {exc}") from exc
 
