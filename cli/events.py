@@ -25,6 +25,8 @@ from ledger.events_file import sign_lines
 from ledger.keys import private_key_from_pem
 from storage.dedup import StoredEvent
 from storage.dedup.store import read_event
+from storage.tiering.read_errors import TieredReadError
+from storage.tiering.reader import TierReadOptions
 
 events_app = typer.Typer(help="Read and sign events.")
 
@@ -37,9 +39,15 @@ def get(
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """The winning envelope of a key in one region, with when and where it was accepted."""
+    """The winning envelope of a key in one region, with when and where it was accepted, whatever
+    tier its body is in (a read may move it back to hot: the tenant's promote_on_read)."""
     settings = settings_from(config)
-    stored = asyncio.run(read_event(settings.region(region), tenant_id, event_id))
+    tiering = TierReadOptions.from_settings(settings)
+    try:
+        stored = asyncio.run(read_event(settings.region(region), tenant_id, event_id, tiering))
+    except TieredReadError as exc:
+        code = ExitCode.UNAVAILABLE if exc.reason == "unavailable" else ExitCode.FAILED
+        fail(str(exc), code)
     if stored is None:
         fail(f"no event {event_id!r} of tenant {tenant_id!r} in region {region}", ExitCode.FAILED)
     found = _as_dict(stored)

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.ingest import metrics
 from api.ingest.deprecation import DEPRECATIONS, Deprecation, DeprecationMiddleware
-from api.ingest.errors import BatchRejected, NodeUnavailable
+from api.ingest.errors import BatchRejected, EventUnreadable, NodeUnavailable
 from api.ingest.node import IngestNode, NodeFactory
 
 API_VERSION = "v1"
@@ -57,6 +57,11 @@ def create_app(
     @app.exception_handler(NodeUnavailable)
     async def unavailable(request: Request, exc: NodeUnavailable) -> JSONResponse:
         return _error(503, "unavailable", str(exc), headers={"Retry-After": "1"})
+
+    @app.exception_handler(EventUnreadable)
+    async def unreadable(request: Request, exc: EventUnreadable) -> JSONResponse:
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return _error(exc.status, exc.code, exc.message, headers=headers)
 
     @app.post(f"/{API_VERSION}/events")
     async def post_events(request: Request, node: Node) -> dict[str, Any]:

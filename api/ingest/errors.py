@@ -18,3 +18,12 @@ class BatchRejected(IngestError):
 
 class NodeUnavailable(IngestError):
     """The node cannot accept writes (its WAL failed, or it is shutting down)."""
+
+
+class EventUnreadable(IngestError):
+    """A stored event's body could not be read back verified from the tier it is in (damaged,
+    or its store is unreachable); nothing is returned. `status`/`code` as docs/api.md says."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message

@@ -19,7 +19,7 @@ from typing import Any
 from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
 from api.ingest.batch import BatchItem, parse_batch
-from api.ingest.errors import NodeUnavailable
+from api.ingest.errors import EventUnreadable, NodeUnavailable
 from api.ingest.results import EventResult, Reason
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
@@ -29,6 +29,7 @@ from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.models import ApplyResult
 from storage.dedup.store import DedupStore
 from storage.faults import crash_point
+from storage.tiering.read_errors import TieredReadError
 from storage.wal import WalError, WalWriter, iter_records
 
 log = logging.getLogger("geoledger.ingest")
@@ -130,7 +131,14 @@ class IngestNode:
         }
 
     async def get(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
-        stored = await self._dedup.get_event(tenant_id, event_id)
+        """The key's winning event and where it was accepted, None when it has none; its body
+        from whatever tier it is in. Raises EventUnreadable when that body cannot be read back
+        verified: 503 while its store is unreachable, 500 when it is damaged."""
+        try:
+            stored = await self._dedup.get_event(tenant_id, event_id)
+        except TieredReadError as exc:
+            log.error("%s", exc)
+            raise _unreadable(exc) from exc
         if stored is None:
             return None
         return {
@@ -188,6 +196,18 @@ async def catch_up_dedup(wal: WalWriter, dedup: DedupStore, stream: str) -> int:
     if applied:
         log.info("%s: applied %d WAL records the dedup store had not seen", stream, applied)
     return applied
+
+
+def _unreadable(exc: TieredReadError) -> EventUnreadable:
+    """The answer docs/api.md gives for a body that cannot be read: retry later while its store
+    is unreachable (503), an operator's matter when it is damaged (500)."""
+    status, code = (503, "unavailable") if exc.reason == "unavailable" else (500, "body_unreadable")
+    return EventUnreadable(
+        status,
+        code,
+        f"the {exc.tier} body of {exc.tenant_id}/{exc.event_id} cannot be read back verified "
+        f"({exc.reason}); nothing is returned",
+    )
 
 
 def _newest_hlc(wal: WalWriter) -> int:

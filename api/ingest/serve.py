@@ -15,6 +15,7 @@ from ledger.config import Settings
 from ledger.stream_id import StreamId
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
+from storage.tiering.reader import TierReadOptions
 from storage.wal import WalWriter, stream_directory
 
 
@@ -29,7 +30,7 @@ async def open_node(settings: Settings, region: str, node: str) -> IngestNode:
         max_segment_age_s=settings.wal.max_segment_age_s,
         on_commit=_observe_commit,
     )
-    dedup = await DedupStore.open(region_config)
+    dedup = await DedupStore.open(region_config, tiering=TierReadOptions.from_settings(settings))
     registry = await KeyRegistry.open(settings, regions=[region])
     keys = RegistryKeyResolver(registry, KeyCache(registry))
     return await IngestNode.open(region, node, wal, dedup, keys, on_close=registry.close)

@@ -27,6 +27,10 @@ UPDATE dedup_events SET body_tier = 2, event = NULL, warm_body = NULL,
 WHERE {KEY_ROW} AND body_tier = 0
 """
 TIER_OF = "SELECT body_tier FROM dedup_events WHERE tenant_id = $1 AND event_id = $2"
+STORED = """
+SELECT tenant_id, event_id, hlc, region, node, seq, digest, event, accepted_at_ms
+FROM dedup_events WHERE tenant_id = $1 AND event_id = $2
+"""
 
 
 def signed_record(tenant: TestTenant, event_id: str, seq: int, note: str = "x") -> DedupRecord:
@@ -73,3 +77,11 @@ async def make_cold(
 async def tier_of(shard: Any, record: DedupRecord) -> int:
     """The row's body_tier now."""
     return int(await shard.fetchval(TIER_OF, record.tenant_id, record.event_id))
+
+
+async def stored_record(shard: Any, tenant_id: str, event_id: str) -> DedupRecord:
+    """The winner a shard holds hot for a key (as an ingest node applied it)."""
+    row = await shard.fetchrow(STORED, tenant_id, event_id)
+    return DedupRecord(
+        **{**dict(row), "event": bytes(row["event"]), "digest": bytes(row["digest"])}
+    )
