@@ -36,7 +36,7 @@ from storage.tiering.demotion_rows import (
 )
 from storage.tiering.dictionaries import Dictionary, DictionaryStore
 from storage.tiering.errors import BodyIntegrityError
-from storage.tiering.metrics import COLD_DRIVER_ERRORS, TIER_DEMOTIONS
+from storage.tiering.metrics import COLD_DRIVER_ERRORS, TIER_DEMOTIONS, cold_failure_reason
 from storage.tiering.packs import PackBuilder, write_pack
 
 DAY_MS = 86_400_000
@@ -156,7 +156,7 @@ async def demote_to_cold(
     try:
         await write_pack(store, tenant, built)
     except Exception as exc:
-        COLD_DRIVER_ERRORS.labels("write_pack", type(exc).__name__).inc()
+        COLD_DRIVER_ERRORS.labels("write_pack", cold_failure_reason(exc)).inc()
         raise
     crash_point(CRASH_AFTER_PACK_WRITTEN)
     locations = [entry.location for entry in built.entries]

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from storage.objectstore.errors import AccessDenied, ObjectNotFound, Unavailable
+from storage.tiering.errors import (
+    BodyDecodeError,
+    BodyIntegrityError,
+    DictionaryIntegrityError,
+    DictionaryNotFoundError,
+)
+from storage.tiering.pack_errors import PackCorrupt, PackNotFound
+
 # A hot read is a column of a row already fetched; a cold one is a range GET on the region's
 # store (target p99 <= 50 ms locally), a slow one or a retry reaches seconds.
 _READ_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -34,3 +43,23 @@ COLD_DRIVER_ERRORS = Counter(
     "Failed operations on the cold tier's object store, by operation and class of failure.",
     ["op", "reason"],
 )
+
+
+def cold_failure_reason(exc: Exception) -> str:
+    """A short class of a cold-tier failure: the `reason` label of cold_driver_errors_total,
+    the same for reads and for demotion's pack writes."""
+    reasons: tuple[tuple[type[Exception], str], ...] = (
+        (PackNotFound, "not_found"),
+        (ObjectNotFound, "not_found"),
+        (PackCorrupt, "corrupt"),
+        (BodyDecodeError, "decode"),
+        (BodyIntegrityError, "integrity"),
+        (DictionaryNotFoundError, "dictionary"),
+        (DictionaryIntegrityError, "dictionary"),
+        (AccessDenied, "access_denied"),
+        (Unavailable, "unavailable"),
+    )
+    for kind, reason in reasons:
+        if isinstance(exc, kind):
+            return reason
+    return "store"

@@ -22,7 +22,6 @@ from ledger.cold_location import ColdLocation
 from ledger.config import RegionConfig, Settings
 from ledger.tier_policy import TierPolicy, TierPolicyOverride
 from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
-from storage.objectstore.errors import AccessDenied, ObjectNotFound, Unavailable
 from storage.tiering.body_check import check_body
 from storage.tiering.body_row import BodyRow, BodyTier
 from storage.tiering.codec import decode, required_dictionary
@@ -33,7 +32,7 @@ from storage.tiering.errors import (
     DictionaryIntegrityError,
     DictionaryNotFoundError,
 )
-from storage.tiering.metrics import COLD_DRIVER_ERRORS, TIER_READ_SECONDS
+from storage.tiering.metrics import COLD_DRIVER_ERRORS, TIER_READ_SECONDS, cold_failure_reason
 from storage.tiering.pack_errors import PackCorrupt, PackNotFound
 from storage.tiering.pack_reader import read_blob
 from storage.tiering.promote import promote
@@ -196,24 +195,5 @@ _BODY_ERRORS = (
 
 def _read_error(row: BodyRow, source: str, exc: Exception) -> TieredReadError:
     return TieredReadError(
-        row.tenant_id, row.event_id, row.tier.label, source, failure_reason(exc), str(exc)
+        row.tenant_id, row.event_id, row.tier.label, source, cold_failure_reason(exc), str(exc)
     )
-
-
-def failure_reason(exc: Exception) -> str:
-    """A short class of a read failure: the `reason` label of cold_driver_errors_total."""
-    reasons: tuple[tuple[type[Exception], str], ...] = (
-        (PackNotFound, "not_found"),
-        (ObjectNotFound, "not_found"),
-        (PackCorrupt, "corrupt"),
-        (BodyDecodeError, "decode"),
-        (BodyIntegrityError, "integrity"),
-        (DictionaryNotFoundError, "dictionary"),
-        (DictionaryIntegrityError, "dictionary"),
-        (AccessDenied, "access_denied"),
-        (Unavailable, "unavailable"),
-    )
-    for kind, reason in reasons:
-        if isinstance(exc, kind):
-            return reason
-    return "store"
