@@ -23,6 +23,7 @@ from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
 from ledger.stream_id import NAME_RULE, is_name
 from ledger.tier_policy import TierPolicy, TierPolicyOverride, merge_policy
+from ledger.tier_prices import TierPrices
 
 CONFIG_ENV_VAR = "GEOLEDGER_CONFIG"
 DEFAULT_CONFIG_FILE = "geoledger.toml"
@@ -216,6 +217,17 @@ class TierReadConfig(_Strict):
     dictionary_cache_size: int = Field(default=64, ge=1, le=100_000)
 
 
+class TierStatusConfig(_Strict):
+    """What `geoledger tier status` and the tier gauges (storage/tiering/gauges.py) need."""
+
+    # How often the ops worker counts each region's bodies by tenant and tier for tier_entries,
+    # tier_bytes, tier_compression_ratio and tier_demotion_lag_seconds. Each sample reads every
+    # key row of the region once (no body is read), so keep it at minutes on large stores.
+    sample_interval_s: float = Field(default=60.0, ge=1, le=86_400)
+    # Example $/GiB-month of the cost estimate (ledger/tier_prices.py), not quotes.
+    prices: TierPrices = TierPrices()
+
+
 class TenantPolicy(TierPolicyOverride):
     """A tenant's section `[tenants.<tenant>]`: the tiering policy fields it sets override
     `[tiering]` for that tenant (ledger/tier_policy.py); the control database can override them
@@ -252,6 +264,7 @@ class Settings(BaseSettings):
     tier_demotion: TierDemotionConfig = TierDemotionConfig()
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
     tier_reads: TierReadConfig = TierReadConfig()
+    tier_status: TierStatusConfig = TierStatusConfig()
 
     @field_validator("regions")
     @classmethod

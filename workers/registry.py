@@ -16,6 +16,7 @@ from activities.store_repair import StoreRepairActivities
 from activities.tiering import TieringActivities
 from ledger.config import Settings
 from workers.lag_monitor import LagMonitor
+from workers.tier_sampler import TierSampler
 from workflows import queues
 from workflows.demotion import DemotionWorkflow
 from workflows.geo_divergence import GeoDivergenceWorkflow
@@ -44,7 +45,15 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
     """
     if queue == queues.OPS:
         smoke = SmokeActivities(settings)
-        return QueueRegistration(workflows=[SmokeWorkflow], activities=[smoke.object_round_trip])
+        # The tier gauges are sampled here, not beside demotion: see workers/tier_sampler.py.
+        resources = RegionResources(settings)
+        sampler = TierSampler(settings, resources)
+        return QueueRegistration(
+            workflows=[SmokeWorkflow],
+            activities=[smoke.object_round_trip],
+            background=[sampler.run],
+            close=resources.close,
+        )
     if queue == queues.CRR:
         resources = RegionResources(settings)
         replay = ReplayActivities(settings, resources)

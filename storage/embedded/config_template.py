@@ -2,8 +2,8 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-[wal], [crr], [tiering], [tier_demotion] and [tier_reads] values are the settings model's
-defaults, so the file shows every tunable without holding a second copy of any default.
+[wal], [crr], [tiering], [tier_demotion], [tier_reads] and [tier_status] values are the settings
+model's defaults, so the file shows every tunable without holding a second copy of any default.
 """
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ledger.config import CrrConfig, DevStackConfig, TierDemotionConfig, TierReadConfig, WalConfig
+from ledger.config import (
+    CrrConfig,
+    DevStackConfig,
+    TierDemotionConfig,
+    TierReadConfig,
+    TierStatusConfig,
+    WalConfig,
+)
 from ledger.tier_policy import COLD_CLASSES, RESTORE_CLASSES, TierPolicy
 
 _TEMPLATE = """\
@@ -104,6 +111,21 @@ dictionary_cache_size = {tier_demotion.dictionary_cache_size!r}
 # and cold bodies; the bound on a decoded body is [tier_demotion] max_body_bytes.
 dictionary_cache_size = {tier_reads.dictionary_cache_size!r}
 
+[tier_status]
+# How often the ops worker samples tier_entries, tier_bytes, tier_compression_ratio and
+# tier_demotion_lag_seconds of every region; each sample reads every key row once, never a body.
+sample_interval_s = {tier_status.sample_interval_s!r}
+
+[tier_status.prices]
+# $/GiB-month of the monthly cost `geoledger tier status` estimates. EXAMPLES of the order of
+# public list prices, not quotes: put your own. hot and warm are the shard databases' disks; cold
+# packs cost what the tenant's cold class costs on the region's store (local: file:// stores).
+hot = {tier_status.prices.hot!r}
+warm = {tier_status.prices.warm!r}
+local = {tier_status.prices.local!r}
+s3 = {s3_prices}
+gcs = {gcs_prices}
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -164,6 +186,9 @@ def render_dev_config(
         tiering=_toml_values(TierPolicy()),
         tier_demotion=TierDemotionConfig(),
         tier_reads=TierReadConfig(),
+        tier_status=TierStatusConfig(),
+        s3_prices=_inline_table(TierStatusConfig().prices.s3),
+        gcs_prices=_inline_table(TierStatusConfig().prices.gcs),
         s3_classes=", ".join(COLD_CLASSES["s3"]),
         s3_restore=" and ".join(c for c in COLD_CLASSES["s3"] if c in RESTORE_CLASSES["s3"]),
         gcs_classes=", ".join(COLD_CLASSES["gcs"]),
@@ -184,3 +209,8 @@ def _toml_values(policy: TierPolicy) -> dict[str, str]:
     return {
         name: json.dumps(value) for name, value in policy.model_dump().items() if value is not None
     }
+
+
+def _inline_table(values: dict[str, float]) -> str:
+    """`values` as a TOML inline table, in their order."""
+    return "{ " + ", ".join(f"{name} = {value!r}" for name, value in values.items()) + " }"

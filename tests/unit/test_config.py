@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from ledger.config import CrrConfig, DevStackConfig, TierDemotionConfig, WalConfig, load_settings
+from ledger.config import (
+    CrrConfig,
+    DevStackConfig,
+    TierDemotionConfig,
+    TierStatusConfig,
+    WalConfig,
+    load_settings,
+)
 from ledger.errors import ConfigError
 from ledger.tier_policy import TierPolicy, merge_policy
+from ledger.tier_prices import TierPrices
 from storage.embedded.config_template import render_dev_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +35,13 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     assert set(shown["wal"]) == set(WalConfig.model_fields)
     assert set(shown["crr"]) == set(CrrConfig.model_fields)
     assert set(shown["tier_demotion"]) == set(TierDemotionConfig.model_fields)
+
+
+def test_committed_config_shows_every_tier_status_setting_and_price() -> None:
+    shown = tomllib.loads((REPO_ROOT / "geoledger.toml").read_text())["tier_status"]
+    assert set(shown) == set(TierStatusConfig.model_fields)
+    assert set(shown["prices"]) == set(TierPrices.model_fields)
+    assert TierStatusConfig(**shown) == TierStatusConfig()
 
 
 def test_committed_config_shows_every_tiering_default() -> None:
