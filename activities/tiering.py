@@ -11,6 +11,7 @@ is a non-retryable ApplicationError naming the key; database and object-store fa
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from functools import partial
 from typing import Protocol, TypeVar
 
 from temporalio import activity
@@ -34,7 +35,8 @@ from storage.dedup.routing import Phase
 from storage.dedup.store import DedupStore
 from storage.objectstore import ObjectStore
 from storage.tiering.demote import DemotionBatch, demote_to_cold, demote_to_warm
-from storage.tiering.dictionaries import DictionaryStore
+from storage.tiering.dictionaries import Dictionary, DictionaryStore
+from storage.tiering.dictionary_records import current_dictionary, record_pack_dictionaries
 from storage.tiering.errors import BodyDecodeError, BodyIntegrityError
 from storage.tiering.policy_store import get_override
 
@@ -94,12 +96,10 @@ class TieringActivities:
         tuning = self._settings.tier_demotion
         return await _named_errors(
             demote_to_warm(
-                # The dictionary a tenant compresses with is chosen once `tier train-dict`
-                # records it; until then compressed bodies are plain zstd frames.
                 shard,
                 request.tenant,
                 policy,
-                None,
+                await self._current_dictionary(dedup, request.region, request.tenant, policy),
                 request.as_of_ms,
                 after,
                 tuning.batch_rows,
@@ -116,8 +116,21 @@ class TieringActivities:
                 page_rows=tuning.batch_rows,
                 pack_target_bytes=tuning.pack_target_bytes,
                 max_body_bytes=tuning.max_body_bytes,
+                record_pack=partial(record_pack_dictionaries, dedup.pools.control),
             )
         )
+
+    async def _current_dictionary(
+        self, dedup: DedupStore, region: str, tenant: str, policy: TierPolicy
+    ) -> Dictionary | None:
+        """The tenant's current dictionary in `region` when its policy compresses with one; None
+        (plain zstd frames) otherwise, or until `tier train-dict` has recorded one there."""
+        if not (policy.compression and policy.dictionary):
+            return None
+        dict_id = await current_dictionary(dedup.pools.control, tenant)
+        if dict_id is None:
+            return None
+        return await self._dictionary_store(region).load(tenant, dict_id)
 
     async def _policy(self, dedup: DedupStore, tenant: str) -> TierPolicy:
         """The tenant's effective policy in the region: [tiering], [tenants.<t>], then the

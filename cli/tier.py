@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.table import Table
 
-from cli import tier_demote
+from cli import tier_demote, tier_dicts
 from cli.common import ConfigOption, ExitCode, JsonOption, console, fail, print_json, settings_from
 from cli.tier_lifecycle import lifecycle_app
 from cli.tier_status import status
@@ -32,6 +32,7 @@ policy_app = typer.Typer(
 tier_app.add_typer(policy_app, name="policy")
 tier_app.add_typer(lifecycle_app, name="lifecycle")
 tier_demote.register(tier_app)
+tier_dicts.register(tier_app)
 tier_app.command("status")(status)
 
 _T = TypeVar("_T")

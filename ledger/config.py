@@ -217,6 +217,21 @@ class TierReadConfig(_Strict):
     dictionary_cache_size: int = Field(default=64, ge=1, le=100_000)
 
 
+class TierDictionaryConfig(_Strict):
+    """How `geoledger tier train-dict` samples a tenant's bodies in a region and trains its
+    dictionary (storage/tiering/dictionary_sample.py, dictionary_training.py)."""
+
+    # The sample: at most this many hot and warm bodies, of at most this many bytes in all.
+    sample_bodies: int = Field(default=2000, ge=10, le=1_000_000)
+    sample_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    # Fewer bodies than this is refused: a dictionary trained from them would fit them only.
+    min_sample_bodies: int = Field(default=100, ge=10)
+    # Every holdout_every-th body is kept out of training to measure the dictionary on.
+    holdout_every: int = Field(default=5, ge=2, le=100)
+    # The largest dictionary trained (zstd's default is 110 KiB; small records need less).
+    dict_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+
+
 class TierStatusConfig(_Strict):
     """What `geoledger tier status` and the tier gauges (storage/tiering/gauges.py) need."""
 
@@ -265,6 +280,7 @@ class Settings(BaseSettings):
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
     tier_reads: TierReadConfig = TierReadConfig()
     tier_status: TierStatusConfig = TierStatusConfig()
+    tier_dictionaries: TierDictionaryConfig = TierDictionaryConfig()
 
     @field_validator("regions")
     @classmethod

@@ -2,8 +2,9 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-[wal], [crr], [tiering], [tier_demotion], [tier_reads] and [tier_status] values are the settings
-model's defaults, so the file shows every tunable without holding a second copy of any default.
+[wal], [crr], [tiering], [tier_demotion], [tier_reads], [tier_status] and [tier_dictionaries]
+values are the settings model's defaults, so the file shows every tunable without holding a
+second copy of any default.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ledger.config import (
     CrrConfig,
     DevStackConfig,
     TierDemotionConfig,
+    TierDictionaryConfig,
     TierReadConfig,
     TierStatusConfig,
     WalConfig,
@@ -126,6 +128,16 @@ local = {tier_status.prices.local!r}
 s3 = {s3_prices}
 gcs = {gcs_prices}
 
+[tier_dictionaries]
+# `geoledger tier train-dict` samples up to sample_bodies hot and warm bodies (sample_bytes in
+# all) of a tenant in each region, refuses fewer than min_sample_bodies, keeps every
+# holdout_every-th out of training to measure the dictionary, and trains up to dict_bytes.
+sample_bodies = {tier_dictionaries.sample_bodies!r}
+sample_bytes = {tier_dictionaries.sample_bytes!r}
+min_sample_bodies = {tier_dictionaries.min_sample_bodies!r}
+holdout_every = {tier_dictionaries.holdout_every!r}
+dict_bytes = {tier_dictionaries.dict_bytes!r}
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -187,6 +199,7 @@ def render_dev_config(
         tier_demotion=TierDemotionConfig(),
         tier_reads=TierReadConfig(),
         tier_status=TierStatusConfig(),
+        tier_dictionaries=TierDictionaryConfig(),
         s3_prices=_inline_table(TierStatusConfig().prices.s3),
         gcs_prices=_inline_table(TierStatusConfig().prices.gcs),
         s3_classes=", ".join(COLD_CLASSES["s3"]),

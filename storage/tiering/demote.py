@@ -19,6 +19,8 @@ clock). Each batch returns its counts and the checkpoint the next batch starts f
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ledger.tier_policy import TierPolicy
@@ -40,6 +42,9 @@ from storage.tiering.metrics import COLD_DRIVER_ERRORS, TIER_DEMOTIONS, cold_fai
 from storage.tiering.packs import PackBuilder, write_pack
 
 DAY_MS = 86_400_000
+
+PackRecorder = Callable[[str, str, Mapping[str, int]], Awaitable[None]]
+"""Records (tenant, pack id, blobs per dictionary id) of a pack just made durable."""
 
 CRASH_AFTER_PACK_WRITTEN = "tier-demote-pack-written"
 """Crash point: the pack is durable, no row points at it yet."""
@@ -125,10 +130,13 @@ async def demote_to_cold(
     page_rows: int,
     pack_target_bytes: int,
     max_body_bytes: int,
+    record_pack: PackRecorder,
 ) -> DemotionBatch:
     """Move `tenant`'s warm bodies past the warm TTL, after checkpoint `after`, into one pack in
     `store` that closes at the first body bringing it to `pack_target_bytes`, reading rows
-    `page_rows` at a time; warm blobs decode to at most `max_body_bytes`.
+    `page_rows` at a time; warm blobs decode to at most `max_body_bytes`. Once the pack is
+    durable and before any row points at it, `record_pack` is given the pack's id and how many
+    of its blobs need each dictionary (their codec headers say), for `geoledger tier dicts`.
 
     Raises BodyIntegrityError (or a BodyDecodeError) naming the key of a warm blob that is not
     its row's body, before anything is written; the object store's and pack errors when the
@@ -159,6 +167,8 @@ async def demote_to_cold(
         COLD_DRIVER_ERRORS.labels("write_pack", cold_failure_reason(exc)).inc()
         raise
     crash_point(CRASH_AFTER_PACK_WRITTEN)
+    needed = Counter(required_dictionary(row.body) for row in packed)
+    await record_pack(tenant, built.pack_id, {i: n for i, n in needed.items() if i is not None})
     locations = [entry.location for entry in built.entries]
     moved = await move_to_cold(db, tenant, built.pack_id, packed, locations)
     TIER_DEMOTIONS.labels("warm", "cold").inc(len(moved))

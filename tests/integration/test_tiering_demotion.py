@@ -7,7 +7,7 @@ stop between a durable pack and the rows' UPDATE loses nothing and writes no sec
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import asyncpg
@@ -100,6 +100,11 @@ def signed_record(
     )
 
 
+async def no_record(tenant: str, pack_id: str, bodies_by_dictionary: Mapping[str, int]) -> None:
+    """Packs' dictionaries are recorded in the control database by the activity
+    (tests/integration/test_tier_dictionaries.py); this shard-only test has none."""
+
+
 def policy(compression: bool = True, dictionary: bool = False) -> TierPolicy:
     return TierPolicy(
         hot_ttl_days=HOT_TTL_DAYS,
@@ -143,6 +148,7 @@ async def cold_batch(
         page_rows=PAGE_ROWS,
         pack_target_bytes=PACK_TARGET_BYTES,
         max_body_bytes=MAX_BODY_BYTES,
+        record_pack=no_record,
     )
 
 
@@ -285,6 +291,7 @@ async def test_a_row_whose_winner_changed_mid_batch_is_skipped(
         page_rows=PAGE_ROWS,
         pack_target_bytes=PACK_TARGET_BYTES,
         max_body_bytes=MAX_BODY_BYTES,
+        record_pack=no_record,
     )
     assert (cold.read, cold.moved, cold.skipped) == (2, 1, 1)
     rows = await rows_of(shard, owner)

@@ -12,6 +12,7 @@ from ledger.config import (
     CrrConfig,
     DevStackConfig,
     TierDemotionConfig,
+    TierDictionaryConfig,
     TierStatusConfig,
     WalConfig,
     load_settings,
@@ -35,6 +36,7 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     assert set(shown["wal"]) == set(WalConfig.model_fields)
     assert set(shown["crr"]) == set(CrrConfig.model_fields)
     assert set(shown["tier_demotion"]) == set(TierDemotionConfig.model_fields)
+    assert set(shown["tier_dictionaries"]) == set(TierDictionaryConfig.model_fields)
 
 
 def test_committed_config_shows_every_tier_status_setting_and_price() -> None:

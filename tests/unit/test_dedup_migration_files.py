@@ -15,6 +15,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0001_control_routing.sql",
         "0002_control_tenant_keys.sql",
         "0005_control_tier_policies.sql",
+        "0008_control_tier_dictionaries.sql",
     ]
     assert [m.file_name for m in load_migrations("shard")] == [
         "0003_shard_dedup.sql",
@@ -26,7 +27,13 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
 def test_each_table_of_the_design_is_created_by_its_target() -> None:
     control = "\n".join(m.sql for m in load_migrations("control"))
     shard = "\n".join(m.sql for m in load_migrations("shard"))
-    for table in ("dedup_routing", "tenant_keys", "tier_policies"):
+    for table in (
+        "dedup_routing",
+        "tenant_keys",
+        "tier_policies",
+        "tier_dictionaries",
+        "tier_pack_dictionaries",
+    ):
         assert f"CREATE TABLE {table}" in control and table not in shard
     for relation in ("TABLE dedup_events", "TABLE dedup_copies", "VIEW dedup_conflicts"):
         assert f"CREATE {relation}" in shard
