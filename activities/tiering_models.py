@@ -61,3 +61,14 @@ class DemoteBatchResult(BaseModel):
     bytes_out: int
     next_after: str | None
     pack_id: str | None = None
+
+
+class RestorePackInput(BaseModel):
+    """One archived pack to restore: the tenant's pack `pack_id` in `region`'s object store, kept
+    readable `days` days once restored; `poll_interval_s` paces the wait."""
+
+    tenant: str
+    region: str
+    pack_id: str
+    days: int
+    poll_interval_s: float

@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     FAILED = 1  # the command ran and something it checked or did failed
     BAD_INPUT = 2  # the command was given something it cannot use; nothing was changed
     UNAVAILABLE = 3  # a service the command needs is down
+    RESTORING = 4  # what was asked for is being restored from an archive class: retry later
 
 
 ConfigOption = Annotated[

@@ -20,12 +20,13 @@ from cli.common import (
     print_json,
     settings_from,
 )
+from ledger.config import Settings
 from ledger.errors import EventSchemaError, KeyFormatError
 from ledger.events_file import sign_lines
 from ledger.keys import private_key_from_pem
 from storage.dedup import StoredEvent
 from storage.dedup.store import read_event
-from storage.tiering.read_errors import TieredReadError
+from storage.tiering.read_errors import BodyArchived, TieredReadError
 from storage.tiering.reader import TierReadOptions
 
 events_app = typer.Typer(help="Read and sign events.")
@@ -40,11 +41,15 @@ def get(
     json_output: JsonOption = False,
 ) -> None:
     """The winning envelope of a key in one region, with when and where it was accepted, whatever
-    tier its body is in (a read may move it back to hot: the tenant's promote_on_read)."""
+    tier its body is in (a read may move it back to hot: the tenant's promote_on_read). A body
+    whose cold pack is archived starts the pack's RestoreWorkflow and exits 4, "restoring, retry
+    after N s"."""
     settings = settings_from(config)
     tiering = TierReadOptions.from_settings(settings)
     try:
         stored = asyncio.run(read_event(settings.region(region), tenant_id, event_id, tiering))
+    except BodyArchived as exc:
+        fail(*asyncio.run(_restoring(settings, region, exc)))
     except TieredReadError as exc:
         code = ExitCode.UNAVAILABLE if exc.reason == "unavailable" else ExitCode.FAILED
         fail(str(exc), code)
@@ -59,6 +64,22 @@ def get(
         table.add_row(name, str(found[name]))
     table.add_row("event", json.dumps(found["event"], indent=2, ensure_ascii=False))
     console.print(table)
+
+
+async def _restoring(
+    settings: Settings, region: str, archived: BodyArchived
+) -> tuple[str, ExitCode]:
+    """The message and exit code of a read of an archived body, once its restore is started
+    (or found running) through Temporal, as other commands connect to it."""
+    from workers.client import connect
+    from workers.tier_restore import start_restore
+
+    try:
+        client = await connect(settings)
+        await start_restore(client, settings, archived.tenant_id, region, archived.pack_id)
+    except Exception as exc:
+        return f"{archived}; the restore could not be started: {exc}", ExitCode.UNAVAILABLE
+    return f"{archived}; restore of pack {archived.pack_id} started", ExitCode.RESTORING
 
 
 def _as_dict(stored: StoredEvent) -> dict[str, Any]:

@@ -32,8 +32,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port (default from config).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run one ingest node: it owns the WAL stream <region>/<node>."""
+    """Run one ingest node: it owns the WAL stream <region>/<node>. A read of a body whose
+    cold pack is archived starts the pack's RestoreWorkflow through Temporal ([temporal])."""
     from api.ingest.serve import run_node
+    from workers.tier_restore import TemporalRestores
 
     settings = settings_from(config)
     region_config = settings.region(region)
@@ -44,7 +46,16 @@ def serve(
             f"{[n.name for n in region_config.nodes]}",
             ExitCode.BAD_INPUT,
         )
-    run_node(settings, region, chosen.name, host or chosen.host, port or chosen.port)
+    run_node(
+        settings,
+        region,
+        chosen.name,
+        host or chosen.host,
+        port or chosen.port,
+        # The node has no Temporal client of its own: this one connects on the first read of
+        # an archived body, so a node without Temporal serves everything else as before.
+        TemporalRestores(settings),
+    )
 
 
 @ingest_app.command("send")

@@ -232,6 +232,19 @@ class TierDictionaryConfig(_Strict):
     dict_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
 
 
+class TierRestoreConfig(_Strict):
+    """Reads of cold bodies whose pack is in an archive class (S3 GLACIER / DEEP_ARCHIVE) and
+    the RestoreWorkflow that makes them readable (workflows/restore.py)."""
+
+    # How long a restored copy stays readable before the object is archive-only again.
+    days: int = Field(default=7, ge=1, le=365)
+    # What a read of an archived body answers (HTTP Retry-After, `events get`): an estimate of
+    # the restore, 3-5 hours for GLACIER standard retrievals, up to 12 for DEEP_ARCHIVE.
+    retry_after_s: int = Field(default=14_400, ge=1, le=7 * 86_400)
+    # How often the RestoreWorkflow asks the store whether the copy is ready.
+    poll_interval_s: float = Field(default=60.0, ge=0.1, le=86_400)
+
+
 class TierStatusConfig(_Strict):
     """What `geoledger tier status` and the tier gauges (storage/tiering/gauges.py) need."""
 
@@ -279,6 +292,7 @@ class Settings(BaseSettings):
     tier_demotion: TierDemotionConfig = TierDemotionConfig()
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
     tier_reads: TierReadConfig = TierReadConfig()
+    tier_restore: TierRestoreConfig = TierRestoreConfig()
     tier_status: TierStatusConfig = TierStatusConfig()
     tier_dictionaries: TierDictionaryConfig = TierDictionaryConfig()
 

@@ -30,3 +30,4 @@ BODY_DECODE = "BodyDecodeError"  # every reason a blob does not decode, by their
 # No exception class: raised only as ApplicationError types, for an operator to read.
 WRONG_STREAM = "WrongStream"  # an activity of one stream's queue asked about another stream
 SMOKE_MISMATCH = "SmokeMismatch"  # an object read back differs from the one written
+RESTORE_IMPOSSIBLE = "RestoreImpossible"  # an archived pack is gone, or its store has no archives

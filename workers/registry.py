@@ -13,6 +13,7 @@ from activities.replay import ReplayActivities
 from activities.ship import ShipActivities
 from activities.smoke import SmokeActivities
 from activities.store_repair import StoreRepairActivities
+from activities.tier_restore import RestoreActivities
 from activities.tiering import TieringActivities
 from ledger.config import Settings
 from workers.lag_monitor import LagMonitor
@@ -21,6 +22,7 @@ from workflows import queues
 from workflows.demotion import DemotionWorkflow
 from workflows.geo_divergence import GeoDivergenceWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
+from workflows.restore import RestoreWorkflow
 from workflows.ship_wal import ShipWalWorkflow
 from workflows.smoke import SmokeWorkflow
 
@@ -75,9 +77,10 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
     if queue == queues.TIERING:
         resources = RegionResources(settings)
         tiering = TieringActivities(settings, resources)
+        restores = RestoreActivities(resources)
         return QueueRegistration(
-            workflows=[DemotionWorkflow],
-            activities=[tiering.plan, tiering.demote_batch],
+            workflows=[DemotionWorkflow, RestoreWorkflow],
+            activities=[tiering.plan, tiering.demote_batch, restores.request, restores.wait],
             close=resources.close,
         )
     node = _node_of(queue, settings)

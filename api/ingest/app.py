@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.ingest import metrics
 from api.ingest.deprecation import DEPRECATIONS, Deprecation, DeprecationMiddleware
-from api.ingest.errors import BatchRejected, EventUnreadable, NodeUnavailable
+from api.ingest.errors import BatchRejected, EventRestoring, EventUnreadable, NodeUnavailable
 from api.ingest.node import IngestNode, NodeFactory
 
 API_VERSION = "v1"
@@ -62,6 +62,14 @@ def create_app(
     async def unreadable(request: Request, exc: EventUnreadable) -> JSONResponse:
         headers = {"Retry-After": "1"} if exc.status == 503 else None
         return _error(exc.status, exc.code, exc.message, headers=headers)
+
+    @app.exception_handler(EventRestoring)
+    async def restoring(request: Request, exc: EventRestoring) -> JSONResponse:
+        return JSONResponse(
+            {"status": "restoring", "retry_after_s": exc.retry_after_s, "message": exc.message},
+            status_code=202,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
 
     @app.post(f"/{API_VERSION}/events")
     async def post_events(request: Request, node: Node) -> dict[str, Any]:

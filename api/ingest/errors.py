@@ -27,3 +27,12 @@ class EventUnreadable(IngestError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class EventRestoring(IngestError):
+    """The event's body is in a pack of an archive class being restored (RestoreWorkflow): the
+    read is answered 202 with Retry-After `retry_after_s`, as docs/api.md says."""
+
+    def __init__(self, retry_after_s: int, message: str) -> None:
+        super().__init__(message)
+        self.retry_after_s, self.message = retry_after_s, message

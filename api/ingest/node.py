@@ -14,12 +14,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
 from api.ingest.batch import BatchItem, parse_batch
-from api.ingest.errors import EventUnreadable, NodeUnavailable
+from api.ingest.errors import EventRestoring, EventUnreadable, NodeUnavailable
 from api.ingest.results import EventResult, Reason
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
@@ -29,13 +29,22 @@ from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.models import ApplyResult
 from storage.dedup.store import DedupStore
 from storage.faults import crash_point
-from storage.tiering.read_errors import TieredReadError
+from storage.tiering.read_errors import BodyArchived, TieredReadError
 from storage.wal import WalError, WalWriter, iter_records
 
 log = logging.getLogger("geoledger.ingest")
 
 NodeFactory = Callable[[], Awaitable["IngestNode"]]
 RECOVERY_BATCH = 1000
+
+
+class Restores(Protocol):
+    """Starts the restore of an archived cold pack (workers/tier_restore.TemporalRestores),
+    once per pack while it runs, however many reads ask."""
+
+    async def start(self, tenant: str, region: str, pack_id: str) -> None:
+        """Start, or find running, the restore of `tenant`'s pack `pack_id` in `region`."""
+        ...
 
 
 class IngestNode:
@@ -49,9 +58,11 @@ class IngestNode:
         clock: HybridLogicalClock,
         applier: OrderedApplier,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        restores: Restores | None = None,
     ) -> None:
         self.region, self.node = region, node
         self._on_close = on_close
+        self._restores = restores
         self.stream = str(StreamId(region, node))
         self._wal, self._dedup, self._clock, self._applier = wal, dedup, clock, applier
         self._verifier = SignatureVerifier(keys)
@@ -65,12 +76,15 @@ class IngestNode:
         dedup: DedupStore,
         keys: KeyResolver,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        restores: Restores | None = None,
     ) -> IngestNode:
+        """`restores` starts the restore of an archived pack a read meets; None: such reads
+        still answer "restoring", and an operator starts the restore."""
         stream = str(StreamId(region, node))
         clock = HybridLogicalClock(_wall_ms, last=_newest_hlc(wal))
         await catch_up_dedup(wal, dedup, stream)
         applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
-        return cls(region, node, wal, dedup, keys, clock, applier, on_close)
+        return cls(region, node, wal, dedup, keys, clock, applier, on_close, restores)
 
     async def ingest(self, body: bytes) -> list[EventResult]:
         """Answer one request body. Raises `BatchRejected` (nothing written) for whole-batch
@@ -133,9 +147,13 @@ class IngestNode:
     async def get(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
         """The key's winning event and where it was accepted, None when it has none; its body
         from whatever tier it is in. Raises EventUnreadable when that body cannot be read back
-        verified: 503 while its store is unreachable, 500 when it is damaged."""
+        verified: 503 while its store is unreachable, 500 when it is damaged; EventRestoring
+        while its pack is archived, after starting the pack's restore."""
         try:
             stored = await self._dedup.get_event(tenant_id, event_id)
+        except BodyArchived as exc:
+            await self._start_restore(exc)
+            raise EventRestoring(exc.retry_after_s, str(exc)) from exc
         except TieredReadError as exc:
             log.error("%s", exc)
             raise _unreadable(exc) from exc
@@ -149,6 +167,16 @@ class IngestNode:
             "hlc": stored.hlc,
             "digest": base64.urlsafe_b64encode(stored.digest).rstrip(b"=").decode(),
         }
+
+    async def _start_restore(self, archived: BodyArchived) -> None:
+        if self._restores is None:
+            log.warning("%s: no restore started (this node has no Temporal client)", archived)
+            return
+        try:
+            await self._restores.start(archived.tenant_id, self.region, archived.pack_id)
+        except Exception:
+            # The reader is told to retry either way; the next read asks again.
+            log.warning("%s: the restore could not be started", archived, exc_info=True)
 
     def health(self) -> dict[str, Any]:
         failed = self._wal.failed

@@ -10,7 +10,7 @@ import uvicorn
 from api.ingest import metrics
 from api.ingest.app import create_app
 from api.ingest.keys import RegistryKeyResolver
-from api.ingest.node import IngestNode
+from api.ingest.node import IngestNode, Restores
 from ledger.config import Settings
 from ledger.stream_id import StreamId
 from storage.dedup.store import DedupStore
@@ -19,8 +19,11 @@ from storage.tiering.reader import TierReadOptions
 from storage.wal import WalWriter, stream_directory
 
 
-async def open_node(settings: Settings, region: str, node: str) -> IngestNode:
-    """Recover the node's WAL, open its region's stores, and bring dedup up to the WAL."""
+async def open_node(
+    settings: Settings, region: str, node: str, restores: Restores | None = None
+) -> IngestNode:
+    """Recover the node's WAL, open its region's stores, and bring dedup up to the WAL;
+    `restores` starts the restores of archived packs reads meet."""
     region_config = settings.region(region)
     stream = str(StreamId(region, node))
     wal = await WalWriter.open(
@@ -33,7 +36,9 @@ async def open_node(settings: Settings, region: str, node: str) -> IngestNode:
     dedup = await DedupStore.open(region_config, tiering=TierReadOptions.from_settings(settings))
     registry = await KeyRegistry.open(settings, regions=[region])
     keys = RegistryKeyResolver(registry, KeyCache(registry))
-    return await IngestNode.open(region, node, wal, dedup, keys, on_close=registry.close)
+    return await IngestNode.open(
+        region, node, wal, dedup, keys, on_close=registry.close, restores=restores
+    )
 
 
 def _freeze_long_lived_objects() -> None:
@@ -51,9 +56,16 @@ def _observe_commit(records: int, fsync_seconds: float) -> None:
     metrics.WAL_GROUP_RECORDS.observe(records)
 
 
-def run_node(settings: Settings, region: str, node: str, host: str, port: int) -> None:
+def run_node(
+    settings: Settings,
+    region: str,
+    node: str,
+    host: str,
+    port: int,
+    restores: Restores | None = None,
+) -> None:
     async def open_serving_node() -> IngestNode:
-        opened = await open_node(settings, region, node)
+        opened = await open_node(settings, region, node, restores)
         _freeze_long_lived_objects()
         return opened
 

@@ -2,9 +2,8 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-[wal], [crr], [tiering], [tier_demotion], [tier_reads], [tier_status] and [tier_dictionaries]
-values are the settings model's defaults, so the file shows every tunable without holding a
-second copy of any default.
+tunable sections ([wal], [crr], [tiering] and every [tier_*]) are rendered from the settings
+model's defaults, so the file shows every tunable without holding a second copy of any default.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from ledger.config import (
     TierDemotionConfig,
     TierDictionaryConfig,
     TierReadConfig,
+    TierRestoreConfig,
     TierStatusConfig,
     WalConfig,
 )
@@ -113,6 +113,14 @@ dictionary_cache_size = {tier_demotion.dictionary_cache_size!r}
 # and cold bodies; the bound on a decoded body is [tier_demotion] max_body_bytes.
 dictionary_cache_size = {tier_reads.dictionary_cache_size!r}
 
+[tier_restore]
+# A read of a cold body whose pack is archived (S3 GLACIER / DEEP_ARCHIVE) answers "restoring,
+# retry after retry_after_s" (HTTP 202) while RestoreWorkflow restores the pack for `days` days,
+# asking the store every poll_interval_s whether the copy is ready.
+days = {tier_restore.days!r}
+retry_after_s = {tier_restore.retry_after_s!r}
+poll_interval_s = {tier_restore.poll_interval_s!r}
+
 [tier_status]
 # How often the ops worker samples tier_entries, tier_bytes, tier_compression_ratio and
 # tier_demotion_lag_seconds of every region; each sample reads every key row once, never a body.
@@ -198,6 +206,7 @@ def render_dev_config(
         tiering=_toml_values(TierPolicy()),
         tier_demotion=TierDemotionConfig(),
         tier_reads=TierReadConfig(),
+        tier_restore=TierRestoreConfig(),
         tier_status=TierStatusConfig(),
         tier_dictionaries=TierDictionaryConfig(),
         s3_prices=_inline_table(TierStatusConfig().prices.s3),

@@ -15,6 +15,11 @@ Semantics every backend shares, checked by `tests/integration/test_objectstore_c
   through the provider's listing itself.
 - Errors are `storage.objectstore.errors` classes; an `AsyncIterator` reports errors from its first
   `__anext__`.
+- `put` and `put_if_absent` take the provider's storage class (`storage_class`: S3
+  `StorageClass`, GCS the blob's class); None keeps the bucket's default, the local FS ignores it.
+  A read of an S3 object in an archive class that has no restored copy raises ObjectArchived;
+  `restore` asks for a copy and `restore_status` follows it. GCS (ARCHIVE included) and the local
+  FS read every object directly: their `restore` and `restore_status` raise RestoreNotSupported.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from storage.objectstore.errors import InvalidKey
@@ -62,6 +68,15 @@ class ObjectInfo:
     kms_key: str | None = None
 
 
+class RestoreStatus(StrEnum):
+    """Where an object stands on the way from its archive class to a readable copy."""
+
+    READABLE = "readable"  # not in an archive class: a GET reads it
+    ARCHIVED = "archived"  # archived, no restore asked for (or the restored copy expired)
+    RESTORING = "restoring"  # a restore is under way
+    RESTORED = "restored"  # a restored copy is there: a GET reads it until the copy expires
+
+
 @dataclass(frozen=True)
 class TransportPolicy:
     """Timeouts and retries of the network backends. The defaults suit production; tests that
@@ -93,8 +108,10 @@ class ObjectStore(Protocol):
         *,
         content_type: str | None = None,
         if_match: str | None = None,
+        storage_class: str | None = None,
     ) -> ObjectInfo:
-        """Store `data` under `key`, replacing any object there.
+        """Store `data` under `key`, replacing any object there, in `storage_class` (None: the
+        bucket's default).
 
         With `if_match`, replace only the object whose `ObjectInfo.version` it is; raises
         PreconditionFailed when another version (or no object) is there.
@@ -102,10 +119,16 @@ class ObjectStore(Protocol):
         ...
 
     async def put_if_absent(
-        self, key: str, data: bytes, *, content_type: str | None = None
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        storage_class: str | None = None,
     ) -> bool:
-        """Create `key` only if no object exists: True when this call created it, False when an
-        object was already there (left untouched).
+        """Create `key` (in `storage_class`, None: the bucket's default) only if no object
+        exists: True when this call created it, False when an object was already there (left
+        untouched).
 
         After a transport-level retry, False may describe an object this very call created (its
         first attempt landed, the answer was lost); callers comparing the stored bytes with their
@@ -121,7 +144,8 @@ class ObjectStore(Protocol):
         ...
 
     async def get(self, key: str) -> bytes:
-        """The whole object. Raises ObjectNotFound."""
+        """The whole object. Raises ObjectNotFound; ObjectArchived (every read does) when it is
+        archived and not restored."""
         ...
 
     def get_stream(self, key: str) -> AsyncIterator[bytes]:
@@ -158,6 +182,17 @@ class ObjectStore(Protocol):
     ) -> AsyncIterator[ObjectInfo]:
         """Objects whose keys start with `prefix` and sort strictly after `start_after`, in
         lexicographic order, at most `limit` of them (all when None)."""
+        ...
+
+    async def restore(self, key: str, days: int) -> None:
+        """Ask for a readable copy of the archived object `key`, kept `days` days; a restore
+        already under way or done is not an error. Raises ObjectNotFound, RestoreNotSupported
+        (a backend without archives)."""
+        ...
+
+    async def restore_status(self, key: str) -> RestoreStatus:
+        """Whether `key` reads directly, is archived, being restored or restored. Raises
+        ObjectNotFound, RestoreNotSupported (a backend without archives)."""
         ...
 
 

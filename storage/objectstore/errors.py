@@ -41,3 +41,22 @@ class Unavailable(ObjectStoreError):
 
 class InvalidKey(ObjectStoreError, ValueError):
     """A key (or listing prefix) breaks the rules every backend shares; nothing was sent."""
+
+
+class ObjectArchived(ObjectStoreError):
+    """The object is in an archive class (S3 GLACIER / DEEP_ARCHIVE) and has no restored copy:
+    it exists, but nothing reads it until `restore` has made one (`restore_status`)."""
+
+
+class RestoreNotSupported(ObjectStoreError):
+    """The backend keeps no archived objects (GCS ARCHIVE and the local FS read every object
+    directly), so there is nothing to restore and no restore to ask about."""
+
+    def __init__(self, store: str, key: str | None, operation: str) -> None:
+        super().__init__(
+            store,
+            key,
+            operation,
+            "expected a store with archive classes (S3 GLACIER / DEEP_ARCHIVE), got one that "
+            "reads every object directly: nothing to restore",
+        )

@@ -37,6 +37,7 @@ from storage.objectstore.errors import ObjectNotFound, PreconditionFailed
 from storage.objectstore.files import atomic_output, check_destination, file_sha256
 from storage.objectstore.gcs_client import open_gcs_client
 from storage.objectstore.gcs_errors import GCS_ERRORS, translate_gcs_error
+from storage.objectstore.no_archives import WithoutArchives
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ _LIST_PAGE = 1000
 _CHUNK_GRANULE = 256 * 1024
 
 
-class GcsObjectStore(ObjectStore):
+class GcsObjectStore(WithoutArchives, ObjectStore):
     """Objects under `prefix` in `bucket`."""
 
     def __init__(
@@ -81,11 +82,14 @@ class GcsObjectStore(ObjectStore):
         *,
         content_type: str | None = None,
         if_match: str | None = None,
+        storage_class: str | None = None,
     ) -> ObjectInfo:
         check_key(self._url, key)
         generation = None if if_match is None else self._generation(key, if_match)
         try:
-            blob = await self._call("put", key, self._upload, key, data, content_type, generation)
+            blob = await self._call(
+                "put", key, self._upload, key, data, content_type, generation, storage_class
+            )
         except ObjectNotFound as exc:
             if if_match is None:
                 raise
@@ -96,12 +100,19 @@ class GcsObjectStore(ObjectStore):
 
     @override
     async def put_if_absent(
-        self, key: str, data: bytes, *, content_type: str | None = None
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        storage_class: str | None = None,
     ) -> bool:
         check_key(self._url, key)
         try:
             # Generation 0 matches only "no live object": the server creates at most once.
-            await self._call("put_if_absent", key, self._upload, key, data, content_type, 0)
+            await self._call(
+                "put_if_absent", key, self._upload, key, data, content_type, 0, storage_class
+            )
         except PreconditionFailed:
             return False
         return True
@@ -278,9 +289,16 @@ class GcsObjectStore(ObjectStore):
         return blob
 
     def _upload(
-        self, key: str, data: bytes, content_type: str | None, if_generation_match: int | None
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None,
+        if_generation_match: int | None,
+        storage_class: str | None,
     ) -> Any:
         blob = self._new_blob(key, hashlib.sha256(data).hexdigest())
+        if storage_class is not None:
+            blob.storage_class = storage_class  # sent with the upload's metadata
         blob.upload_from_string(
             data,
             content_type=content_type or DEFAULT_CONTENT_TYPE,

@@ -55,6 +55,7 @@ from storage.objectstore.files import (
     temporary_path,
 )
 from storage.objectstore.local_listing import list_batch
+from storage.objectstore.no_archives import WithoutArchives
 
 _SHA256_XATTR = "user.geoledger.sha256"
 _CONTENT_TYPE_XATTR = "user.geoledger.content_type"
@@ -70,7 +71,7 @@ T = TypeVar("T")
 _Commit = Literal["replace", "link", "if_match"]
 
 
-class LocalObjectStore(ObjectStore):
+class LocalObjectStore(WithoutArchives, ObjectStore):
     """Objects as files under `root`, which must exist."""
 
     def __init__(self, root: PathArg) -> None:
@@ -90,6 +91,7 @@ class LocalObjectStore(ObjectStore):
         *,
         content_type: str | None = None,
         if_match: str | None = None,
+        storage_class: str | None = None,  # the local FS has one class
     ) -> ObjectInfo:
         check_key(self.describe(), key)
         commit: _Commit = "replace" if if_match is None else "if_match"
@@ -99,7 +101,12 @@ class LocalObjectStore(ObjectStore):
 
     @override
     async def put_if_absent(
-        self, key: str, data: bytes, *, content_type: str | None = None
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        storage_class: str | None = None,  # the local FS has one class
     ) -> bool:
         check_key(self.describe(), key)
         info = await self._run(

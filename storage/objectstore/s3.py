@@ -5,6 +5,7 @@ clients are thread-safe). Every write asks for server-side encryption: SSE-S3 (`
 (`aws:kms` with a key id). Create-if-absent and compare-and-swap are S3 conditional writes
 (`If-None-Match: *`, `If-Match: <etag>`), atomic on the server; moto 5.x honours both headers.
 Credentials come from boto3's default chain (environment, profile, instance role ...).
+Archive classes (GLACIER / DEEP_ARCHIVE): storage/objectstore/s3_restore.py.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from storage.objectstore.base import (
     ObjectInfo,
     ObjectStore,
     PathArg,
+    RestoreStatus,
     TransportPolicy,
     check_key,
     check_limit,
@@ -38,6 +40,7 @@ from storage.objectstore.errors import ObjectNotFound, PreconditionFailed
 from storage.objectstore.files import atomic_output, check_destination, file_sha256
 from storage.objectstore.s3_client import open_s3_client
 from storage.objectstore.s3_errors import s3_error_code, s3_http_status, translate_s3_error
+from storage.objectstore.s3_restore import request_restore, restore_status_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -101,10 +104,11 @@ class S3ObjectStore(ObjectStore):
         *,
         content_type: str | None = None,
         if_match: str | None = None,
+        storage_class: str | None = None,
     ) -> ObjectInfo:
         check_key(self._url, key)
         sha256 = hashlib.sha256(data).hexdigest()
-        arguments = self._put_arguments(key, data, content_type, sha256)
+        arguments = self._put_arguments(key, data, content_type, sha256, storage_class)
         if if_match is not None:
             arguments["IfMatch"] = _quoted(if_match)
         try:
@@ -128,10 +132,16 @@ class S3ObjectStore(ObjectStore):
 
     @override
     async def put_if_absent(
-        self, key: str, data: bytes, *, content_type: str | None = None
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        storage_class: str | None = None,
     ) -> bool:
         check_key(self._url, key)
-        arguments = self._put_arguments(key, data, content_type, hashlib.sha256(data).hexdigest())
+        sha256 = hashlib.sha256(data).hexdigest()
+        arguments = self._put_arguments(key, data, content_type, sha256, storage_class)
         arguments["IfNoneMatch"] = "*"
         try:
             await self._call("put_if_absent", key, self._put_object, arguments)
@@ -281,6 +291,26 @@ class S3ObjectStore(ObjectStore):
                 return
             arguments["ContinuationToken"] = page["NextContinuationToken"]
 
+    @override
+    async def restore(self, key: str, days: int) -> None:
+        check_key(self._url, key)
+        full_key = self._full_key(key)
+        await self._call(
+            "restore", key, request_restore, self._client, self._bucket, full_key, days
+        )
+
+    @override
+    async def restore_status(self, key: str) -> RestoreStatus:
+        check_key(self._url, key)
+        answer = await self._call(
+            "restore_status",
+            key,
+            self._client.head_object,
+            Bucket=self._bucket,
+            Key=self._full_key(key),
+        )
+        return restore_status_of(answer)
+
     # --- helpers ----------------------------------------------------------------------------
 
     def _full_key(self, key: str) -> str:
@@ -294,9 +324,14 @@ class S3ObjectStore(ObjectStore):
         return full_key[len(self._prefix) + 1 :] if self._prefix else full_key
 
     def _put_arguments(
-        self, key: str, data: bytes, content_type: str | None, sha256: str
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None,
+        sha256: str,
+        storage_class: str | None,
     ) -> dict[str, Any]:
-        return {
+        arguments: dict[str, Any] = {
             "Bucket": self._bucket,
             "Key": self._full_key(key),
             "Body": data,
@@ -304,6 +339,9 @@ class S3ObjectStore(ObjectStore):
             "Metadata": {SHA256_METADATA: sha256},
             **self._encryption,
         }
+        if storage_class is not None:
+            arguments["StorageClass"] = storage_class
+        return arguments
 
     def _put_object(self, arguments: dict[str, Any]) -> Mapping[str, Any]:
         for attempt in range(_CONFLICT_ATTEMPTS):

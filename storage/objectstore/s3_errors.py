@@ -15,6 +15,7 @@ from botocore.exceptions import (
 
 from storage.objectstore.errors import (
     AccessDenied,
+    ObjectArchived,
     ObjectNotFound,
     ObjectStoreError,
     PreconditionFailed,
@@ -41,6 +42,10 @@ def translate_s3_error(
         detail = f"S3 answered {status} {code}: {exc}"
         if code in _NOT_FOUND or status == 404:
             return ObjectNotFound(store, key, operation, f"expected an object, got {detail}")
+        if code == "InvalidObjectState":
+            return ObjectArchived(
+                store, key, operation, f"expected a readable object, got {detail}"
+            )
         if code == "PreconditionFailed" or status == 412:
             return PreconditionFailed(store, key, operation, detail)
         if code in _DENIED or status == 403:

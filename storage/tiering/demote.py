@@ -6,8 +6,9 @@ A body leaves its tier only once the next tier holds it durably and provably:
   would not shrink is stored raw and counted), and its blob is decoded back and compared before
   the row's UPDATE writes blob and tier in one statement;
 - warm -> cold: each blob is decoded and passes check_body, the blobs go into one pack of about
-  the target size, write_pack stores the pack and reads it back SHA-256 checked, and only then
-  one UPDATE points the rows at their blobs.
+  the target size, write_pack stores the pack in the tenant's cold class for the store's kind
+  (storage/tiering/cold_class.py) and reads it back SHA-256 checked, and only then one UPDATE
+  points the rows at their blobs.
 A SIGKILL anywhere therefore leaves every row in the tier it was in or the one after, whole: a
 pack written without its UPDATE holds copies nobody points at, and the next run rebuilds the
 same pack (same rows, same bytes, same content id), which put_if_absent finds already there.
@@ -28,6 +29,7 @@ from storage.faults import crash_point
 from storage.objectstore import ObjectStore
 from storage.tiering.body_check import check_body
 from storage.tiering.codec import BodyCodec, decode, encode, encode_raw, required_dictionary
+from storage.tiering.cold_class import pack_storage_class
 from storage.tiering.demotion_rows import (
     HOT,
     WARM,
@@ -162,7 +164,7 @@ async def demote_to_cold(
         return DemotionBatch(0, 0, 0, 0, 0, 0, next_after=None)
     built = builder.finish()
     try:
-        await write_pack(store, tenant, built)
+        await write_pack(store, tenant, built, pack_storage_class(policy, store))
     except Exception as exc:
         COLD_DRIVER_ERRORS.labels("write_pack", cold_failure_reason(exc)).inc()
         raise

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from ledger.cold_location import ColdLocation, check_pack_id
 from ledger.content_id import content_id
 from ledger.envelope import check_tenant_id, check_token
-from storage.objectstore import ObjectNotFound, ObjectStore
+from storage.objectstore import ObjectArchived, ObjectNotFound, ObjectStore
 from storage.tiering.pack_errors import PackHashMismatch, PackNotFound
 
 MAGIC = b"GEOLPACK"
@@ -200,8 +200,13 @@ class PackBuilder:
         return BuiltPack(self.tenant, pack_id, sha256, data, entries)
 
 
-async def write_pack(store: ObjectStore, tenant: str, built: BuiltPack) -> bool:
-    """Store `built` under its key and prove the store holds it: read back, SHA-256 checked.
+async def write_pack(
+    store: ObjectStore, tenant: str, built: BuiltPack, storage_class: str | None = None
+) -> bool:
+    """Store `built` under its key, in `storage_class` (None: the bucket's default), and prove
+    the store holds it: read back, SHA-256 checked. A pack written in an archive class cannot be
+    read back until restored: the store's own answer stands in for the read, its size and the
+    SHA-256 the put recorded from these bytes (`_check_archived`).
 
     True when this call created the object, False when it was already there (a retried write of
     the same pack). Only after this returns may the bodies leave the tier they came from.
@@ -213,11 +218,14 @@ async def write_pack(store: ObjectStore, tenant: str, built: BuiltPack) -> bool:
     if built.tenant != tenant:
         raise ValueError(f"expected a pack of tenant {tenant!r}, got one of {built.tenant!r}")
     key = pack_key(tenant, built.pack_id)
-    created = await store.put_if_absent(key, built.data)
+    created = await store.put_if_absent(key, built.data, storage_class=storage_class)
     # A body leaves its tier only once the next one holds it durably, so trust no answer but
     # the stored bytes themselves.
     try:
         stored = await store.get(key)
+    except ObjectArchived:
+        await _check_archived(store, key, built)
+        return created
     except ObjectNotFound as exc:
         raise PackNotFound(
             store.describe(), key, built.pack_id, "no object under the key just written"
@@ -228,6 +236,27 @@ async def write_pack(store: ObjectStore, tenant: str, built: BuiltPack) -> bool:
             store.describe(), key, built.pack_id, "stored pack", built.sha256, got
         )
     return created
+
+
+async def _check_archived(store: ObjectStore, key: str, built: BuiltPack) -> None:
+    """Raise unless the archived object under `key` has the pack's size and the SHA-256 our put
+    recorded from the pack's bytes: the most an archive class lets anyone see without a
+    restore (hours on S3 GLACIER)."""
+    try:
+        info = await store.head(key)
+    except ObjectNotFound as exc:
+        raise PackNotFound(
+            store.describe(), key, built.pack_id, "no object under the key just written"
+        ) from exc
+    if info.size != len(built.data) or info.sha256 != built.sha256:
+        raise PackHashMismatch(
+            store.describe(),
+            key,
+            built.pack_id,
+            f"archived pack ({info.size} bytes stored, {len(built.data)} written)",
+            built.sha256,
+            str(info.sha256),
+        )
 
 
 def _encoded_name(tenant: str) -> bytes:

@@ -38,3 +38,29 @@ class TieredBodiesMissingError(TieringError):
         self.tenant_id = tenant_id
         self.event_id = event_id
         self.tier = tier
+
+
+class BodyArchived(TieredReadError):
+    """The cold body's pack is in an archive class (S3 GLACIER / DEEP_ARCHIVE) with no restored
+    copy: nothing is wrong with it, it just cannot be read before a restore of pack `pack_id`
+    (RestoreWorkflow) has made one. `retry_after_s` is when a read is worth trying again
+    (`[tier_restore]` retry_after_s, an estimate of the class's restore time)."""
+
+    def __init__(
+        self, tenant_id: str, event_id: str, source: str, pack_id: str, retry_after_s: int
+    ) -> None:
+        super().__init__(
+            tenant_id,
+            event_id,
+            "cold",
+            source,
+            "archived",
+            f"restoring, retry after {retry_after_s} s",
+        )
+        # Not "unreadable": the body is fine and reads once the restore is done.
+        self.args = (
+            f"cold body of {tenant_id}/{event_id} ({source}) is archived: restoring, retry "
+            f"after {retry_after_s} s",
+        )
+        self.pack_id = pack_id
+        self.retry_after_s = retry_after_s

@@ -7,7 +7,9 @@ cold = the blob at the row's pack location (its bytes SHA-256 checked before use
 A body that fails any check raises TieredReadError naming the key, the tier and where its bytes
 are: never another body. A read served below hot moves the body back to hot when the tenant's
 policy says promote_on_read (storage/tiering/promote.py). Every read is timed in
-tier_read_seconds{tier}; every failed cold read is counted in cold_driver_errors_total.
+tier_read_seconds{tier}; every failed cold read is counted in cold_driver_errors_total. A pack in
+an archive class that is not restored is no failure: the read raises BodyArchived (restoring,
+retry after the configured estimate) and is not counted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 from ledger.cold_location import ColdLocation
 from ledger.config import RegionConfig, Settings
 from ledger.tier_policy import TierPolicy, TierPolicyOverride
-from storage.objectstore import ObjectStore, ObjectStoreError, open_object_store
+from storage.objectstore import ObjectArchived, ObjectStore, ObjectStoreError, open_object_store
 from storage.tiering.body_check import check_body
 from storage.tiering.body_row import BodyRow, BodyTier
 from storage.tiering.codec import decode, required_dictionary
@@ -36,7 +38,7 @@ from storage.tiering.metrics import COLD_DRIVER_ERRORS, TIER_READ_SECONDS, cold_
 from storage.tiering.pack_errors import PackCorrupt, PackNotFound
 from storage.tiering.pack_reader import read_blob
 from storage.tiering.promote import promote
-from storage.tiering.read_errors import TieredReadError
+from storage.tiering.read_errors import BodyArchived, TieredReadError
 from storage.tiering.tenant_policies import TenantPolicies
 
 log = logging.getLogger("geoledger.tiering")
@@ -64,13 +66,15 @@ class RangeReads:
 @dataclass(frozen=True)
 class TierReadOptions:
     """What a region's reader needs beyond the region itself: the policy layers of
-    geoledger.toml (for promote_on_read), the bound on a decoded body (`[tier_demotion]`) and
-    how many dictionaries to keep in memory (`[tier_reads]`)."""
+    geoledger.toml (for promote_on_read), the bound on a decoded body (`[tier_demotion]`), how
+    many dictionaries to keep in memory (`[tier_reads]`) and when to retry a read of an
+    archived body (`[tier_restore]`)."""
 
     defaults: TierPolicy
     sections: Mapping[str, TierPolicyOverride]
     max_body_bytes: int
     dictionary_cache_size: int
+    restore_retry_after_s: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TierReadOptions:
@@ -80,6 +84,7 @@ class TierReadOptions:
             sections=settings.tenants,
             max_body_bytes=settings.tier_demotion.max_body_bytes,
             dictionary_cache_size=settings.tier_reads.dictionary_cache_size,
+            restore_retry_after_s=settings.tier_restore.retry_after_s,
         )
 
 
@@ -92,11 +97,13 @@ class TieredBodies:
         dictionaries: DictionaryStore,
         policies: TenantPolicies,
         max_body_bytes: int,
+        restore_retry_after_s: int,
     ) -> None:
         self._store = store
         self._dictionaries = dictionaries
         self._policies = policies
         self._max_body_bytes = max_body_bytes
+        self._restore_retry_after_s = restore_retry_after_s
         self._range_reads = RangeReads(store)
 
     @classmethod
@@ -109,6 +116,7 @@ class TieredBodies:
             DictionaryStore(store, options.dictionary_cache_size),
             TenantPolicies(options.defaults, options.sections, control_db),
             options.max_body_bytes,
+            options.restore_retry_after_s,
         )
 
     @property
@@ -120,7 +128,8 @@ class TieredBodies:
         """The verified body of `row` (read from `shard`, an asyncpg pool), promoted back to hot
         when it was below hot and the tenant's policy says promote_on_read.
 
-        Raises TieredReadError when the body cannot be read or fails a check. A promotion that
+        Raises BodyArchived while its pack waits for a restore; TieredReadError when the body
+        cannot be read or fails a check. A promotion that
         fails is logged and the body still returned: the read itself succeeded.
         """
         body = await self.body(row, self._range_reads)
@@ -151,13 +160,16 @@ class TieredBodies:
     async def _cold(self, row: BodyRow, cold: ColdBlobs) -> bytes:
         assert row.cold is not None  # the shard's CHECK: a cold row has its location
         location = row.cold
+        source = f"{self._store.describe()} pack {location.pack_id} at {location.offset}"
         try:
             blob = await cold.blob(row.tenant_id, location)
             return await self._decoded(row, blob)
+        except ObjectArchived as exc:
+            raise BodyArchived(
+                row.tenant_id, row.event_id, source, location.pack_id, self._restore_retry_after_s
+            ) from exc
         except (*_BODY_ERRORS, PackNotFound, PackCorrupt, ObjectStoreError) as exc:
-            error = _read_error(
-                row, f"{self._store.describe()} pack {location.pack_id} at {location.offset}", exc
-            )
+            error = _read_error(row, source, exc)
             COLD_DRIVER_ERRORS.labels("read", error.reason).inc()
             raise error from exc
 

@@ -29,7 +29,11 @@ from tests.support.tenants import tenant
 pytestmark = pytest.mark.timeout(120)
 
 OPTIONS = TierReadOptions(
-    defaults=TierPolicy(), sections={}, max_body_bytes=1024 * 1024, dictionary_cache_size=4
+    defaults=TierPolicy(),
+    sections={},
+    max_body_bytes=1024 * 1024,
+    dictionary_cache_size=4,
+    restore_retry_after_s=60,
 )
 
 
@@ -112,6 +116,7 @@ async def test_the_dump_is_the_same_whatever_tier_each_body_is_in(region: Region
             DictionaryStore(counting, 4),  # type: ignore[arg-type]
             TenantPolicies(TierPolicy(), {}, store.pools.control),
             1024 * 1024,
+            60,
         )
         pools = [store.pools.shards[shard] for shard in range(store.route.ring_size)]
         assert await merged_digest(pools, bodies) == region_before

@@ -32,6 +32,7 @@ OPTIONS = TierReadOptions(
     sections={},
     max_body_bytes=1024 * 1024,
     dictionary_cache_size=4,
+    restore_retry_after_s=60,
 )
 
 

@@ -20,6 +20,11 @@ Which error each backend can be made to raise for real here, and how:
 | gcs     | AccessDenied       | NOT PROVOKED: fake-gcs-server implements no authorization; the  |
 |         |                    | mapping (403 Forbidden, 401 -> AccessDenied) is untested here   |
 
+Storage classes: each backend writes in a class of its own (S3 GLACIER_IR, GCS ARCHIVE, both read
+directly; the local FS ignores the class) and the provider itself is asked which class it holds.
+Only S3 archives: a GLACIER object raises ObjectArchived on every read until moto's restore
+simulation (RestoreObject; its default transition makes the copy ready at once) has restored it.
+
 Ranges: `get_range(key, start, end)` is `get(key)[start:end]`, so a range past the end is clipped
 and one starting at or past the end is empty (S3 and GCS answer 416 there; the drivers turn that
 into b"" after it proved the object exists).
@@ -49,14 +54,18 @@ from ledger.config import ObjectStoreConfig
 from storage.objectstore import (
     AccessDenied,
     InvalidKey,
+    ObjectArchived,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     PreconditionFailed,
+    RestoreNotSupported,
+    RestoreStatus,
     Unavailable,
     open_object_store,
 )
 from storage.objectstore.errors import ObjectStoreError
+from storage.objectstore.gcs_client import open_gcs_client
 from tests.conftest import RunningStack
 from tests.integration.objectstore_support import (
     BACKENDS,
@@ -355,6 +364,64 @@ async def test_large_object_streams_with_bounded_memory(
         assert peak < LARGE_SIZE // 2, f"{step} peaked at {peak / MIB:.1f} MiB"
 
 
+# --- storage classes ----------------------------------------------------------------------------
+
+# A class that each backend reads directly (the local FS has none and ignores it).
+DIRECT_CLASSES = {"s3": "GLACIER_IR", "gcs": "ARCHIVE", "local": "ARCHIVE"}
+
+
+async def test_put_in_a_storage_class_reads_back_directly(
+    store: ObjectStore, backend: str, running_stack: RunningStack
+) -> None:
+    chosen = DIRECT_CLASSES[backend]
+    await store.put("classes/put", b"in a class", storage_class=chosen)
+    assert await store.put_if_absent("classes/created", b"created in one", storage_class=chosen)
+    assert await store.get("classes/put") == b"in a class"
+    assert await store.get_range("classes/created", 0, 7) == b"created"
+    if backend == "local":
+        with pytest.raises(RestoreNotSupported):
+            await store.restore_status("classes/put")
+        return
+    assert await provider_class(store, backend, running_stack, "classes/created") == chosen
+    if backend == "s3":
+        assert await store.restore_status("classes/put") is RestoreStatus.READABLE
+    else:
+        with pytest.raises(RestoreNotSupported):
+            await store.restore("classes/put", 1)
+
+
+async def test_s3_archived_object_reads_only_once_restored(
+    running_stack: RunningStack, tmp_path: Path
+) -> None:
+    store = open_object_store(fresh_config("s3", running_stack, tmp_path, prefix="archive"))
+    assert await store.put_if_absent("pack", b"archived bytes", storage_class="GLACIER")
+    for read in (lambda: store.get("pack"), lambda: store.get_range("pack", 0, 3)):
+        with pytest.raises(ObjectArchived):
+            await read()
+    assert (await store.head("pack")).size == len(b"archived bytes")  # metadata stays readable
+    assert await store.restore_status("pack") is RestoreStatus.ARCHIVED
+
+    await store.restore("pack", 1)
+    await store.restore("pack", 1)  # asked again: the request stands, no error
+
+    assert await store.restore_status("pack") is RestoreStatus.RESTORED
+    assert await store.get("pack") == b"archived bytes"
+
+
+async def provider_class(
+    store: ObjectStore, backend: str, running_stack: RunningStack, key: str
+) -> str:
+    """The storage class the provider itself reports for `key` (not our driver)."""
+    url = store.describe()
+    bucket, _, prefix = url.split("://", 1)[1].partition("/")
+    full_key = f"{prefix}/{key}" if prefix else key
+    if backend == "s3":
+        client = boto3.client("s3", endpoint_url=running_stack.s3_endpoint, region_name="us-east-1")
+        return str(client.head_object(Bucket=bucket, Key=full_key).get("StorageClass", "STANDARD"))
+    client = open_gcs_client(url, running_stack.gcs_endpoint)
+    return str(client.bucket(bucket).get_blob(full_key).storage_class)
+
+
 # --- server-side encryption ----------------------------------------------------------------------
 
 
@@ -496,5 +563,6 @@ async def test_local_unwritable_root_is_access_denied(tmp_path: Path) -> None:
 
 
 def test_every_error_is_an_object_store_error() -> None:
-    for error in (ObjectNotFound, PreconditionFailed, AccessDenied, Unavailable, InvalidKey):
+    errors = (ObjectNotFound, PreconditionFailed, AccessDenied, Unavailable, InvalidKey)
+    for error in (*errors, ObjectArchived, RestoreNotSupported):
         assert issubclass(error, ObjectStoreError)

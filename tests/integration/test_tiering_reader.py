@@ -73,7 +73,7 @@ async def reader(region: RegionConfig, store: ObjectStore) -> AsyncIterator[Read
         control = await asyncpg.create_pool(region.control_dsn, min_size=1, max_size=1)
         pools.append(control)
         policies = TenantPolicies(TierPolicy(promote_on_read=promote_on_read), {}, control)
-        return TieredBodies(store, DictionaryStore(store, 4), policies, 1024 * 1024)
+        return TieredBodies(store, DictionaryStore(store, 4), policies, 1024 * 1024, 60)
 
     yield open_reader
     for pool in pools:

@@ -54,16 +54,20 @@ async def make_warm(shard: Any, record: DedupRecord, level: int = 3) -> bytes:
 
 
 async def make_cold(
-    shard: Any, store: ObjectStore, records: Sequence[DedupRecord], level: int = 3
+    shard: Any,
+    store: ObjectStore,
+    records: Sequence[DedupRecord],
+    level: int = 3,
+    storage_class: str | None = None,
 ) -> str:
-    """Move the hot bodies of `records` (one tenant) into one pack written to `store`; return
-    the pack id."""
+    """Move the hot bodies of `records` (one tenant) into one pack written to `store` (in
+    `storage_class`); return the pack id."""
     tenant = records[0].tenant_id
     builder = PackBuilder(tenant)
     for record in records:
         builder.add(tenant, record.event_id, encode(record.event, level, None).blob)
     built = builder.finish()
-    await write_pack(store, tenant, built)
+    await write_pack(store, tenant, built, storage_class)
     for record, entry in zip(records, built.entries, strict=True):
         location = entry.location
         arguments = (location.pack_id, location.offset, location.length)

@@ -36,7 +36,11 @@ ERROR_CLASSES: dict[str, type[Exception]] = {
     error_types.BODY_DECODE: BodyDecodeError,
 }
 # Raised only as ApplicationError types: there is no class to compare with.
-CLASSLESS_ERRORS = {error_types.WRONG_STREAM, error_types.SMOKE_MISMATCH}
+CLASSLESS_ERRORS = {
+    error_types.WRONG_STREAM,
+    error_types.SMOKE_MISMATCH,
+    error_types.RESTORE_IMPOSSIBLE,
+}
 
 
 def constants(module: object) -> dict[str, str]:
