@@ -1,6 +1,7 @@
-"""Starting a tenant's RestoreWorkflow when a read meets an archived pack: once per pack while it
-runs (workflow id `tier-restore-<tenant>-<pack_id>`, conflict policy USE_EXISTING: a second read
-finds the running restore; reuse allowed once it ended, so an expired copy is restored again).
+"""Starting a tenant's RestoreWorkflow when a read meets an archived pack: once per pack and region
+while it runs (workflow id `tier-restore-<region>-<tenant>-<pack_id>`, conflict policy
+USE_EXISTING: a second read finds the running restore; reuse allowed once it ended, so an expired
+copy is restored again).
 
 `TemporalRestores` is what an ingest node holds: it connects to Temporal on the first archived
 read, not when the node opens, so a node serves every other request whether or not Temporal is
@@ -42,7 +43,7 @@ async def start_restore(
             days=restore.days,
             poll_interval_s=restore.poll_interval_s,
         ),
-        id=restore_workflow_id(tenant, pack_id),
+        id=restore_workflow_id(region, tenant, pack_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

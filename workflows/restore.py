@@ -4,8 +4,8 @@
 activity polling the store), then ends; reads of the pack's bodies answer "restoring, retry
 after ..." until then.
 
-Task queue `geoledger-tiering`. Id `tier-restore-<tenant>-<pack_id>`: every read of any body of
-the pack while it is being restored finds this run (conflict policy USE_EXISTING) instead of
+Task queue `geoledger-tiering`. Id `tier-restore-<region>-<tenant>-<pack_id>`: every read of any
+body of the pack while it is being restored finds this run (conflict policy USE_EXISTING) instead of
 asking again; once it has ended, a later read (the copy expired) starts a new run under the same
 id. Payloads carry the tenant, region and pack id, never bodies.
 """
@@ -35,9 +35,10 @@ RESTORE_RETRY = RetryPolicy(
 WAIT_TIMEOUT = timedelta(days=3)
 
 
-def restore_workflow_id(tenant: str, pack_id: str) -> str:
-    """The id of the restore of `tenant`'s pack `pack_id`."""
-    return f"{WORKFLOW_ID_PREFIX}-{tenant}-{pack_id}"
+def restore_workflow_id(region: str, tenant: str, pack_id: str) -> str:
+    """The id of the restore of `tenant`'s pack `pack_id` in `region`'s store (pack ids are
+    content addresses: two regions may hold the same pack, each restoring its own copy)."""
+    return f"{WORKFLOW_ID_PREFIX}-{region}-{tenant}-{pack_id}"
 
 
 @workflow.defn

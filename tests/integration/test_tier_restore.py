@@ -108,7 +108,7 @@ async def test_an_archived_body_answers_restoring_until_the_workflow_restored_it
         assert answer.headers["Retry-After"] == str(RETRY_AFTER_S)
         assert answer.json()["status"] == "restoring"
         assert f"retry after {RETRY_AFTER_S} s" in answer.json()["message"]
-        handle = client.get_workflow_handle(restore_workflow_id(OWNER.tenant_id, pack_id))
+        handle = client.get_workflow_handle(restore_workflow_id("us", OWNER.tenant_id, pack_id))
         run_id = (await handle.describe()).run_id
         assert await handle.result() == RestoreStatus.RESTORED.value
         assert (await handle.describe()).run_id == run_id  # one run for the pack
