@@ -53,6 +53,7 @@ from storage.geo import (
     write_report,
 )
 from storage.objectstore.base import ObjectStore
+from storage.tiering.horizons import higher_horizons, read_horizons
 
 DIVERGENCE_KEYS = Gauge(
     "geo_dedup_divergence_keys",
@@ -126,7 +127,13 @@ class GeoActivities:
         shards = await self._read_ring(request.region)
         with _domain_errors():
             found = await with_heartbeats(
-                fingerprint_ranges(shards, request.stream, request.ranges, request.buckets)
+                fingerprint_ranges(
+                    shards,
+                    request.stream,
+                    request.ranges,
+                    request.buckets,
+                    await self._horizons(),
+                )
             )
         return FingerprintsResult(
             ranges=[
@@ -153,11 +160,12 @@ class GeoActivities:
             )
         shards_a = await self._read_ring(request.a)
         shards_b = await self._read_ring(request.b)
+        horizons = await self._horizons()
         with _domain_errors():
             in_a, in_b = await with_heartbeats(
                 asyncio.gather(
-                    fetch_records(shards_a, request.stream, request.ranges),
-                    fetch_records(shards_b, request.stream, request.ranges),
+                    fetch_records(shards_a, request.stream, request.ranges, horizons),
+                    fetch_records(shards_b, request.stream, request.ranges, horizons),
                 )
             )
             divergences = diff_records(in_a, in_b)
@@ -204,6 +212,16 @@ class GeoActivities:
         DIVERGENCE_KEYS.labels(pair).set(sum(s.differing_keys for s in request.streams))
         LAST_CHECK_TIMESTAMP.labels(pair).set_to_current_time()
         return WriteReportResult(key=key, bytes=size)
+
+    async def _horizons(self) -> dict[str, int]:
+        """Per tenant, the highest retention horizon of every configured region: both sides of
+        a pair compare only above it, whichever of them expired first. Read afresh by each call;
+        an expiry raising it between the two sides' fingerprints shows as a difference that the
+        exact diff, reading it again, does not confirm."""
+        per_region = []
+        for region in sorted(self._settings.regions):
+            per_region.append(await read_horizons(await self._read_ring(region)))
+        return higher_horizons(per_region)
 
     async def _read_ring(self, region: str) -> list[object]:
         """The pools of the shards reads go to: every key lives on exactly one of them."""

@@ -35,6 +35,7 @@ SMOKE_OBJECT_ROUND_TRIP = "smoke_object_round_trip"
 # Demotion of a tenant's bodies down the tiers (the tiering queue).
 TIER_PLAN = "tier_plan"
 TIER_DEMOTE_BATCH = "tier_demote_batch"
+TIER_EXPIRE_BATCH = "tier_expire_batch"
 
 # Restore of an archived cold pack (the tiering queue).
 TIER_RESTORE_REQUEST = "tier_restore_request"

@@ -1,6 +1,12 @@
-"""Activities of DemotionWorkflow: the plan (which regions and shards to walk) and one
-heartbeated batch of storage.tiering.demote per call (names: activities/names.py, payloads:
+"""Activities of DemotionWorkflow: the plan (which regions and shards to walk), one heartbeated
+batch of storage.tiering.demote per call, and one heartbeated batch of retention expiry
+(storage.tiering.expire) per call (names: activities/names.py, payloads:
 activities/tiering_models.py).
+
+An expiry batch first records the tenant's horizon (ledger/retention.py) on every shard of the
+region - idempotent, it only ever rises - so the horizon is in force everywhere the dedup apply
+could insert before anything below it is deleted; a policy without retention or under legal hold
+records and deletes nothing.
 
 A batch heartbeats its checkpoint; a retried attempt resumes from the last one heartbeated. A
 batch commits in one statement after its next tier holds every body, so a retry repeats at most
@@ -18,11 +24,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import with_heartbeats
-from activities.names import TIER_DEMOTE_BATCH, TIER_PLAN
+from activities.names import TIER_DEMOTE_BATCH, TIER_EXPIRE_BATCH, TIER_PLAN
 from activities.tiering_models import (
     DemoteBatchInput,
     DemoteBatchResult,
     DemotionStep,
+    ExpireBatchInput,
+    ExpireBatchResult,
     RegionShards,
     TierPlan,
     TierPlanInput,
@@ -30,14 +38,21 @@ from activities.tiering_models import (
 from ledger import error_types
 from ledger.config import Settings
 from ledger.envelope import check_tenant_id
+from ledger.retention import retention_horizon
 from ledger.tier_policy import TierPolicy, merge_policy
 from storage.dedup.routing import Phase
 from storage.dedup.store import DedupStore
 from storage.objectstore import ObjectStore
 from storage.tiering.demote import DemotionBatch, demote_to_cold, demote_to_warm
 from storage.tiering.dictionaries import Dictionary, DictionaryStore
-from storage.tiering.dictionary_records import current_dictionary, record_pack_dictionaries
+from storage.tiering.dictionary_records import (
+    current_dictionary,
+    forget_pack_dictionaries,
+    record_pack_dictionaries,
+)
 from storage.tiering.errors import BodyDecodeError, BodyIntegrityError
+from storage.tiering.expire import ExpiryBatch, expire_batch
+from storage.tiering.horizons import record_horizon
 from storage.tiering.policy_store import get_override
 
 _T = TypeVar("_T")
@@ -119,6 +134,37 @@ class TieringActivities:
                 record_pack=partial(record_pack_dictionaries, dedup.pools.control),
             )
         )
+
+    @activity.defn(name=TIER_EXPIRE_BATCH)
+    async def expire_batch(self, request: ExpireBatchInput) -> ExpireBatchResult:
+        """One expiry batch on one shard, from the checkpoint heartbeated by the attempt before
+        (else the request's)."""
+        _check_tenant(request.tenant)
+        previous = activity.info().heartbeat_details
+        after = str(previous[0]) if previous else request.after
+        dedup = await self._resources.dedup(request.region)
+        policy = await self._policy(dedup, request.tenant)
+        horizon = retention_horizon(policy, request.as_of_ms)
+        if horizon is None:
+            return ExpireBatchResult(
+                scanned=0, winners=0, copies=0, packs=0, horizon_hlc=None, next_after=None
+            )
+        ring = list(dedup.pools.shards[: dedup.route.ring_size])
+        await record_horizon(ring, request.tenant, horizon, request.as_of_ms)
+        batch: ExpiryBatch = await with_heartbeats(
+            expire_batch(
+                dedup.pools.shards[request.shard],
+                ring,
+                self._resources.store(request.region),
+                request.tenant,
+                horizon,
+                after,
+                self._settings.tier_demotion.batch_rows,
+                partial(forget_pack_dictionaries, dedup.pools.control),
+            ),
+            details=lambda: after,
+        )
+        return ExpireBatchResult(**vars(batch), horizon_hlc=horizon)
 
     async def _current_dictionary(
         self, dedup: DedupStore, region: str, tenant: str, policy: TierPolicy

@@ -9,8 +9,10 @@ from pydantic import BaseModel
 
 
 class DemotionStep(StrEnum):
-    """The tier a batch moves bodies into: hot -> warm, or warm -> cold."""
+    """What a step of the demotion does: delete what is past retention (every tier), or move
+    bodies into a tier: hot -> warm, or warm -> cold."""
 
+    EXPIRE = "expire"
     WARM = "warm"
     COLD = "cold"
 
@@ -72,3 +74,27 @@ class RestorePackInput(BaseModel):
     pack_id: str
     days: int
     poll_interval_s: float
+
+
+class ExpireBatchInput(BaseModel):
+    """One expiry batch: the tenant's winners on one shard of one region after checkpoint
+    `after`, against the horizon its policy gives at `as_of_ms`."""
+
+    tenant: str
+    region: str
+    shard: int
+    after: str
+    as_of_ms: int
+
+
+class ExpireBatchResult(BaseModel):
+    """What a batch deleted (storage.tiering.expire.ExpiryBatch), the horizon it deleted below
+    (None: the policy deletes nothing - no retention, or a legal hold) and where the next one
+    starts (`next_after` None when the shard has nothing left)."""
+
+    scanned: int
+    winners: int
+    copies: int
+    packs: int
+    horizon_hlc: int | None
+    next_after: str | None

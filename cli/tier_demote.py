@@ -96,10 +96,17 @@ def demote(
         print_json(status.model_dump(mode="json"))
     else:
         totals = status.totals
+        # Retention's part only when it deleted something: a tenant without one reads as before.
+        expired = (
+            f"; past retention: {totals.expired} records and {totals.expired_copies} copies "
+            f"deleted, {totals.expired_packs} pack(s)"
+            if totals.expired or totals.expired_copies or totals.expired_packs
+            else ""
+        )
         console.print(
             f"{demotion_workflow_id(tenant)} done: {totals.to_warm} bodies to warm, "
             f"{totals.to_cold} to cold in {totals.packs} pack(s), {totals.skipped} skipped "
-            f"(changed meanwhile), {totals.stored_raw} stored raw"
+            f"(changed meanwhile), {totals.stored_raw} stored raw{expired}"
         )
 
 

@@ -80,7 +80,13 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
         restores = RestoreActivities(resources)
         return QueueRegistration(
             workflows=[DemotionWorkflow, RestoreWorkflow],
-            activities=[tiering.plan, tiering.demote_batch, restores.request, restores.wait],
+            activities=[
+                tiering.plan,
+                tiering.demote_batch,
+                tiering.expire_batch,
+                restores.request,
+                restores.wait,
+            ],
             close=resources.close,
         )
     node = _node_of(queue, settings)

@@ -1,10 +1,17 @@
-"""DemotionWorkflow: moves one tenant's bodies down the tiers in every region - hot -> warm, then
-warm -> cold - in batches, until no body past its TTL is left in a tier it should leave
-(ARCHITECTURE §3 "Tiering").
+"""DemotionWorkflow: deletes one tenant's records past its retention, then moves its bodies down
+the tiers in every region - hot -> warm, then warm -> cold - in batches, until no body past its
+TTL is left in a tier it should leave (ARCHITECTURE §3 "Tiering").
 
-Per region (in configuration order), per step (warm, then cold), per dedup shard, it runs batch
-after batch (`tier_demote_batch`, one heartbeated activity each), from the checkpoint the last
-one returned until one says nothing is left. `as_of_ms` is the clock the TTLs count to: the
+Per region (in configuration order), per step (expire, warm, then cold), per dedup shard, it runs
+batch after batch (`tier_expire_batch` / `tier_demote_batch`, one heartbeated activity each), from
+the checkpoint the last one returned until one says nothing is left. Expiry is a step of the
+demotion rather than a workflow of its own because it needs exactly what demotion has - the
+tenant's schedule, the plan of regions and shards, one cut-off clock, pause and resume - and
+because running it first means demotion never spends work moving bodies about to be deleted; a
+tenant without retention (or under legal hold) pays one activity per shard that does nothing.
+Runs started before the step existed (patch `tier-demote-expire`) go on without it.
+
+`as_of_ms` is the clock the TTLs count to: the
 input's, else the time of the first run; a continue-as-new keeps it, so one demotion has one
 cut-off. Moves are throttled: after each batch the workflow waits for the batch's body bytes at
 `bytes_per_s` (the `throttle` signal changes it and ends the wait). `pause` stops before the
@@ -21,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -28,18 +36,22 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.names import TIER_DEMOTE_BATCH, TIER_PLAN
+    from activities.names import TIER_DEMOTE_BATCH, TIER_EXPIRE_BATCH, TIER_PLAN
     from activities.tiering_models import (
         DemoteBatchInput,
         DemoteBatchResult,
         DemotionStep,
+        ExpireBatchInput,
+        ExpireBatchResult,
         TierPlan,
         TierPlanInput,
     )
     from ledger import error_types
 
 WORKFLOW_ID_PREFIX = "tier-demote"
-STEPS = (DemotionStep.WARM, DemotionStep.COLD)
+STEPS = (DemotionStep.EXPIRE, DemotionStep.WARM, DemotionStep.COLD)
+EXPIRE_PATCH = "tier-demote-expire"
+"""The patch that added the expire step: runs recorded before it replay without expiry."""
 
 # A database or object store that is down is retried with backoff, forever: demotion falls
 # behind (tier_demotion_lag_seconds) and nothing moves until the next tier is back. A body that
@@ -61,6 +73,9 @@ PLAN_RETRY = RetryPolicy(
 )
 BATCH_TIMEOUT = timedelta(minutes=30)
 """A batch heartbeats every 2 s; this only bounds one that is alive but stuck."""
+
+
+_Result = TypeVar("_Result", DemoteBatchResult, ExpireBatchResult)
 
 
 def demotion_workflow_id(tenant: str) -> str:
@@ -89,6 +104,10 @@ class DemotionTotals(BaseModel):
     bytes_in: int = 0
     bytes_out: int = 0
     packs: int = 0
+    # Retention: winners and copies deleted below the horizon, pack objects deleted.
+    expired: int = 0
+    expired_copies: int = 0
+    expired_packs: int = 0
 
 
 class DemotionInput(BaseModel):
@@ -138,11 +157,15 @@ class DemotionWorkflow:
         self._last_error: str | None = None
         self._done = False
         self._throttle_changed = False
+        self._expires = False
 
     @workflow.run
     async def run(self, request: DemotionInput) -> DemotionStatus:
         """Walk every region's shards, warm step then cold step, batch by batch; continue as
         new when the history grows long; return the totals once nothing is left."""
+        self._expires = workflow.patched(EXPIRE_PATCH)
+        if self._expires and request.position is None:
+            self._position.step = DemotionStep.EXPIRE
         if self._as_of_ms is None:
             self._as_of_ms = int(workflow.now().timestamp() * 1000)
         if self._plan is None:
@@ -163,6 +186,16 @@ class DemotionWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carried(request))
             await workflow.wait_condition(lambda: not self._paused)
+            if position.step is DemotionStep.EXPIRE:
+                expiry = await self._expire(region.region)
+                if expiry is None:
+                    continue  # paused on a failure, as for a demotion batch
+                self._count_expiry(expiry)
+                if expiry.next_after is None:
+                    self._next_section(region.shards)
+                else:
+                    position.after = expiry.next_after
+                continue
             batch = await self._batch(region.region)
             if batch is None:
                 continue  # paused on a failure: the same batch again after `resume`
@@ -185,31 +218,53 @@ class DemotionWorkflow:
                 await workflow.wait_condition(lambda: self._throttle_changed, timeout=delay)
 
     async def _batch(self, region: str) -> DemoteBatchResult | None:
-        """The next batch's result, or None when it failed in a way retrying cannot fix (the
-        workflow is then paused with the error)."""
+        """The next demotion batch's result, or None when it failed in a way retrying cannot
+        fix (the workflow is then paused with the error)."""
         position = self._position
         assert self._as_of_ms is not None
+        request = DemoteBatchInput(
+            tenant=self._tenant,
+            region=region,
+            shard=position.shard,
+            step=position.step,
+            after=position.after,
+            as_of_ms=self._as_of_ms,
+        )
+        return await self._shard_activity(region, TIER_DEMOTE_BATCH, request, DemoteBatchResult)
+
+    async def _expire(self, region: str) -> ExpireBatchResult | None:
+        """The next expiry batch's result, or None as for `_batch`."""
+        position = self._position
+        assert self._as_of_ms is not None
+        request = ExpireBatchInput(
+            tenant=self._tenant,
+            region=region,
+            shard=position.shard,
+            after=position.after,
+            as_of_ms=self._as_of_ms,
+        )
+        return await self._shard_activity(region, TIER_EXPIRE_BATCH, request, ExpireBatchResult)
+
+    async def _shard_activity(
+        self, region: str, activity: str, request: BaseModel, result_type: type[_Result]
+    ) -> _Result | None:
+        """`activity`'s result for one batch on the current shard; None when it failed in a way
+        retrying cannot fix: the workflow is then paused with the error."""
         try:
-            batch: DemoteBatchResult = await workflow.execute_activity(
-                TIER_DEMOTE_BATCH,
-                DemoteBatchInput(
-                    tenant=self._tenant,
-                    region=region,
-                    shard=position.shard,
-                    step=position.step,
-                    after=position.after,
-                    as_of_ms=self._as_of_ms,
-                ),
-                result_type=DemoteBatchResult,
+            result: _Result = await workflow.execute_activity(
+                activity,
+                request,
+                result_type=result_type,
                 start_to_close_timeout=BATCH_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=BATCH_RETRY,
             )
         except ActivityError as exc:
+            position = self._position
             self._last_error = f"{region} shard {position.shard} {position.step}: {exc.cause}"
             self._paused = True
             return None
-        return batch
+        return result
 
     def _next_section(self, shards: int) -> None:
         """On to the next shard; after the last, the next step; after cold, the next region."""
@@ -219,11 +274,21 @@ class DemotionWorkflow:
             position.shard += 1
             return
         position.shard = 0
+        if position.step is DemotionStep.EXPIRE:
+            position.step = DemotionStep.WARM
+            return
         if position.step is DemotionStep.WARM:
             position.step = DemotionStep.COLD
             return
-        position.step = DemotionStep.WARM
+        position.step = DemotionStep.EXPIRE if self._expires else DemotionStep.WARM
         position.region_index += 1
+
+    def _count_expiry(self, expiry: ExpireBatchResult) -> None:
+        # `batches` counts demotion batches, as it always did; expiry has its own counts.
+        totals = self._totals
+        totals.expired += expiry.winners
+        totals.expired_copies += expiry.copies
+        totals.expired_packs += expiry.packs
 
     def _count(self, batch: DemoteBatchResult) -> None:
         totals = self._totals

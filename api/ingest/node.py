@@ -20,13 +20,13 @@ from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
 from api.ingest.batch import BatchItem, parse_batch
 from api.ingest.errors import EventRestoring, EventUnreadable, NodeUnavailable
-from api.ingest.results import EventResult, Reason
+from api.ingest.results import EventResult, Reason, Status
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
 from ledger.record import WalRecord, decode_record, encode_record
 from ledger.stream_id import StreamId
 from storage.dedup.from_wal import dedup_record_from
-from storage.dedup.models import ApplyResult
+from storage.dedup.models import ApplyResult, Outcome
 from storage.dedup.store import DedupStore
 from storage.faults import crash_point
 from storage.tiering.read_errors import BodyArchived, TieredReadError
@@ -247,6 +247,13 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_STATUS: dict[Outcome, Status] = {
+    Outcome.ACCEPTED: "accepted",
+    Outcome.DUPLICATE: "duplicate",
+    Outcome.CONFLICT: "conflict",
+}
+
+
 def _result(item: BatchItem, applied: tuple[int, ApplyResult] | None) -> EventResult:
     if item.rejection is not None or applied is None:
         rejection = item.rejection
@@ -259,4 +266,15 @@ def _result(item: BatchItem, applied: tuple[int, ApplyResult] | None) -> EventRe
             rejection.detail if rejection else None,
         )
     seq, outcome = applied
-    return EventResult(item.index, item.tenant_id, item.event_id, outcome.outcome.value, seq=seq)
+    if outcome.outcome is Outcome.EXPIRED:
+        return EventResult(
+            item.index,
+            item.tenant_id,
+            item.event_id,
+            "rejected",
+            Reason.RETENTION_EXPIRED,
+            f"below the tenant's retention horizon (hlc {outcome.horizon_hlc})",
+            seq=seq,
+        )
+    status = _STATUS[outcome.outcome]
+    return EventResult(item.index, item.tenant_id, item.event_id, status, seq=seq)

@@ -33,6 +33,9 @@ class Reason(StrEnum):
     KEY_TENANT_MISMATCH = "key.tenant_mismatch"
     KEY_REVOKED = "key.revoked"
     SIGNATURE_INVALID = "signature.invalid"
+    # The event's hlc is below its tenant's retention horizon: the record would already have been
+    # deleted, so it is refused (only a node whose clock is more than the retention behind).
+    RETENTION_EXPIRED = "retention.expired"
     # The node gave no verdict for a well-formed event: a server fault, never the client's.
     INTERNAL = "internal"
 

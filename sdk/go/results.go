@@ -30,6 +30,7 @@ const (
 	ReasonKeyTenantMismatch Reason = "key.tenant_mismatch"
 	ReasonKeyRevoked        Reason = "key.revoked"
 	ReasonSignatureInvalid  Reason = "signature.invalid"
+	ReasonRetentionExpired  Reason = "retention.expired"
 	ReasonInternal          Reason = "internal"
 )
 

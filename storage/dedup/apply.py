@@ -4,8 +4,10 @@ The work is the shard's `dedup_apply` function (migration 0004_shard_dedup_apply
 which explains each step and why the result is the same in any order, I3): CLAIM inserts each
 new key's earliest record and locks every existing winner of the batch in key order; RESOLVE
 judges, on a fresh snapshot, only the records CLAIM did not settle (none for a batch of new keys);
-then the stream's applied position is raised. One function call is one statement and one implicit
-transaction, so the records, their outcomes and the position commit together or not at all.
+then the stream's applied position is raised. Since migration 0007 a record below its tenant's
+retention horizon is refused before CLAIM and answered Outcome.EXPIRED (nothing of it is written).
+One function call is one statement and one implicit transaction, so the records, their outcomes
+and the position commit together or not at all.
 
 READ COMMITTED suffices because the row locks, not the snapshot, serialize writers of a key; a
 stricter level would only add retries. Every batch takes its locks in one statement and in key
@@ -73,8 +75,24 @@ def _settled(record: DedupRecord) -> ApplyResult:
     )
 
 
+def _expired(record: DedupRecord, horizon_hlc: int) -> ApplyResult:
+    """The result of a record `dedup_apply` refused: below its tenant's retention horizon."""
+    return ApplyResult(
+        tenant_id=record.tenant_id,
+        event_id=record.event_id,
+        outcome=Outcome.EXPIRED,
+        winner=record.origin,
+        winner_hlc=record.hlc,
+        winner_digest=record.digest,
+        horizon_hlc=horizon_hlc,
+    )
+
+
 def _resolved(record: DedupRecord, row: Any) -> ApplyResult:
-    """The result of a record `dedup_apply` judged, from its row."""
+    """The result of a record `dedup_apply` judged or refused, from its row."""
+    if row["is_winner"] is None:
+        # Migration 0007: a refused record's row has no verdict, and the horizon in winner_hlc.
+        return _expired(record, int(row["winner_hlc"]))
     if row["is_winner"]:
         outcome = Outcome.ACCEPTED
     elif row["same_digest"]:
@@ -115,8 +133,8 @@ async def apply_to_shard(
             # Jitter so that two transactions that collided do not collide again in lock step.
             await asyncio.sleep(random.uniform(0.001, 0.01) * attempt)
             continue
-        # Only records CLAIM did not settle come back, by their 1-based ordinal; every other
-        # record is its key's winner now.
+        # Only records CLAIM did not settle (or that a retention horizon refused) come back, by
+        # their 1-based ordinal; every other record is its key's winner now.
         resolved = {int(row["ord"]): row for row in rows}
         return [
             _resolved(record, resolved[ord]) if ord in resolved else _settled(record)

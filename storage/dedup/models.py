@@ -85,11 +85,19 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"  # this record is the winner
     DUPLICATE = "duplicate"  # another record wins, with the same content digest
     CONFLICT = "conflict"  # another record wins, with a different content digest
+    # The record is below its tenant's retention horizon (migration 0007): refused, nothing
+    # written, so a late replay never resurrects an expired record.
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
-    """The outcome for one applied record, and the key's winner after the apply."""
+    """The outcome for one applied record, and the key's winner after the apply.
+
+    An EXPIRED record has no winner to report: `winner`, `winner_hlc` and `winner_digest` are
+    the refused record's own, and `horizon_hlc` is the tenant's horizon that refused it (None
+    for every other outcome).
+    """
 
     tenant_id: str
     event_id: str
@@ -97,6 +105,7 @@ class ApplyResult:
     winner: Origin
     winner_hlc: int
     winner_digest: bytes
+    horizon_hlc: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -13,21 +13,28 @@ from typing import Any
 from ledger.errors import GeoInputError
 from ledger.seq_range import SeqRange
 from ledger.stream_bisection import MAX_DIFF_SEQS
-from storage.geo.fingerprint import check_disjoint, range_thresholds
+from storage.geo.fingerprint import check_disjoint, horizon_arrays, range_thresholds
 from storage.geo.streams import stream_parts
 
 # Seqs in [$3, $4] prune both tables; `width_bucket` keeps those inside a range (odd slots, see
 # storage/geo/fingerprint.py `range_thresholds`) by binary search over the range bounds.
 FETCH_SQL = """
-SELECT seq, tenant_id, event_id, hlc, digest
-FROM dedup_events
-WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
-  AND width_bucket(seq, $5::bigint[]) % 2 = 1
-UNION ALL
-SELECT seq, tenant_id, event_id, hlc, digest
-FROM dedup_copies
-WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
-  AND width_bucket(seq, $5::bigint[]) % 2 = 1
+SELECT * FROM (
+    SELECT seq, tenant_id, event_id, hlc, digest
+    FROM dedup_events
+    WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
+      AND width_bucket(seq, $5::bigint[]) % 2 = 1
+    UNION ALL
+    SELECT seq, tenant_id, event_id, hlc, digest
+    FROM dedup_copies
+    WHERE region = $1 AND node = $2 AND seq BETWEEN $3 AND $4
+      AND width_bucket(seq, $5::bigint[]) % 2 = 1
+) AS rec
+-- below a retention horizon: left out, as by the fingerprints
+WHERE NOT EXISTS (
+    SELECT 1 FROM unnest($6::text[], $7::bigint[]) AS h(tenant_id, horizon_hlc)
+    WHERE h.tenant_id = rec.tenant_id AND rec.hlc < h.horizon_hlc
+)
 """
 
 
@@ -72,17 +79,25 @@ def check_diff_ranges(ranges: Sequence[SeqRange]) -> None:
 
 
 async def fetch_records(
-    shards: Sequence[Any], stream: str, ranges: Sequence[SeqRange]
+    shards: Sequence[Any], stream: str, ranges: Sequence[SeqRange], horizons: Mapping[str, int]
 ) -> list[StreamRecord]:
     """Every record of `stream` with a seq in `ranges` held by `shards` (asyncpg pools: a
-    region's read ring), winners and copies alike, sorted.
+    region's read ring), winners and copies alike, sorted; a record below its tenant's hlc in
+    `horizons` is left out.
 
     Requires what `check_diff_ranges` checks and a stream named `<region>/<node>`; raises
     GeoInputError otherwise, before any query.
     """
     region, node = stream_parts(stream)
     check_diff_ranges(ranges)
-    arguments = (region, node, ranges[0].lo, ranges[-1].hi, range_thresholds(ranges))
+    arguments = (
+        region,
+        node,
+        ranges[0].lo,
+        ranges[-1].hi,
+        range_thresholds(ranges),
+        *horizon_arrays(horizons),
+    )
     per_shard = await asyncio.gather(*(pool.fetch(FETCH_SQL, *arguments) for pool in shards))
     return sorted(
         StreamRecord(

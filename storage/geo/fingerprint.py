@@ -17,13 +17,17 @@ Records are the union of `dedup_events` (winners) and `dedup_copies` (every othe
 so who won a key does not matter, only which records were applied: winners legitimately differ
 between regions while other streams are still replaying, the records of one stream up to a common
 watermark must not.
+
+Records below a tenant's retention horizon (migration 0007) are left out: the caller passes, per
+tenant, the higher horizon of the regions compared (storage/tiering/horizons.higher_horizons), so
+a region that expired already and one that has not yet compare equal above it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -54,6 +58,10 @@ located AS (
     SELECT rec.*, (width_bucket(rec.seq, $5::bigint[]) + 1) / 2 AS ord
     FROM records rec
     WHERE width_bucket(rec.seq, $5::bigint[]) % 2 = 1
+      AND NOT EXISTS (
+          SELECT 1 FROM unnest($9::text[], $10::bigint[]) AS h(tenant_id, horizon_hlc)
+          WHERE h.tenant_id = rec.tenant_id AND rec.hlc < h.horizon_hlc
+      )
 )
 SELECT ord,
        (seq - ($6::bigint[])[ord]) / ($7::bigint[])[ord] AS bucket,
@@ -130,10 +138,15 @@ def check_disjoint(ranges: Sequence[SeqRange]) -> None:
 
 
 async def fingerprint_ranges(
-    shards: Sequence[Any], stream: str, ranges: Sequence[SeqRange], buckets: int
+    shards: Sequence[Any],
+    stream: str,
+    ranges: Sequence[SeqRange],
+    buckets: int,
+    horizons: Mapping[str, int],
 ) -> list[RangeFingerprint]:
     """The fingerprint of each range of `stream` over `shards` (asyncpg pools: the region's read
-    ring), in the order of `ranges`, each cut into at most `buckets` buckets.
+    ring), in the order of `ranges`, each cut into at most `buckets` buckets, leaving out each
+    record below its tenant's hlc in `horizons` (tenants not in it: none).
 
     Requires a stream named `<region>/<node>`, sorted disjoint ranges and buckets >= 1; raises
     GeoInputError otherwise, before any query. asyncpg errors propagate as they come.
@@ -150,6 +163,7 @@ async def fingerprint_ranges(
         [seqs.lo for seqs in ranges],
         widths,
         FINGERPRINT_DOMAIN,
+        *horizon_arrays(horizons),
     )
     per_shard = await asyncio.gather(*(pool.fetch(FINGERPRINT_SQL, *arguments) for pool in shards))
     counts = [[0] * bucket_count(seqs, width) for seqs, width in zip(ranges, widths, strict=True)]
@@ -163,3 +177,9 @@ async def fingerprint_ranges(
         RangeFingerprint(seqs, width, tuple(c), tuple(h))
         for seqs, width, c, h in zip(ranges, widths, counts, sums, strict=True)
     ]
+
+
+def horizon_arrays(horizons: Mapping[str, int]) -> tuple[list[str], list[int]]:
+    """`horizons` as the parallel tenant and hlc arrays the queries unnest."""
+    tenants = sorted(horizons)
+    return tenants, [horizons[tenant] for tenant in tenants]

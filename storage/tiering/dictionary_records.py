@@ -8,7 +8,7 @@ Warm bodies need no record: a warm blob's codec header names its dictionary, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,9 @@ ON CONFLICT DO NOTHING
 """
 SELECT_PACKS = """
 SELECT pack_id, dict_id, bodies FROM tier_pack_dictionaries WHERE tenant_id = $1
+"""
+FORGET_PACKS = """
+DELETE FROM tier_pack_dictionaries WHERE tenant_id = $1 AND pack_id = ANY ($2::text[])
 """
 
 
@@ -99,6 +102,12 @@ async def record_pack_dictionaries(
     if bodies_by_dictionary:
         ids = sorted(bodies_by_dictionary)
         await db.execute(RECORD_PACK, tenant, pack_id, ids, [bodies_by_dictionary[i] for i in ids])
+
+
+async def forget_pack_dictionaries(db: Any, tenant: str, pack_ids: Sequence[str]) -> None:
+    """Drop what was recorded of packs that are deleted (retention: storage/tiering/expire.py)."""
+    if pack_ids:
+        await db.execute(FORGET_PACKS, tenant, list(pack_ids))
 
 
 async def pack_dictionaries(db: Any, tenant: str) -> dict[str, dict[str, int]]:

@@ -93,7 +93,11 @@ async def test_a_shard_with_data_migrates_forward_keeping_every_row_and_the_dige
     report = await migrate_region(previous)
 
     assert [db.applied for db in report.databases[1:]] == [
-        ["0004_shard_dedup_apply_function.sql", "0006_shard_body_tiers.sql"]
+        [
+            "0004_shard_dedup_apply_function.sql",
+            "0006_shard_body_tiers.sql",
+            "0007_shard_retention_horizons.sql",
+        ]
     ] * len(previous.shard_dsns)
     assert await rows_of(previous) == rows_before
     async with await DedupStore.open(previous) as store:

@@ -34,8 +34,12 @@ from ledger.seq_buckets import bucket_count, bucket_of, bucket_width
 from ledger.seq_range import SeqRange
 from storage.dedup import DedupRecord, DedupStore, migrate_region
 from storage.geo import fetch_records, fingerprint_ranges, record_hash
+from storage.tiering.demotion_rows import START
+from storage.tiering.expire import expire_batch
+from storage.tiering.horizons import record_horizon
 from tests.conftest import RunningStack
 from tests.integration.test_dedup_helpers import fresh_region
+from tests.integration.test_tiering_retention import forget_nothing
 from workers.client import connect
 from workflows.geo_divergence import (
     MEMO_KEY,
@@ -208,7 +212,7 @@ FINGERPRINT_CASES = {
 async def test_sql_fingerprint_equals_the_python_reference(setup: Setup, case: str) -> None:
     ranges = FINGERPRINT_CASES[case]
     for store in (setup.a, setup.b):  # 2 shards and 3 shards: the same fingerprint
-        found = await fingerprint_ranges(list(store.pools.shards), "us/n1", ranges, 64)
+        found = await fingerprint_ranges(list(store.pools.shards), "us/n1", ranges, 64, {})
         assert [fp.seqs for fp in found] == ranges
         for seqs, fp in zip(ranges, found, strict=True):
             assert (fp.width, list(fp.counts), list(fp.hashes)) == python_fingerprint(seqs, 64)
@@ -218,7 +222,7 @@ async def test_sql_fingerprint_equals_the_python_reference(setup: Setup, case: s
 async def test_fetch_reads_exactly_the_ranges(setup: Setup) -> None:
     ranges = FINGERPRINT_CASES["adjacent-and-gaps"][:3]
     for store in (setup.a, setup.b):
-        found = await fetch_records(list(store.pools.shards), "us/n1", ranges)
+        found = await fetch_records(list(store.pools.shards), "us/n1", ranges, {})
         assert [r.seq for r in found] == [*range(1, 1501), 2000]
         assert {(r.event_id, r.digest) for r in found if r.seq == 2000} == {
             ("evt-02000", _digest("us-2000"))
@@ -245,6 +249,39 @@ async def test_same_records_in_other_orders_do_not_diverge(setup: Setup) -> None
     report = json.loads(await setup.resources.store("eu").get(pair.report_key))
     assert report["differing_keys"] == 0
     assert [s["divergences"] for s in report["streams"]] == [[], []]
+
+
+async def test_a_region_that_expired_first_does_not_diverge(setup: Setup) -> None:
+    # Region b (us) expires acme below hlc 2000; region a (eu) has not yet: the check compares
+    # above the higher horizon of the two, so nothing diverges.
+    horizon = 2_000
+    ring = list(setup.b.pools.shards)
+    await record_horizon(ring, "acme", horizon, 0)
+    for pool in ring:
+        after: str | None = START
+        while after is not None:
+            expiry = await expire_batch(
+                pool, ring, setup.resources.store("us"), "acme", horizon, after, 500, forget_nothing
+            )
+            after = expiry.next_after
+    try:
+        result = await run_check(setup, GeoDivergenceInput())
+
+        [pair] = result.pairs
+        assert pair.differing_keys == 0
+        kept = {
+            "eu/n1": sum(r.hlc >= horizon for r in EU),
+            "us/n1": sum(r.hlc >= horizon for r in US),
+        }
+        assert kept["us/n1"] < US_RECORDS
+        summary = {s.stream: (s.records_a, s.records_b) for s in pair.streams}
+        assert summary == {stream: (n, n) for stream, n in kept.items()}
+    finally:
+        # Back to the state the other tests expect: no horizon, every record applied again
+        # (the apply is order-independent, I3).
+        for pool in ring:
+            await pool.execute("DELETE FROM retention_horizons")
+        await apply_in_batches(setup.b, [*EU, *US], 500, None)
 
 
 async def test_check_names_exactly_the_divergent_records(setup: Setup) -> None:

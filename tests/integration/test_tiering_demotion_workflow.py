@@ -1,7 +1,7 @@
 """DemotionWorkflow on the embedded Temporal server with the tiering queue's real activities:
 a tenant's bodies in two regions (us packs on S3/moto, eu on GCS/fake-gcs-server) all end cold
-and read back byte-identical, and `geoledger tier schedule` creates the tenant's schedule once
-and then updates it."""
+and read back byte-identical, records past the tenant's retention are expired first, and
+`geoledger tier schedule` creates the tenant's schedule once and then updates it."""
 
 from __future__ import annotations
 
@@ -19,9 +19,14 @@ from typer.testing import CliRunner
 from cli.tier import tier_app
 from ledger import search_attributes
 from ledger.config import Settings
+from ledger.hlc import hlc_pack
+from ledger.retention import DAY_MS
+from ledger.tier_policy import TierPolicyOverride
 from storage.dedup import DedupStore, migrate_region
 from storage.objectstore import open_object_store
 from storage.tiering.dictionaries import DictionaryStore
+from storage.tiering.horizons import read_horizons
+from storage.tiering.policy_store import set_fields
 from tests.conftest import RunningStack
 from tests.integration.test_dedup_helpers import fresh_region
 from tests.integration.test_tiering_demotion import (
@@ -114,6 +119,41 @@ async def test_every_body_ends_cold_and_reads_back_byte_identical(setup: Setup) 
             row = rows[each.event_id]
             assert row["body_tier"] == 2, (name, each.event_id)
             assert await read_back(row, store, dictionaries) == each.event
+
+
+async def test_the_demotion_first_expires_what_is_past_retention(setup: Setup) -> None:
+    owner = tenant(f"t-{uuid.uuid4().hex[:12]}")
+    # Retention 380 days: the first half (400 days old) expires, the rest is demoted.
+    ages = [400] * 5 + [365] * 5
+    records = [
+        signed_record(
+            owner, f"evt-{n:03d}", age, hlc=hlc_pack(AS_OF_MS - age * DAY_MS, n), seq=n + 1
+        )
+        for n, age in enumerate(ages)
+    ]
+    for region in setup.settings.regions.values():
+        async with await DedupStore.open(region) as dedup:
+            await dedup.apply(records)
+            await set_fields(
+                dedup.pools.control, owner.tenant_id, TierPolicyOverride(retention_days=380)
+            )
+
+    handle = await start_demotion(setup.client, owner.tenant_id, AS_OF_MS, 0, setup.task_queue)
+    status: DemotionStatus = await handle.result()
+
+    regions = len(setup.settings.regions)
+    assert status.done and status.last_error is None
+    assert status.totals.expired == 5 * regions
+    assert (status.totals.to_warm, status.totals.to_cold) == (5 * regions,) * 2
+    horizon = hlc_pack(AS_OF_MS - 380 * DAY_MS)
+    for name, region in setup.settings.regions.items():
+        async with await DedupStore.open(region) as dedup:
+            rows = {}
+            for shard in dedup.pools.shards:
+                rows |= await rows_of(shard, owner)
+                assert (await read_horizons([shard]))[owner.tenant_id] == horizon, name
+        assert sorted(rows) == [f"evt-{n:03d}" for n in range(5, 10)], name
+        assert {row["body_tier"] for row in rows.values()} == {2}, name
 
 
 async def test_a_throttled_demotion_pauses_and_takes_a_new_rate(setup: Setup) -> None:

@@ -25,6 +25,10 @@ earlier rivals (records of another node with earlier hlcs for the same keys: eve
 displaced into dedup_copies). For the last three, a raw upsert can only skip the rows, so those
 ratios compare the apply with the cheapest statement that touches the keys.
 
+`--horizons` gives every tenant a retention horizon (migration 0007) below all of its records:
+the apply then looks the horizons up and checks each record against them, refusing none, which is
+what a store whose tenants all have a retention pays over one whose tenants have none.
+
 Figures are per record: the client's wall time and the CPU of every PostgreSQL process (/proc).
 """
 
@@ -61,6 +65,8 @@ COLUMNS = [
 ]  # fmt: skip
 COPY_COLUMNS = ["tenant_id", "event_id", "region", "node", "seq", "hlc", "digest"]
 TEMPLATE = "bench_dedup_template"
+TENANTS = 16
+"""Tenants the keys are spread over."""
 PREFILL_CHUNK = 50_000
 
 RAW_UPSERT = """
@@ -80,7 +86,7 @@ def make_records(first: int, count: int, *, seed: bytes, node: str, hlc0: int) -
         h = hashlib.sha256(seed + i.to_bytes(8, "big")).digest()
         records.append(
             DedupRecord(
-                tenant_id=f"t{h[0] % 16:02d}",
+                tenant_id=f"t{h[0] % TENANTS:02d}",
                 event_id=h[1:17].hex(),
                 hlc=hlc0 + i,
                 region="us",
@@ -215,8 +221,9 @@ def columns(records: Sequence[DedupRecord]) -> list[list[Any]]:
     return [[r[i] for r in rows] for i in range(len(COLUMNS))]
 
 
-async def prefill(postgres: EmbeddedPostgres, count: int) -> None:
-    """The template: a migrated shard with `count` winners and count/50 copies, vacuumed."""
+async def prefill(postgres: EmbeddedPostgres, count: int, horizons: bool) -> None:
+    """The template: a migrated shard with `count` winners and count/50 copies, vacuumed; with
+    `horizons`, every tenant has a retention horizon below all of its records."""
     conn = await asyncpg.connect(postgres.dsn())
     try:
         await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
@@ -238,6 +245,12 @@ async def prefill(postgres: EmbeddedPostgres, count: int) -> None:
                 for r in chunk[::50]
             ]
             await conn.copy_records_to_table("dedup_copies", records=rivals, columns=COPY_COLUMNS)
+        if horizons:
+            await conn.executemany(
+                "INSERT INTO retention_horizons (tenant_id, horizon_hlc, as_of_ms) "
+                "VALUES ($1, 0, 0)",
+                [(f"t{tenant:02d}",) for tenant in range(TENANTS)],
+            )
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
@@ -305,7 +318,7 @@ async def measure(bench: Bench, total: int, size: int) -> None:
 
 async def run(postgres: EmbeddedPostgres, args: argparse.Namespace, state: Path) -> None:
     started = time.perf_counter()
-    await prefill(postgres, args.prefill)
+    await prefill(postgres, args.prefill, args.horizons)
     await postgres.ensure_databases(["bench_dedup_control"])
     control_dsn = postgres.dsn("bench_dedup_control")
     base = load_settings(_config_file(postgres.port, state)).region("us")
@@ -336,6 +349,9 @@ def main() -> int:
         type=lambda text: [int(x) for x in text.split(",")],
         default=[100, 1000],
         help="batch sizes, comma-separated",
+    )
+    parser.add_argument(
+        "--horizons", action="store_true", help="give every tenant a retention horizon"
     )
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="bench-dedup-"))

@@ -21,6 +21,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0003_shard_dedup.sql",
         "0004_shard_dedup_apply_function.sql",
         "0006_shard_body_tiers.sql",
+        "0007_shard_retention_horizons.sql",
     ]
 
 
@@ -38,6 +39,7 @@ def test_each_table_of_the_design_is_created_by_its_target() -> None:
     for relation in ("TABLE dedup_events", "TABLE dedup_copies", "VIEW dedup_conflicts"):
         assert f"CREATE {relation}" in shard
     assert "CREATE TABLE applied_positions" in shard
+    assert "CREATE TABLE retention_horizons" in shard
 
 
 def test_checksums_are_sha256_of_the_text() -> None:

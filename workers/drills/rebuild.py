@@ -23,6 +23,7 @@ from storage.geo.diff import Divergence, diff_records, fetch_records
 from storage.geo.fingerprint import fingerprint_ranges
 from storage.keys import KeyCache, KeyRegistry
 from storage.objectstore import ObjectStore, open_object_store
+from storage.tiering.horizons import higher_horizons, read_horizons
 from workers.drills.scratch_databases import create_scratch_region, drop_scratch_region
 
 MANIFESTS_PER_LISTING = 100
@@ -187,16 +188,21 @@ async def _compare(
     whole = [SeqRange(lo=1, hi=upto)]
     live_shards = [live.pools.shards[i] for i in range(live.route.ring_size)]
     scratch_shards = [scratch.pools.shards[i] for i in range(scratch.route.ring_size)]
-    [in_live] = await fingerprint_ranges(live_shards, stream, whole, 1)
-    [in_scratch] = await fingerprint_ranges(scratch_shards, stream, whole, 1)
+    # A scratch store rebuilt from the WAL holds what the live one expired: compare above the
+    # live store's retention horizons (the higher of the two, the scratch one having none).
+    horizons = higher_horizons(
+        [await read_horizons(live_shards), await read_horizons(scratch_shards)]
+    )
+    [in_live] = await fingerprint_ranges(live_shards, stream, whole, 1, horizons)
+    [in_scratch] = await fingerprint_ranges(scratch_shards, stream, whole, 1, horizons)
     result.records_compared = sum(in_live.counts)
     if in_live == in_scratch:
         return
     for lo in range(1, upto + 1, MAX_DIFF_SEQS):
         chunk = [SeqRange(lo=lo, hi=min(upto, lo + MAX_DIFF_SEQS - 1))]
         differences = diff_records(
-            await fetch_records(live_shards, stream, chunk),
-            await fetch_records(scratch_shards, stream, chunk),
+            await fetch_records(live_shards, stream, chunk, horizons),
+            await fetch_records(scratch_shards, stream, chunk, horizons),
         )
         result.differing += len(differences)
         result.sample += [_describe(d) for d in differences[: 20 - len(result.sample)]]

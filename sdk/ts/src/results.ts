@@ -23,6 +23,7 @@ export const Reason = {
   KEY_TENANT_MISMATCH: "key.tenant_mismatch",
   KEY_REVOKED: "key.revoked",
   SIGNATURE_INVALID: "signature.invalid",
+  RETENTION_EXPIRED: "retention.expired",
   INTERNAL: "internal",
 } as const;
 

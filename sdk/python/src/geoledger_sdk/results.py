@@ -29,6 +29,7 @@ class Reason(StrEnum):
     KEY_TENANT_MISMATCH = "key.tenant_mismatch"
     KEY_REVOKED = "key.revoked"
     SIGNATURE_INVALID = "signature.invalid"
+    RETENTION_EXPIRED = "retention.expired"
     INTERNAL = "internal"
 
 
