@@ -48,8 +48,12 @@ DAY_MS = 86_400_000
 PackRecorder = Callable[[str, str, Mapping[str, int]], Awaitable[None]]
 """Records (tenant, pack id, blobs per dictionary id) of a pack just made durable."""
 
+CRASH_AFTER_WARM_UPDATE = "tier-demote-warm-updated"
+"""Crash point: a batch's rows hold their warm blobs, the batch has not returned."""
 CRASH_AFTER_PACK_WRITTEN = "tier-demote-pack-written"
 """Crash point: the pack is durable, no row points at it yet."""
+CRASH_AFTER_COLD_UPDATE = "tier-demote-cold-updated"
+"""Crash point: the rows point at their pack, the batch has not returned."""
 
 
 def leaves_tier_by_ms(ttl_days: int, as_of_ms: int) -> int:
@@ -108,6 +112,7 @@ async def demote_to_warm(
             )
         blobs.append(encoded.blob)
     moved = await move_to_warm(db, tenant, rows, blobs) if rows else set()
+    crash_point(CRASH_AFTER_WARM_UPDATE)
     TIER_DEMOTIONS.labels("hot", "warm").inc(len(moved))
     return DemotionBatch(
         read=len(rows),
@@ -173,6 +178,7 @@ async def demote_to_cold(
     await record_pack(tenant, built.pack_id, {i: n for i, n in needed.items() if i is not None})
     locations = [entry.location for entry in built.entries]
     moved = await move_to_cold(db, tenant, built.pack_id, packed, locations)
+    crash_point(CRASH_AFTER_COLD_UPDATE)
     TIER_DEMOTIONS.labels("warm", "cold").inc(len(moved))
     return DemotionBatch(
         read=len(packed),
