@@ -1,29 +1,38 @@
 """`geoledger demo`: the main job on the embedded stack, told as a story.
 
-Both regions ingest signed events, CRR ships and replays both ways, the regions converge, and the
-divergence check finds nothing; the stack and its processes keep running for the web UI.
+Both regions ingest signed events, CRR ships and replays both ways, the regions converge; the
+demo tenant's bodies are demoted into all three tiers (a first batch to cold, a second to warm, a
+third stays hot) and get their demotion schedule; the divergence check finds nothing; the stack
+and its processes keep running for the web UI.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.table import Table
+from temporalio.client import Client
 
 from cli.common import ConfigOption, ExitCode, console, fail, settings_from, temporal_client
+from cli.tier_status import print_status
 from ledger.config import Settings
 from ledger.keys import key_id_for
 from ledger.stream_id import StreamId
 from storage.embedded.errors import StackError
 from storage.embedded.stack import EmbeddedStack
-from workers import demo_story
+from workers import demo_story, demo_tiers
 from workers.crr_control import start_crr
 from workers.geo_check import run_geo_check
 from workers.smoke import run_smoke, smoke_workflow_id
+from workflows.demotion import demotion_workflow_id
 
 EVENTS_PER_REGION = {"us": 2000, "eu": 1500}
+# The later batches, which end in warm and hot: small, the tiers only need to be seen.
+LATER_EVENTS_PER_REGION = {"us": 200, "eu": 150}
 
 
 def demo(config: ConfigOption = None) -> None:
@@ -62,21 +71,22 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     await start_crr(client, settings)
     tally = demo_story.IngestTally()
     run = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    key_id = key_id_for(private_key.public_key())
-    for region, count in EVENTS_PER_REGION.items():
-        if region not in settings.regions:
-            continue
-        node = settings.region(region).nodes[0]
-        lines = demo_story.demo_events(private_key, key_id, run, region, count)
-        with console.status(f"sending {len(lines)} events to {region}"):
-            results = await demo_story.send(f"http://{node.host}:{node.port}", lines)
-        tally.add(region, str(StreamId(region, node.name)), results)
-        console.print(f"  {region}: {dict(tally.by_region[region])}")
-    with console.status("waiting for every region to apply every stream"):
-        waited = await demo_story.wait_converged(settings, tally.last_seq)
-    console.print(f"  converged {waited:.1f}s after the last acknowledgement")
+    await _ingest(settings, private_key, run, EVENTS_PER_REGION, tally)
 
-    console.rule("5. geo-divergence check")
+    console.rule("5. tiering: bodies demoted hot -> warm -> cold on a clock set days ahead")
+    policy = demo_tiers.file_policy(settings, demo_story.DEMO_TENANT)
+    await demo_tiers.compress_bodies(settings, demo_story.DEMO_TENANT)
+    await _demote(client, settings, "to cold", demo_tiers.past_warm_ttl_ms(policy))
+    await _ingest(settings, private_key, f"{run}-warm", LATER_EVENTS_PER_REGION, tally)
+    await _demote(client, settings, "to warm", demo_tiers.past_hot_ttl_ms(policy))
+    await _ingest(settings, private_key, f"{run}-hot", LATER_EVENTS_PER_REGION, tally)
+    created = await demo_tiers.schedule_demotion(client, settings, demo_story.DEMO_TENANT)
+    schedule_id = demotion_workflow_id(demo_story.DEMO_TENANT)
+    console.print(f"  schedule {schedule_id} {'created' if created else 'updated'}")
+    console.print(f"  $ geoledger tier status --tenant {demo_story.DEMO_TENANT}")
+    print_status(await demo_tiers.status_of(client, settings, demo_story.DEMO_TENANT))
+
+    console.rule("6. geo-divergence check")
     geo = await run_geo_check(client)
     console.print(f"  divergent keys: {geo.differing_keys} (workflow {geo.workflow_id})")
 
@@ -85,7 +95,44 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     console.rule("done")
     console.print(f"Temporal web UI: {ui}")
     console.print(f"  smoke run:     {ui}/{smoke_id}")
+    schedules = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/schedules"
+    console.print(f"  tier schedule: {schedules}/{schedule_id}")
     console.print("The stack, nodes and workers keep running; `make down` stops them all.")
+
+
+async def _ingest(
+    settings: Settings,
+    private_key: Ed25519PrivateKey,
+    prefix: str,
+    counts: dict[str, int],
+    tally: demo_story.IngestTally,
+) -> None:
+    """Send each region its events (ids starting with `prefix`) and wait until every region has
+    applied every stream."""
+    key_id = key_id_for(private_key.public_key())
+    for region, count in counts.items():
+        if region not in settings.regions:
+            continue
+        node = settings.region(region).nodes[0]
+        lines = demo_story.demo_events(private_key, key_id, prefix, region, count)
+        with console.status(f"sending {len(lines)} events to {region}"):
+            results = await demo_story.send(f"http://{node.host}:{node.port}", lines)
+        tally.add(region, str(StreamId(region, node.name)), results)
+        console.print(f"  {region}: {dict(tally.by_region[region])}")
+    with console.status("waiting for every region to apply every stream"):
+        waited = await demo_story.wait_converged(settings, tally.last_seq)
+    console.print(f"  converged {waited:.1f}s after the last acknowledgement")
+
+
+async def _demote(client: Client, settings: Settings, what: str, as_of_ms: int) -> None:
+    as_of = datetime.fromtimestamp(as_of_ms / 1000, UTC).strftime("%Y-%m-%d")
+    with console.status(f"demoting {what} (as of {as_of})"):
+        status = await demo_tiers.demote(client, settings, demo_story.DEMO_TENANT, as_of_ms)
+    totals = status.totals
+    console.print(
+        f"  {demotion_workflow_id(demo_story.DEMO_TENANT)} as of {as_of}: {totals.to_warm} "
+        f"bodies to warm, {totals.to_cold} to cold in {totals.packs} pack(s)"
+    )
 
 
 def _print_summary(summary: demo_story.DemoSummary) -> None:

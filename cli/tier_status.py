@@ -40,7 +40,7 @@ def status(
     if json_output:
         print_json(as_json(result))
     else:
-        _print(result)
+        print_status(result)
     if result.unavailable and not result.tenants:
         fail(f"no region answered: {result.unavailable}", ExitCode.UNAVAILABLE)
 
@@ -111,7 +111,8 @@ def _time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _print(result: TierStatus) -> None:
+def print_status(result: TierStatus) -> None:
+    """The tables and lines `geoledger tier status` prints (also shown by `geoledger demo`)."""
     for name, reason in result.unavailable.items():
         console.print(f"[yellow]region {name} unavailable:[/yellow] {reason}", highlight=False)
     if result.schedules_unavailable:
