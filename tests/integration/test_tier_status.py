@@ -36,7 +36,6 @@ from workflows.demotion import demotion_workflow_id
 pytestmark = pytest.mark.timeout(120)
 
 runner = CliRunner()
-NOW_MS = int(time.time() * 1000)
 BODY = "ledger line " * 100  # compresses well: warm and cold blobs are zstd frames
 PACK_ID = "0123456789abcdef0123456789abcdef"
 WARM = (
@@ -59,13 +58,16 @@ def settings(config: Path) -> Settings:
     return load_settings(config)
 
 
-async def put_rows(settings: Settings, region: str, tenant: str) -> dict[str, int]:
-    """Three hot rows (one 10 days old: 3 days past the hot TTL of 7), two warm, one cold; the
-    stored bytes of each tier."""
+async def put_rows(
+    settings: Settings, region: str, tenant: str, now_ms: int | None = None
+) -> dict[str, int]:
+    """Three hot rows (one 10 days old at `now_ms`, the wall clock by default: 3 days past the hot
+    TTL of 7), two warm, one cold; the stored bytes of each tier."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     days = {"h1": 1, "h2": 2, "h3": 10, "w1": 20, "w2": 30, "c1": 200}
     records = [
         record(e, hlc=i + 1, seq=i + 1, content=BODY, tenant_id=tenant,
-               accepted_at_ms=NOW_MS - days[e] * DAY_MS)
+               accepted_at_ms=now_ms - days[e] * DAY_MS)
         for i, e in enumerate(days)
     ]  # fmt: skip
     async with await DedupStore.open(settings.region(region)) as store:
@@ -158,10 +160,11 @@ async def delete_schedule(settings: Settings, schedule_id: str) -> None:
 
 async def test_sampler_exports_the_gauges(settings: Settings) -> None:
     tenant = f"ts-{uuid.uuid4().hex[:8]}"
-    stored = await put_rows(settings, "eu", tenant)
+    now_ms = int(time.time() * 1000)
+    stored = await put_rows(settings, "eu", tenant, now_ms)
     resources = RegionResources(settings)
     try:
-        await TierSampler(settings, resources).sample_region("eu", NOW_MS)
+        await TierSampler(settings, resources).sample_region("eu", now_ms)
     finally:
         await resources.close()
 
