@@ -6,7 +6,8 @@ activities/tiering_models.py).
 An expiry batch first records the tenant's horizon (ledger/retention.py) on every shard of the
 region - idempotent, it only ever rises - so the horizon is in force everywhere the dedup apply
 could insert before anything below it is deleted; a policy without retention or under legal hold
-records and deletes nothing.
+records and deletes nothing. After the final batch of the region's last shard, the tenant's
+packs that still hold an expired blob are rewritten without it (storage.tiering.pack_rewrite).
 
 A batch heartbeats its checkpoint; a retried attempt resumes from the last one heartbeated. A
 batch commits in one statement after its next tier holds every body, so a retry repeats at most
@@ -43,6 +44,7 @@ from ledger.tier_policy import TierPolicy, merge_policy
 from storage.dedup.routing import Phase
 from storage.dedup.store import DedupStore
 from storage.objectstore import ObjectStore
+from storage.tiering.cold_class import pack_storage_class
 from storage.tiering.demote import DemotionBatch, demote_to_cold, demote_to_warm
 from storage.tiering.dictionaries import Dictionary, DictionaryStore
 from storage.tiering.dictionary_records import (
@@ -53,6 +55,7 @@ from storage.tiering.dictionary_records import (
 from storage.tiering.errors import BodyDecodeError, BodyIntegrityError
 from storage.tiering.expire import ExpiryBatch, expire_batch
 from storage.tiering.horizons import record_horizon
+from storage.tiering.pack_rewrite import PackRewrites, rewrite_packs
 from storage.tiering.policy_store import get_override
 
 _T = TypeVar("_T")
@@ -164,7 +167,29 @@ class TieringActivities:
             ),
             details=lambda: after,
         )
-        return ExpireBatchResult(**vars(batch), horizon_hlc=horizon)
+        rewrites = PackRewrites()
+        if batch.next_after is None and request.shard == len(ring) - 1:
+            # The region's last shard is done, so every shard's expired rows are gone: the
+            # packs can be judged against the rows that remain.
+            rewrites = await with_heartbeats(
+                rewrite_packs(
+                    ring,
+                    self._resources.store(request.region),
+                    request.tenant,
+                    horizon,
+                    pack_storage_class(policy, self._resources.store(request.region)),
+                    partial(record_pack_dictionaries, dedup.pools.control),
+                    partial(forget_pack_dictionaries, dedup.pools.control),
+                ),
+                details=lambda: after,
+            )
+        return ExpireBatchResult(
+            **{**vars(batch), "packs": batch.packs + rewrites.deleted},
+            horizon_hlc=horizon,
+            packs_rewritten=rewrites.rewritten,
+            blobs_dropped=rewrites.dropped,
+            packs_archived=rewrites.archived,
+        )
 
     async def _current_dictionary(
         self, dedup: DedupStore, region: str, tenant: str, policy: TierPolicy

@@ -90,7 +90,10 @@ class ExpireBatchInput(BaseModel):
 class ExpireBatchResult(BaseModel):
     """What a batch deleted (storage.tiering.expire.ExpiryBatch), the horizon it deleted below
     (None: the policy deletes nothing - no retention, or a legal hold) and where the next one
-    starts (`next_after` None when the shard has nothing left)."""
+    starts (`next_after` None when the shard has nothing left). The region's last batch also
+    says what the pack rewrite did (storage.tiering.pack_rewrite.PackRewrites): packs
+    rewritten, expired blobs dropped, archived packs left for a later run (`packs` counts the
+    old packs deleted too)."""
 
     scanned: int
     winners: int
@@ -98,3 +101,6 @@ class ExpireBatchResult(BaseModel):
     packs: int
     horizon_hlc: int | None
     next_after: str | None
+    packs_rewritten: int = 0
+    blobs_dropped: int = 0
+    packs_archived: int = 0

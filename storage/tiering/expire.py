@@ -7,8 +7,8 @@ batch walks the tenant's winners in key order from a keyset checkpoint (like dem
 1. deletes the cold packs of the page's expired winners that no winner at or above the horizon
    still points at, on any shard of the region (a re-sharding may have split a pack's rows),
    then what the control database recorded of them (`forget_packs`: the dictionaries their
-   blobs needed); whole packs only: a pack that still holds a live body keeps its dead blobs
-   until the last one expires (packs are not rewritten);
+   blobs needed); whole packs only: a pack that still holds a live body is rewritten without
+   its dead blobs once every shard's batches are done (storage/tiering/pack_rewrite.py);
 2. then, in one statement, deletes the page's winners below the horizon (hot, warm or cold
    alike: the row is the index of its body) and every copy below the horizon whose event id falls
    in the page's key range (a copy may outlive its key's winner and expire later).

@@ -42,7 +42,7 @@ from storage.tiering.pack_reader import read_blob
 from tests.conftest import RunningStack
 from tests.integration.objectstore_support import open_fresh_store
 from tests.integration.test_dedup_helpers import fresh_region
-from tests.integration.tiering_support import make_cold, make_warm
+from tests.integration.tiering_support import OneRegion, make_cold, make_warm
 from tests.support.tenants import TestTenant as Owner
 from tests.support.tenants import tenant
 
@@ -150,7 +150,8 @@ async def test_expiry_deletes_every_tier_and_only_packs_nobody_needs(
     for record in old[3:6]:
         await make_warm(shard, record)
     dead_pack = await make_cold(shard, store, old[6:9])
-    # A pack shared by an expired body and a live one stays whole (packs are not rewritten).
+    # A pack shared by an expired body and a live one outlives the batches; the rewrite after
+    # them drops the dead blob (tests/integration/test_tiering_pack_rewrite.py).
     shared_pack = await make_cold(shard, store, [old[9], new[0]])
     control = await asyncpg.connect(region.control_dsn)
     try:
@@ -216,19 +217,6 @@ async def test_late_replay_of_an_expired_record_changes_nothing_and_is_reported(
         assert (await dedup.applied_positions())["us/n1"] == 4
 
 
-class _Resources:
-    """The one region's store and dedup store, whatever region is asked for."""
-
-    def __init__(self, dedup: DedupStore, store: ObjectStore) -> None:
-        self._dedup, self._store = dedup, store
-
-    async def dedup(self, region: str) -> DedupStore:
-        return self._dedup
-
-    def store(self, region: str) -> ObjectStore:
-        return self._store
-
-
 def with_tenant_policy(settings: Settings, owner: Owner, policy: TenantPolicy) -> Settings:
     return settings.model_copy(update={"tenants": {owner.tenant_id: policy}})
 
@@ -244,7 +232,7 @@ async def test_legal_hold_keeps_everything_until_lifted(
     lifted = TenantPolicy(retention_days=RETENTION_DAYS, legal_hold=False)
     async with await DedupStore.open(region) as dedup:
         await dedup.apply(records)
-        resources = _Resources(dedup, store)
+        resources = OneRegion(dedup, store)
 
         settings = running_stack.settings
         on_hold = TieringActivities(with_tenant_policy(settings, owner, held), resources)

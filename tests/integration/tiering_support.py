@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger.event_wire import parse_signed_event
 from ledger.record import WalRecord
-from storage.dedup import DedupRecord
+from storage.dedup import DedupRecord, DedupStore
 from storage.dedup.from_wal import dedup_record_from
 from storage.objectstore import ObjectStore
 from storage.tiering.codec import encode
@@ -89,3 +89,17 @@ async def stored_record(shard: Any, tenant_id: str, event_id: str) -> DedupRecor
     return DedupRecord(
         **{**dict(row), "event": bytes(row["event"]), "digest": bytes(row["digest"])}
     )
+
+
+class OneRegion:
+    """The tiering activities' resources (activities.tiering.TieringResources) of one region's
+    dedup store and object store, whatever region is asked for."""
+
+    def __init__(self, dedup: DedupStore, store: ObjectStore) -> None:
+        self._dedup, self._store = dedup, store
+
+    async def dedup(self, region: str) -> DedupStore:
+        return self._dedup
+
+    def store(self, region: str) -> ObjectStore:
+        return self._store
