@@ -8,13 +8,19 @@ Frames state their content size and dictionary and carry zstd's checksum, so `de
 body larger than its caller's bound before decompressing, and a damaged frame gives an error,
 never other bytes. The header byte itself is not protected (a 0x01 turned 0x00 reads as a raw
 body): the integrity of a whole blob is the SHA-256 its reader checks before decoding (I5).
+
+Building a zstd context costs about as much as compressing a small body, so each thread keeps the
+ones it built, per (level, dictionary) for compression and per dictionary for decompression:
+zstandard's objects may not be shared between threads, and one call at a time uses each.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import zstandard
 
@@ -55,14 +61,7 @@ def encode_raw(body: bytes) -> EncodedBody:
 def encode(body: bytes, level: int, dictionary: Dictionary | None) -> EncodedBody:
     """The blob of `body`: a zstd frame at `level` (with `dictionary` when given), or the raw
     body when that frame plus its header would not be smaller than the raw form."""
-    compressor = zstandard.ZstdCompressor(
-        level=level,
-        dict_data=dictionary.zstd if dictionary is not None else None,
-        write_checksum=True,
-        write_content_size=True,
-        write_dict_id=True,
-    )
-    frame = compressor.compress(body)
+    frame = _compressor(level, dictionary).compress(body)
     if dictionary is not None:
         header = bytes([BodyCodec.ZSTD_DICT]) + bytes.fromhex(dictionary.dict_id)
         encoded = EncodedBody(header + frame, BodyCodec.ZSTD_DICT, dictionary.dict_id)
@@ -121,12 +120,8 @@ def _dictionary_id(blob: bytes) -> str:
 
 def _decompress(frame: bytes, dictionary: Dictionary | None, max_body_bytes: int) -> bytes:
     _check_frame_header(frame, dictionary, max_body_bytes)
-    if dictionary is not None:
-        decompressor = zstandard.ZstdDecompressor(dict_data=dictionary.zstd)
-    else:
-        decompressor = zstandard.ZstdDecompressor()
     try:
-        return decompressor.decompress(frame, allow_extra_data=False)
+        return _decompressor(dictionary).decompress(frame, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise CorruptFrameError(str(exc)) from None
 
@@ -152,3 +147,49 @@ def _check_frame_header(frame: bytes, dictionary: Dictionary | None, max_body_by
         )
     if parameters.content_size > max_body_bytes:
         raise BodyTooLargeError(parameters.content_size, max_body_bytes)
+
+
+CONTEXTS_PER_THREAD = 32
+"""How many compressors (and as many decompressors) a thread keeps; past that it starts over, so
+a long-lived worker that met many tenants' dictionaries holds only the recent ones."""
+
+_contexts = threading.local()
+
+
+def _compressor(level: int, dictionary: Dictionary | None) -> zstandard.ZstdCompressor:
+    """This thread's compressor for `level` and `dictionary`, built on first use."""
+    cache = _thread_cache("compressors")
+    key = (level, dictionary.dict_id if dictionary is not None else None)
+    compressor = cache.get(key)
+    if compressor is None:
+        compressor = zstandard.ZstdCompressor(
+            level=level,
+            dict_data=dictionary.zstd if dictionary is not None else None,
+            write_checksum=True,
+            write_content_size=True,
+            write_dict_id=True,
+        )
+        cache[key] = compressor
+    return compressor
+
+
+def _decompressor(dictionary: Dictionary | None) -> zstandard.ZstdDecompressor:
+    """This thread's decompressor for `dictionary` (None: plain frames), built on first use."""
+    cache = _thread_cache("decompressors")
+    key = dictionary.dict_id if dictionary is not None else None
+    decompressor = cache.get(key)
+    if decompressor is None:
+        if dictionary is not None:
+            decompressor = zstandard.ZstdDecompressor(dict_data=dictionary.zstd)
+        else:
+            decompressor = zstandard.ZstdDecompressor()
+        cache[key] = decompressor
+    return decompressor
+
+
+def _thread_cache(name: str) -> dict[Any, Any]:
+    cache: dict[Any, Any] | None = getattr(_contexts, name, None)
+    if cache is None or len(cache) >= CONTEXTS_PER_THREAD:
+        cache = {}
+        setattr(_contexts, name, cache)
+    return cache

@@ -14,6 +14,16 @@ pack written without its UPDATE holds copies nobody points at, and the next run 
 same pack (same rows, same bytes, same content id), which put_if_absent finds already there.
 Rows whose winner or tier changed after they were read are skipped (storage/tiering/demotion_rows).
 
+Each body is checked once per move, each new copy proven once, and no more:
+- check_body before hot -> warm: the hot body must be the signed event its digest names before
+  any copy of it is made (the digest is what the dedup decision was made on);
+- decoding the warm blob back and comparing bytes: the encoder's output is the only copy once the
+  hot body is gone, so it is proven before the UPDATE drops the body;
+- check_body on the decoded warm blob before warm -> cold: the blob sat in the shard since and a
+  damaged codec header reads as another body, which zstd's checksum does not catch;
+- the pack's read-back (write_pack): the SAME blob bytes are packed, so comparing the stored pack's
+  SHA-256 with the built one proves every blob without decoding any of them again.
+
 TTLs count from a row's accepted_at_ms up to `as_of_ms`, an explicit argument (the injectable
 clock). Each batch returns its counts and the checkpoint the next batch starts from.
 """

@@ -7,6 +7,14 @@ needed and a resumed walk reads nothing twice. An UPDATE touches a row only whil
 the winner (region, node, seq) and the tier that were read; a row changed meanwhile (an earlier
 record displaced the winner, which the trigger makes hot again, or another run moved it) is left
 as it is and reported as not moved.
+
+Each UPDATE is driven from its batch: the batch's rows are joined to dedup_events on the full
+primary key with the tenant a column of the batch, so dedup_events has no condition of its own and
+the planner's choice rests on the table's physical size, not on statistics (a lookup by key per
+row of the batch, or on a small shard one pass over it). With the tenant as a constant, a shard
+that no ANALYZE had seen yet (a bulk load) estimated one matching row and ran a nested loop over
+all of the tenant's rows in the tier: ~1 s for a 500-row batch instead of ~35 ms
+(tests/integration/test_tiering_demotion_plan.py checks the plan on such a shard).
 """
 
 from __future__ import annotations
@@ -34,24 +42,29 @@ LIMIT $5
 SELECT_HOT = _SELECT.format(body="event")
 SELECT_WARM = _SELECT.format(body="warm_body")
 
+# The batch's tenant is one column of the batch (`_TENANT_COLUMN`), not a constant the planner
+# could push down to dedup_events: as a constant it becomes a scan of all of the tenant's rows.
+_TENANT_COLUMN = "array_fill($1::text, ARRAY[cardinality({event_ids}::text[])])"
 _SAME_WINNER = """
-WHERE d.tenant_id = $1 AND d.event_id = m.event_id AND d.region = m.region
+WHERE d.tenant_id = m.tenant_id AND d.event_id = m.event_id AND d.region = m.region
   AND d.node = m.node AND d.seq = m.seq AND d.body_tier = {tier}
 RETURNING d.event_id
 """
 TO_WARM = f"""
 UPDATE dedup_events AS d
 SET body_tier = {WARM}, event = NULL, warm_body = m.blob
-FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])
-    AS m(event_id, region, node, seq, blob)
+FROM unnest({_TENANT_COLUMN.format(event_ids="$2")},
+            $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])
+    AS m(tenant_id, event_id, region, node, seq, blob)
 {_SAME_WINNER.format(tier=HOT)}"""
 TO_COLD = f"""
 UPDATE dedup_events AS d
 SET body_tier = {COLD}, warm_body = NULL, cold_pack_id = $2, cold_offset = m.blob_offset,
     cold_length = m.blob_length, cold_sha256 = m.blob_sha256
-FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[],
+FROM unnest({_TENANT_COLUMN.format(event_ids="$3")},
+            $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[],
             $9::bytea[])
-    AS m(event_id, region, node, seq, blob_offset, blob_length, blob_sha256)
+    AS m(tenant_id, event_id, region, node, seq, blob_offset, blob_length, blob_sha256)
 {_SAME_WINNER.format(tier=WARM)}"""
 
 
