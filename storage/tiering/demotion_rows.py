@@ -42,9 +42,9 @@ LIMIT $5
 SELECT_HOT = _SELECT.format(body="event")
 SELECT_WARM = _SELECT.format(body="warm_body")
 
-# The batch's tenant is one column of the batch (`_TENANT_COLUMN`), not a constant the planner
+# The batch's tenant is one column of the batch (`TENANT_COLUMN`), not a constant the planner
 # could push down to dedup_events: as a constant it becomes a scan of all of the tenant's rows.
-_TENANT_COLUMN = "array_fill($1::text, ARRAY[cardinality({event_ids}::text[])])"
+TENANT_COLUMN = "array_fill($1::text, ARRAY[cardinality({event_ids}::text[])])"
 _SAME_WINNER = """
 WHERE d.tenant_id = m.tenant_id AND d.event_id = m.event_id AND d.region = m.region
   AND d.node = m.node AND d.seq = m.seq AND d.body_tier = {tier}
@@ -53,7 +53,7 @@ RETURNING d.event_id
 TO_WARM = f"""
 UPDATE dedup_events AS d
 SET body_tier = {WARM}, event = NULL, warm_body = m.blob
-FROM unnest({_TENANT_COLUMN.format(event_ids="$2")},
+FROM unnest({TENANT_COLUMN.format(event_ids="$2")},
             $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])
     AS m(tenant_id, event_id, region, node, seq, blob)
 {_SAME_WINNER.format(tier=HOT)}"""
@@ -61,7 +61,7 @@ TO_COLD = f"""
 UPDATE dedup_events AS d
 SET body_tier = {COLD}, warm_body = NULL, cold_pack_id = $2, cold_offset = m.blob_offset,
     cold_length = m.blob_length, cold_sha256 = m.blob_sha256
-FROM unnest({_TENANT_COLUMN.format(event_ids="$3")},
+FROM unnest({TENANT_COLUMN.format(event_ids="$3")},
             $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[],
             $9::bytea[])
     AS m(tenant_id, event_id, region, node, seq, blob_offset, blob_length, blob_sha256)

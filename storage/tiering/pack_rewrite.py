@@ -40,7 +40,7 @@ from ledger.cold_location import check_pack_id
 from storage.faults import crash_point
 from storage.objectstore import ObjectArchived, ObjectStore
 from storage.tiering.codec import required_dictionary
-from storage.tiering.demotion_rows import COLD, WARM
+from storage.tiering.demotion_rows import COLD, TENANT_COLUMN, WARM
 from storage.tiering.pack_reader import read_index
 from storage.tiering.packs import PACKS_PREFIX, PackBuilder, PackEntry, pack_key, write_pack
 from storage.tiering.whole_packs import WholePacks
@@ -56,12 +56,14 @@ SELECT event_id, region, node, seq, hlc, body_tier, cold_pack_id, cold_offset, c
 FROM dedup_events
 WHERE tenant_id = $1 AND event_id = ANY ($2::text[]) AND hlc >= $3
 """
+# The tenant is a column of the batch, not a constant: see demotion_rows.TENANT_COLUMN.
 MOVE_ROWS = f"""
 UPDATE dedup_events AS d
 SET cold_pack_id = $2, cold_offset = m.new_offset
-FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
-    AS m(event_id, region, node, seq, old_offset, new_offset)
-WHERE d.tenant_id = $1 AND d.event_id = m.event_id AND d.region = m.region
+FROM unnest({TENANT_COLUMN.format(event_ids="$4")},
+            $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
+    AS m(tenant_id, event_id, region, node, seq, old_offset, new_offset)
+WHERE d.tenant_id = m.tenant_id AND d.event_id = m.event_id AND d.region = m.region
   AND d.node = m.node AND d.seq = m.seq AND d.body_tier = {COLD}
   AND d.cold_pack_id = $3 AND d.cold_offset = m.old_offset
 RETURNING d.event_id

@@ -15,6 +15,7 @@ import pytest
 from ledger.config import RegionConfig
 from storage.dedup import migrate_region
 from storage.tiering.demotion_rows import TO_COLD, TO_WARM
+from storage.tiering.pack_rewrite import MOVE_ROWS
 from tests.conftest import RunningStack
 from tests.integration.test_dedup_helpers import fresh_region
 
@@ -71,12 +72,16 @@ async def test_conditional_updates_look_rows_up_by_key_without_statistics(
             to_cold = await plan_of(
                 conn, TO_COLD, TENANT, "0" * 32, *winners, [0] * n, [1] * n, [b"\x00" * 32] * n
             )
+            # Retention's pack rewrite moves live cold rows the same way.
+            move_rows = await plan_of(
+                conn, MOVE_ROWS, TENANT, "1" * 32, "0" * 32, *winners, [0] * n, [1] * n
+            )
             raise _RollBack
     except _RollBack:
         pass
     finally:
         await conn.close()
-    for plan in (to_warm, to_cold):
+    for plan in (to_warm, to_cold, move_rows):
         nodes = nodes_of(plan)
         assert not [node for node in nodes if node["Node Type"] == "Seq Scan"], plan
         key_lookups = [
