@@ -16,14 +16,13 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from ledger.canonical import canonical_bytes
 from ledger.config import Settings
@@ -39,11 +38,10 @@ from tests.support.cluster import Cluster, running_cluster
 from tests.support.isolated import isolated_settings, settings_env
 from tests.support.processes import run_geoledger
 from tests.support.tenants import register, tenant
+from tests.support.tiering_worker import tiering_worker
 from workers.crr_control import start_crr
 from workers.geo_check import run_geo_check
-from workers.registry import registration_for
 from workers.tier_demote import start_demotion
-from workflows import queues
 from workflows.demotion import DemotionStatus, DemotionWorkflow
 
 pytestmark = pytest.mark.timeout(600)
@@ -88,23 +86,6 @@ async def tiers(settings: Settings, region: str) -> dict[str, int]:
 def only(settings: Settings, region: str) -> Settings:
     """`settings` with one region: a tiering worker built on it demotes that region alone."""
     return settings.model_copy(update={"regions": {region: settings.region(region)}})
-
-
-@contextlib.asynccontextmanager
-async def tiering_worker(client: Client, settings: Settings) -> AsyncIterator[str]:
-    """The tiering queue's real workflows and activities on a queue of their own; its name."""
-    task_queue = f"tiering-{uuid.uuid4()}"
-    registration = registration_for(queues.TIERING, settings)
-    try:
-        async with Worker(
-            client,
-            task_queue=task_queue,
-            workflows=list(registration.workflows),
-            activities=list(registration.activities),
-        ):
-            yield task_queue
-    finally:
-        await registration.close()
 
 
 async def demote(client: Client, settings: Settings, region: str, as_of_ms: int) -> DemotionStatus:

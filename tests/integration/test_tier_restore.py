@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from api.ingest.app import create_app
 from api.ingest.serve import open_node
@@ -25,10 +24,9 @@ from tests.conftest import RunningStack
 from tests.integration.tiering_support import make_cold, stored_record
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import body, register, tenant
+from tests.support.tiering_worker import tiering_worker
 from workers.client import connect
-from workers.registry import registration_for
 from workers.tier_restore import TemporalRestores
-from workflows import queues
 from workflows.restore import restore_workflow_id
 
 pytestmark = pytest.mark.timeout(300)
@@ -53,18 +51,8 @@ async def settings(
 @pytest.fixture(scope="module")
 async def worker(settings: Settings) -> AsyncIterator[tuple[Client, str]]:
     client = await connect(settings)
-    task_queue = f"restore-{uuid.uuid4()}"
-    registration = registration_for(queues.TIERING, settings)
-    try:
-        async with Worker(
-            client,
-            task_queue=task_queue,
-            workflows=list(registration.workflows),
-            activities=list(registration.activities),
-        ):
-            yield client, task_queue
-    finally:
-        await registration.close()
+    async with tiering_worker(client, settings) as task_queue:
+        yield client, task_queue
 
 
 async def cold_event(

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
-from temporalio.worker import Worker
 from typer.testing import CliRunner
 
 from cli.tier import tier_app
@@ -37,10 +36,9 @@ from tests.integration.test_tiering_demotion import (
     signed_record,
 )
 from tests.support.tenants import tenant
+from tests.support.tiering_worker import tiering_worker
 from workers.client import connect
-from workers.registry import registration_for
 from workers.tier_demote import GEO_TENANT, start_demotion
-from workflows import queues
 from workflows.demotion import DemotionStatus, DemotionWorkflow, demotion_workflow_id
 
 pytestmark = pytest.mark.timeout(180)
@@ -75,18 +73,8 @@ async def setup(running_stack: RunningStack) -> AsyncIterator[Setup]:
         }
     )
     client = await connect(running_stack.settings)
-    task_queue = f"tiering-{uuid.uuid4()}"
-    registration = registration_for(queues.TIERING, settings)
-    try:
-        async with Worker(
-            client,
-            task_queue=task_queue,
-            workflows=list(registration.workflows),
-            activities=list(registration.activities),
-        ):
-            yield Setup(client, task_queue, settings)
-    finally:
-        await registration.close()
+    async with tiering_worker(client, settings) as task_queue:
+        yield Setup(client, task_queue, settings)
 
 
 async def test_every_body_ends_cold_and_reads_back_byte_identical(setup: Setup) -> None:

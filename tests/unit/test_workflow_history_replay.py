@@ -1,15 +1,18 @@
-"""Committed histories of the CRR workflows replay on the current workflow code, so a change that
-would break workflows already running (a non-deterministic change: different activities, timers
-or order) fails here instead of in production.
+"""Committed histories of the CRR and tiering workflows replay on the current workflow code, so a
+change that would break workflows already running (a non-deterministic change: different
+activities, timers or order) fails here instead of in production.
 
 The histories are recorded by tests/fixtures/histories/record.py (its docstring has the command
-and what the scenario covers); they are every run of one ShipWalWorkflow and one
+and what the scenarios cover); they are every run of one ShipWalWorkflow and one
 ReplayWalWorkflow through a continue-as-new, with pauses, a cancelled listing, a tampered segment
-and resumes along the way.
+and resumes along the way; every run of one DemotionWorkflow (expire, warm and cold in every
+region and shard, a throttle wait ended by a signal, a pause and a resume, a continue-as-new);
+and one RestoreWorkflow of a GLACIER pack.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +21,19 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from activities.names import TIER_RESTORE_WAIT
+from activities.tiering_models import RestorePackInput
+from workflows.demotion import DemotionInput, DemotionStatus, DemotionWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
+from workflows.restore import RestoreWorkflow
 from workflows.ship_wal import ShipState, ShipWalInput, ShipWalWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 RECORDED = sorted(HISTORIES.glob("*.json"))
+# The recorded workflows, registered as workers/registry.py registers them: a history replays on
+# the class of its type.
+WORKFLOWS = (ShipWalWorkflow, ReplayWalWorkflow, DemotionWorkflow, RestoreWorkflow)
+CONTINUING = ("ShipWalWorkflow", "ReplayWalWorkflow", "DemotionWorkflow")
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -47,10 +58,18 @@ def replayer(*workflows: type) -> Replayer:
     return Replayer(workflows=list(workflows), data_converter=pydantic_data_converter)
 
 
-def test_the_recorded_histories_cover_both_workflows_and_continue_as_new() -> None:
-    histories = [load(path) for path in RECORDED]
-    for name in ("ShipWalWorkflow", "ReplayWalWorkflow"):
-        runs = [h for h in histories if workflow_type(h) == name]
+def runs_of(name: str) -> list[WorkflowHistory]:
+    return [h for h in map(load, RECORDED) if workflow_type(h) == name]
+
+
+def test_every_recorded_workflow_has_a_history_and_every_history_a_workflow() -> None:
+    recorded = {workflow_type(load(path)) for path in RECORDED}
+    assert recorded == {cls.__name__ for cls in WORKFLOWS}
+
+
+def test_the_recorded_histories_cover_continue_as_new() -> None:
+    for name in CONTINUING:
+        runs = runs_of(name)
         assert any(is_first_run(h) for h in runs), f"no first run of {name}"
         assert any(ends_in_continue_as_new(h) for h in runs), f"no {name} run continued as new"
         # A run started by continue-as-new begins from the state the previous run carried.
@@ -59,7 +78,7 @@ def test_the_recorded_histories_cover_both_workflows_and_continue_as_new() -> No
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda path: path.name)
 async def test_a_recorded_history_replays_on_the_current_workflow_code(path: Path) -> None:
-    result = await replayer(ShipWalWorkflow, ReplayWalWorkflow).replay_workflow(load(path))
+    result = await replayer(*WORKFLOWS).replay_workflow(load(path))
     assert result.replay_failure is None
 
 
@@ -72,11 +91,44 @@ class ShipWalWorkflowWithoutWatermark(ShipWalWorkflow):
         await super().run(request.model_copy(update={"state": request.state or ShipState()}))
 
 
-async def test_a_non_deterministic_change_fails_the_replay() -> None:
-    first_runs = [
-        h for h in map(load, RECORDED) if workflow_type(h) == "ShipWalWorkflow" and is_first_run(h)
-    ]
+@workflow.defn(name="DemotionWorkflow", sandboxed=False)
+class DemotionWorkflowWithoutThrottle(DemotionWorkflow):
+    """A change that is not replay-safe: no wait (timer) after a batch, whatever the throttle."""
+
+    @workflow.run
+    async def run(self, request: DemotionInput) -> DemotionStatus:
+        return await super().run(request)
+
+    async def _throttle(self, bytes_moved: int) -> None:
+        return None
+
+
+@workflow.defn(name="RestoreWorkflow", sandboxed=False)
+class RestoreWorkflowWithoutRequest(RestoreWorkflow):
+    """A change that is not replay-safe: the wait without asking for the restore first."""
+
+    @workflow.run
+    async def run(self, request: RestorePackInput) -> str:
+        status: str = await workflow.execute_activity(
+            TIER_RESTORE_WAIT, request, result_type=str, start_to_close_timeout=timedelta(days=1)
+        )
+        return status
+
+
+@pytest.mark.parametrize(
+    ("name", "changed"),
+    [
+        pytest.param(name, changed, id=name)
+        for name, changed in (
+            ("ShipWalWorkflow", ShipWalWorkflowWithoutWatermark),
+            ("DemotionWorkflow", DemotionWorkflowWithoutThrottle),
+            ("RestoreWorkflow", RestoreWorkflowWithoutRequest),
+        )
+    ],
+)
+async def test_a_non_deterministic_change_fails_the_replay(name: str, changed: type) -> None:
+    first_runs = [h for h in runs_of(name) if is_first_run(h)]
     assert first_runs
     for history in first_runs:
         with pytest.raises(workflow.NondeterminismError):
-            await replayer(ShipWalWorkflowWithoutWatermark).replay_workflow(history)
+            await replayer(changed).replay_workflow(history)
