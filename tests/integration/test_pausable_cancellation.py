@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -76,42 +77,37 @@ async def _start_and_pause(client: Client, task_queue: str) -> WorkflowHandle[Pa
 
 
 @pytest.fixture
-async def probe_worker(settings: Settings) -> tuple[Client, str]:
+async def probe_worker(settings: Settings) -> AsyncIterator[tuple[Client, str]]:
+    """A client and the task queue of a running worker of the probe workflow and activity."""
     client = await connect(settings)
-    return client, f"pausable-probe-{uuid.uuid4().hex[:8]}"
+    task_queue = f"pausable-probe-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[PausableProbe],
+        activities=[slow_to_cancel],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        yield client, task_queue
 
 
 async def test_a_pause_returns_what_the_cancelled_activity_finished(
     probe_worker: tuple[Client, str],
 ) -> None:
     client, task_queue = probe_worker
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[PausableProbe],
-        activities=[slow_to_cancel],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await _start_and_pause(client, task_queue)
-        _release.set()
-        assert await asyncio.wait_for(handle.result(), timeout=10) == "paused with partial"
+    handle = await _start_and_pause(client, task_queue)
+    _release.set()
+    assert await asyncio.wait_for(handle.result(), timeout=10) == "paused with partial"
 
 
 async def test_cancelling_the_workflow_while_a_pause_waits_cancels_the_workflow(
     probe_worker: tuple[Client, str],
 ) -> None:
     client, task_queue = probe_worker
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[PausableProbe],
-        activities=[slow_to_cancel],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await _start_and_pause(client, task_queue)
-        await handle.cancel()
-        await asyncio.sleep(0.5)
-        _release.set()
-        with pytest.raises(WorkflowFailureError) as failure:
-            await asyncio.wait_for(handle.result(), timeout=10)
-        assert isinstance(failure.value.cause, CancelledError)
+    handle = await _start_and_pause(client, task_queue)
+    await handle.cancel()
+    await asyncio.sleep(0.5)
+    _release.set()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await asyncio.wait_for(handle.result(), timeout=10)
+    assert isinstance(failure.value.cause, CancelledError)

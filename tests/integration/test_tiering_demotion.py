@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import asyncpg
 import pytest
 
 from ledger.cold_location import ColdLocation
@@ -18,7 +17,7 @@ from ledger.config import RegionConfig
 from ledger.event_wire import parse_signed_event
 from ledger.signing import content_digest
 from ledger.tier_policy import TierPolicy
-from storage.dedup import DedupRecord, DedupStore, migrate_region
+from storage.dedup import DedupRecord, DedupStore
 from storage.objectstore import ObjectStore
 from storage.tiering import demote as demote_module
 from storage.tiering.body_check import check_body
@@ -36,7 +35,8 @@ from storage.tiering.errors import BodyIntegrityError
 from storage.tiering.pack_reader import read_blob
 from tests.conftest import RunningStack
 from tests.integration.objectstore_support import open_fresh_store
-from tests.integration.test_dedup_helpers import fresh_region, record
+from tests.integration.test_dedup_helpers import record
+from tests.integration.tiering_support import one_shard_region, shard_pool
 from tests.support.tenants import TestTenant as Owner
 from tests.support.tenants import tenant
 
@@ -52,18 +52,13 @@ CACHE_SIZE = 4
 
 @pytest.fixture(scope="module")
 async def region(running_stack: RunningStack) -> RegionConfig:
-    config = await fresh_region(running_stack, "tier_demote", shards=1)
-    await migrate_region(config)
-    return config
+    return await one_shard_region(running_stack, "tier_demote")
 
 
 @pytest.fixture
 async def shard(region: RegionConfig) -> AsyncIterator[Any]:
-    pool = await asyncpg.create_pool(region.shard_dsns[0], min_size=1, max_size=2)
-    try:
+    async with shard_pool(region) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture(scope="module", params=["s3", "gcs"])

@@ -47,7 +47,12 @@ from tests.integration.test_tiering_retention import (
     signed,
     with_tenant_policy,
 )
-from tests.integration.tiering_support import OneRegion, make_cold, make_warm
+from tests.integration.tiering_support import (
+    OneRegion,
+    make_cold,
+    make_warm,
+    shard_pool,
+)
 from tests.support.tenants import TestTenant as Owner
 from tests.support.tenants import tenant
 
@@ -76,11 +81,8 @@ def store(region: RegionConfig) -> ObjectStore:
 
 @pytest.fixture
 async def shard(region: RegionConfig) -> AsyncIterator[Any]:
-    pool = await asyncpg.create_pool(region.shard_dsns[0], min_size=1, max_size=2)
-    try:
+    async with shard_pool(region) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

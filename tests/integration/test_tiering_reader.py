@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from ledger.config import RegionConfig
 from ledger.tier_policy import TierPolicy
-from storage.dedup import DedupRecord, DedupStore, migrate_region
+from storage.dedup import DedupRecord, DedupStore
 from storage.objectstore import ObjectStore
 from storage.tiering.body_row import BODY_COLUMNS, BodyRow
 from storage.tiering.dictionaries import DictionaryStore
@@ -25,8 +25,14 @@ from storage.tiering.reader import TieredBodies
 from storage.tiering.tenant_policies import TenantPolicies
 from tests.conftest import RunningStack
 from tests.integration.objectstore_support import open_fresh_store
-from tests.integration.test_dedup_helpers import fresh_region
-from tests.integration.tiering_support import make_cold, make_warm, signed_record, tier_of
+from tests.integration.tiering_support import (
+    make_cold,
+    make_warm,
+    one_shard_region,
+    shard_pool,
+    signed_record,
+    tier_of,
+)
 from tests.support.tenants import tenant
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,18 +45,13 @@ FROM dedup_events WHERE tenant_id = $1 AND event_id = $2
 
 @pytest.fixture(scope="module")
 async def region(running_stack: RunningStack) -> RegionConfig:
-    config = await fresh_region(running_stack, "tier_read", shards=1)
-    await migrate_region(config)
-    return config
+    return await one_shard_region(running_stack, "tier_read")
 
 
 @pytest.fixture
 async def shard(region: RegionConfig) -> AsyncIterator[Any]:
-    pool = await asyncpg.create_pool(region.shard_dsns[0], min_size=1, max_size=2)
-    try:
+    async with shard_pool(region) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture(scope="module", params=["s3", "gcs"])

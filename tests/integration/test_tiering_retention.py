@@ -42,7 +42,13 @@ from storage.tiering.pack_reader import read_blob
 from tests.conftest import RunningStack
 from tests.integration.objectstore_support import open_fresh_store
 from tests.integration.test_dedup_helpers import fresh_region
-from tests.integration.tiering_support import OneRegion, make_cold, make_warm
+from tests.integration.tiering_support import (
+    OneRegion,
+    make_cold,
+    make_warm,
+    one_shard_region,
+    shard_pool,
+)
 from tests.support.tenants import TestTenant as Owner
 from tests.support.tenants import tenant
 
@@ -67,18 +73,13 @@ def store(
 
 @pytest.fixture
 async def region(running_stack: RunningStack) -> RegionConfig:
-    config = await fresh_region(running_stack, "tier_expire", shards=1)
-    await migrate_region(config)
-    return config
+    return await one_shard_region(running_stack, "tier_expire")
 
 
 @pytest.fixture
 async def shard(region: RegionConfig) -> AsyncIterator[Any]:
-    pool = await asyncpg.create_pool(region.shard_dsns[0], min_size=1, max_size=2)
-    try:
+    async with shard_pool(region) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

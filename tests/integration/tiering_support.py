@@ -4,16 +4,22 @@ read path is tested against bodies placed exactly as the contract says."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
+
+from ledger.config import RegionConfig
 from ledger.event_wire import parse_signed_event
 from ledger.record import WalRecord
-from storage.dedup import DedupRecord, DedupStore
+from storage.dedup import DedupRecord, DedupStore, migrate_region
 from storage.dedup.from_wal import dedup_record_from
 from storage.objectstore import ObjectStore
 from storage.tiering.codec import encode
 from storage.tiering.packs import PackBuilder, write_pack
+from tests.conftest import RunningStack
+from tests.integration.test_dedup_helpers import fresh_region
 from tests.support.tenants import TestTenant
 
 KEY_ROW = "tenant_id = $1 AND event_id = $2 AND region = $3 AND node = $4 AND seq = $5"
@@ -31,6 +37,23 @@ STORED = """
 SELECT tenant_id, event_id, hlc, region, node, seq, digest, event, accepted_at_ms
 FROM dedup_events WHERE tenant_id = $1 AND event_id = $2
 """
+
+
+async def one_shard_region(running_stack: RunningStack, prefix: str) -> RegionConfig:
+    """A migrated copy of the `us` region whose control database and single shard are new."""
+    config = await fresh_region(running_stack, prefix, shards=1)
+    await migrate_region(config)
+    return config
+
+
+@asynccontextmanager
+async def shard_pool(region: RegionConfig) -> AsyncIterator[Any]:
+    """A small pool on the region's first shard, closed on the way out."""
+    pool = await asyncpg.create_pool(region.shard_dsns[0], min_size=1, max_size=2)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 def signed_record(tenant: TestTenant, event_id: str, seq: int, note: str = "x") -> DedupRecord:
