@@ -28,7 +28,6 @@ from activities.heartbeat import with_heartbeats
 from activities.names import TIER_DEMOTE_BATCH, TIER_EXPIRE_BATCH, TIER_PLAN
 from activities.tiering_models import (
     DemoteBatchInput,
-    DemoteBatchResult,
     DemotionStep,
     ExpireBatchInput,
     ExpireBatchResult,
@@ -38,6 +37,7 @@ from activities.tiering_models import (
 )
 from ledger import error_types
 from ledger.config import Settings
+from ledger.demotion_batch import DemotionBatch
 from ledger.envelope import check_tenant_id
 from ledger.retention import retention_horizon
 from ledger.tier_policy import TierPolicy, merge_policy
@@ -45,7 +45,7 @@ from storage.dedup.routing import Phase
 from storage.dedup.store import DedupStore
 from storage.objectstore import ObjectStore
 from storage.tiering.cold_class import pack_storage_class
-from storage.tiering.demote import DemotionBatch, demote_to_cold, demote_to_warm
+from storage.tiering.demote import demote_to_cold, demote_to_warm
 from storage.tiering.dictionaries import Dictionary, DictionaryStore
 from storage.tiering.dictionary_records import (
     current_dictionary,
@@ -98,14 +98,13 @@ class TieringActivities:
         return TierPlan(regions=regions)
 
     @activity.defn(name=TIER_DEMOTE_BATCH)
-    async def demote_batch(self, request: DemoteBatchInput) -> DemoteBatchResult:
+    async def demote_batch(self, request: DemoteBatchInput) -> DemotionBatch:
         """One batch of `request.step` on one shard, from the checkpoint heartbeated by the
         attempt before (else the request's)."""
         _check_tenant(request.tenant)
         previous = activity.info().heartbeat_details
         after = str(previous[0]) if previous else request.after
-        batch = await with_heartbeats(self._batch(request, after), details=lambda: after)
-        return DemoteBatchResult(**vars(batch))
+        return await with_heartbeats(self._batch(request, after), details=lambda: after)
 
     async def _batch(self, request: DemoteBatchInput, after: str) -> DemotionBatch:
         dedup = await self._resources.dedup(request.region)

@@ -51,20 +51,6 @@ class DemoteBatchInput(BaseModel):
     as_of_ms: int
 
 
-class DemoteBatchResult(BaseModel):
-    """What a batch did (storage.tiering.demote.DemotionBatch) and where the next one starts:
-    `next_after` None when the shard has nothing left for this step."""
-
-    read: int
-    moved: int
-    skipped: int
-    stored_raw: int
-    bytes_in: int
-    bytes_out: int
-    next_after: str | None
-    pack_id: str | None = None
-
-
 class RestorePackInput(BaseModel):
     """One archived pack to restore: the tenant's pack `pack_id` in `region`'s object store, kept
     readable `days` days once restored; `poll_interval_s` paces the wait."""

@@ -39,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.names import TIER_DEMOTE_BATCH, TIER_EXPIRE_BATCH, TIER_PLAN
     from activities.tiering_models import (
         DemoteBatchInput,
-        DemoteBatchResult,
         DemotionStep,
         ExpireBatchInput,
         ExpireBatchResult,
@@ -47,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         TierPlanInput,
     )
     from ledger import error_types
+    from ledger.demotion_batch import DemotionBatch
 
 WORKFLOW_ID_PREFIX = "tier-demote"
 STEPS = (DemotionStep.EXPIRE, DemotionStep.WARM, DemotionStep.COLD)
@@ -75,7 +75,7 @@ BATCH_TIMEOUT = timedelta(minutes=30)
 """A batch heartbeats every 2 s; this only bounds one that is alive but stuck."""
 
 
-_Result = TypeVar("_Result", DemoteBatchResult, ExpireBatchResult)
+_Result = TypeVar("_Result", DemotionBatch, ExpireBatchResult)
 
 
 def demotion_workflow_id(tenant: str) -> str:
@@ -217,7 +217,7 @@ class DemotionWorkflow:
             with contextlib.suppress(asyncio.TimeoutError):
                 await workflow.wait_condition(lambda: self._throttle_changed, timeout=delay)
 
-    async def _batch(self, region: str) -> DemoteBatchResult | None:
+    async def _batch(self, region: str) -> DemotionBatch | None:
         """The next demotion batch's result, or None when it failed in a way retrying cannot
         fix (the workflow is then paused with the error)."""
         position = self._position
@@ -230,7 +230,7 @@ class DemotionWorkflow:
             after=position.after,
             as_of_ms=self._as_of_ms,
         )
-        return await self._shard_activity(region, TIER_DEMOTE_BATCH, request, DemoteBatchResult)
+        return await self._shard_activity(region, TIER_DEMOTE_BATCH, request, DemotionBatch)
 
     async def _expire(self, region: str) -> ExpireBatchResult | None:
         """The next expiry batch's result, or None as for `_batch`."""
@@ -290,7 +290,7 @@ class DemotionWorkflow:
         totals.expired_copies += expiry.copies
         totals.expired_packs += expiry.packs
 
-    def _count(self, batch: DemoteBatchResult) -> None:
+    def _count(self, batch: DemotionBatch) -> None:
         totals = self._totals
         totals.batches += 1
         if self._position.step is DemotionStep.WARM:

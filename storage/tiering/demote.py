@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
+from ledger.demotion_batch import DemotionBatch
 from ledger.tier_policy import TierPolicy
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore
@@ -69,23 +69,6 @@ CRASH_AFTER_COLD_UPDATE = "tier-demote-cold-updated"
 def leaves_tier_by_ms(ttl_days: int, as_of_ms: int) -> int:
     """The latest accepted_at_ms of a body past a TTL of `ttl_days` at `as_of_ms`."""
     return as_of_ms - ttl_days * DAY_MS
-
-
-@dataclass(frozen=True)
-class DemotionBatch:
-    """What one batch did: rows read, moved, skipped (changed since read) and stored raw
-    (compression on, but zstd would not shrink them); body bytes read from the tier left and
-    bytes written to the next; where the next batch starts (None: nothing left to read); the
-    pack written (warm -> cold only)."""
-
-    read: int
-    moved: int
-    skipped: int
-    stored_raw: int
-    bytes_in: int
-    bytes_out: int
-    next_after: str | None
-    pack_id: str | None = None
 
 
 async def demote_to_warm(
@@ -176,7 +159,9 @@ async def demote_to_cold(
                 walk_done = walk_done and row is page[-1]
                 break
     if not packed:
-        return DemotionBatch(0, 0, 0, 0, 0, 0, next_after=None)
+        return DemotionBatch(
+            read=0, moved=0, skipped=0, stored_raw=0, bytes_in=0, bytes_out=0, next_after=None
+        )
     built = builder.finish()
     try:
         await write_pack(store, tenant, built, pack_storage_class(policy, store))

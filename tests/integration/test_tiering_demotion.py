@@ -14,6 +14,7 @@ import pytest
 
 from ledger.cold_location import ColdLocation
 from ledger.config import RegionConfig
+from ledger.demotion_batch import DemotionBatch
 from ledger.event_wire import parse_signed_event
 from ledger.signing import content_digest
 from ledger.tier_policy import TierPolicy
@@ -25,7 +26,6 @@ from storage.tiering.codec import decode, required_dictionary
 from storage.tiering.demote import (
     CRASH_AFTER_PACK_WRITTEN,
     DAY_MS,
-    DemotionBatch,
     demote_to_cold,
     demote_to_warm,
 )

@@ -40,11 +40,12 @@ import zstandard
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from ledger.config import RegionConfig, Settings
+from ledger.demotion_batch import DemotionBatch
 from ledger.tier_policy import TierPolicy, TierPolicyOverride
 from storage.dedup import DedupRecord, DedupStore
 from storage.dedup.from_wal import dedup_record_from
 from storage.objectstore import ObjectStore, open_object_store
-from storage.tiering.demote import DAY_MS, DemotionBatch, demote_to_cold, demote_to_warm
+from storage.tiering.demote import DAY_MS, demote_to_cold, demote_to_warm
 from storage.tiering.demotion_rows import START
 from storage.tiering.dictionaries import DictionaryStore, train_dictionary
 from storage.tiering.dictionary_records import record_pack_dictionaries
