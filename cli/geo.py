@@ -6,7 +6,6 @@ Both need a worker polling `geoledger-crr` (`geoledger worker run --queue geoled
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -26,6 +25,7 @@ from cli.common import (
     settings_from,
     temporal_client,
 )
+from cli.durations import parse_duration
 from ledger.config import Settings
 from workers.geo_check import run_geo_check
 from workers.geo_schedule import ensure_geo_schedule
@@ -42,27 +42,6 @@ SAMPLE_SHOWN = 3
 TaskQueueOption = Annotated[
     str, typer.Option("--task-queue", hidden=True, help="Task queue of the check's worker.")
 ]
-
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-_UNIT_SECONDS = (86_400, 3_600, 60, 1)
-
-
-def parse_duration(text: str) -> timedelta:
-    """`30s`, `5m`, `1h`, `1d` or combinations in that order (`1h30m`), at least one second.
-
-    Raises ValueError naming what was expected and what was got.
-    """
-    match = _DURATION.fullmatch(text.strip())
-    if not text.strip() or match is None:
-        raise ValueError(f"expected a duration like 30s, 5m, 1h or 1h30m, got {text!r}")
-    seconds = sum(
-        int(value) * unit
-        for value, unit in zip(match.groups(), _UNIT_SECONDS, strict=True)
-        if value
-    )
-    if seconds < 1:
-        raise ValueError(f"expected a duration of at least 1s, got {text!r}")
-    return timedelta(seconds=seconds)
 
 
 @geo_app.command("check")

@@ -22,7 +22,7 @@ from cli.common import (
     settings_from,
     temporal_client,
 )
-from cli.geo import parse_duration
+from cli.durations import parse_duration
 from ledger.config import Settings
 from ledger.envelope import check_tenant_id
 from workers.tier_demote import start_demotion

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from cli.geo import geo_app, parse_duration
+from cli.durations import parse_duration
+from cli.geo import geo_app
 from storage.embedded.process import free_port
 from tests.conftest import REPO_ROOT
 
