@@ -38,11 +38,10 @@ from ledger.tier_policy import TierPolicy
 from storage.faults import crash_point
 from storage.objectstore import ObjectStore
 from storage.tiering.body_check import check_body
+from storage.tiering.body_row import BodyTier
 from storage.tiering.codec import BodyCodec, decode, encode, encode_raw, required_dictionary
 from storage.tiering.cold_class import pack_storage_class
 from storage.tiering.demotion_rows import (
-    HOT,
-    WARM,
     TierRow,
     fetch_rows,
     move_to_cold,
@@ -88,7 +87,7 @@ async def demote_to_warm(
     digest names, or when a blob does not decode back to its body; nothing of the batch moves.
     """
     accepted_by = leaves_tier_by_ms(policy.hot_ttl_days, as_of_ms)
-    rows = await fetch_rows(db, tenant, after, HOT, accepted_by, limit)
+    rows = await fetch_rows(db, tenant, after, BodyTier.HOT, accepted_by, limit)
     dictionaries = {dictionary.dict_id: dictionary} if dictionary is not None else {}
     blobs: list[bytes] = []
     stored_raw = 0
@@ -148,7 +147,7 @@ async def demote_to_cold(
     packed: list[TierRow] = []
     cursor, walk_done = after, False
     while builder.size < pack_target_bytes and not walk_done:
-        page = await fetch_rows(db, tenant, cursor, WARM, accepted_by, page_rows)
+        page = await fetch_rows(db, tenant, cursor, BodyTier.WARM, accepted_by, page_rows)
         walk_done = len(page) < page_rows
         for row in page:
             await _check_warm(dictionaries, tenant, row, max_body_bytes)

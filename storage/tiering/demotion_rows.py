@@ -24,10 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.cold_location import ColdLocation
-
-HOT = 0
-WARM = 1
-COLD = 2
+from storage.tiering.body_row import BodyTier
 
 START = ""
 """The checkpoint of a walk that has not begun: every event id sorts after it."""
@@ -52,20 +49,20 @@ RETURNING d.event_id
 """
 TO_WARM = f"""
 UPDATE dedup_events AS d
-SET body_tier = {WARM}, event = NULL, warm_body = m.blob
+SET body_tier = {BodyTier.WARM:d}, event = NULL, warm_body = m.blob
 FROM unnest({TENANT_COLUMN.format(event_ids="$2")},
             $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])
     AS m(tenant_id, event_id, region, node, seq, blob)
-{_SAME_WINNER.format(tier=HOT)}"""
+{_SAME_WINNER.format(tier=int(BodyTier.HOT))}"""
 TO_COLD = f"""
 UPDATE dedup_events AS d
-SET body_tier = {COLD}, warm_body = NULL, cold_pack_id = $2, cold_offset = m.blob_offset,
+SET body_tier = {BodyTier.COLD:d}, warm_body = NULL, cold_pack_id = $2, cold_offset = m.blob_offset,
     cold_length = m.blob_length, cold_sha256 = m.blob_sha256
 FROM unnest({TENANT_COLUMN.format(event_ids="$3")},
             $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[],
             $9::bytea[])
     AS m(tenant_id, event_id, region, node, seq, blob_offset, blob_length, blob_sha256)
-{_SAME_WINNER.format(tier=WARM)}"""
+{_SAME_WINNER.format(tier=int(BodyTier.WARM))}"""
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ async def fetch_rows(
 ) -> list[TierRow]:
     """Up to `limit` of `tenant`'s rows in `tier` accepted at or before `accepted_by_ms`, with
     event ids after `after`, in key order. `db` is an asyncpg pool or connection."""
-    query = SELECT_HOT if tier == HOT else SELECT_WARM
+    query = SELECT_HOT if tier == BodyTier.HOT else SELECT_WARM
     rows = await db.fetch(query, tenant, after, tier, accepted_by_ms, limit)
     return [
         TierRow(r["event_id"], r["region"], r["node"], r["seq"], bytes(r["digest"]), r["body"])

@@ -17,18 +17,19 @@ from typing import Any
 
 from storage.dedup.store import DedupStore
 from storage.tiering.body_check import check_body
+from storage.tiering.body_row import BodyTier
 from storage.tiering.codec import decode, required_dictionary
-from storage.tiering.demotion_rows import HOT, WARM
 from storage.tiering.dictionaries import DictionaryStore
 
 COUNT_ROWS = f"""
-SELECT count(*) FROM dedup_events WHERE tenant_id = $1 AND body_tier IN ({HOT}, {WARM})
+SELECT count(*) FROM dedup_events
+WHERE tenant_id = $1 AND body_tier IN ({BodyTier.HOT:d}, {BodyTier.WARM:d})
 """
 SAMPLE_ROWS = f"""
 SELECT event_id, digest, body_tier,
-       CASE body_tier WHEN {HOT} THEN event ELSE warm_body END AS body
+       CASE body_tier WHEN {BodyTier.HOT:d} THEN event ELSE warm_body END AS body
 FROM dedup_events
-WHERE tenant_id = $1 AND body_tier IN ({HOT}, {WARM}) AND random() < $2
+WHERE tenant_id = $1 AND body_tier IN ({BodyTier.HOT:d}, {BodyTier.WARM:d}) AND random() < $2
 LIMIT $3
 """
 # Rows drawn per row wanted: the draw is random, so a shard asks for more than its share.
@@ -78,7 +79,7 @@ async def _shard_rows(pool: Any, tenant: str, share: int) -> list[Any]:
 
 async def _body(dictionaries: DictionaryStore, tenant: str, row: Any, max_body_bytes: int) -> bytes:
     stored, digest = bytes(row["body"]), bytes(row["digest"])
-    if row["body_tier"] == HOT:
+    if row["body_tier"] == BodyTier.HOT:
         body = stored
     else:
         dict_id = required_dictionary(stored)

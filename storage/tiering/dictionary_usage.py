@@ -15,18 +15,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from storage.dedup.store import DedupStore
+from storage.tiering.body_row import BodyTier
 from storage.tiering.codec import BodyCodec
-from storage.tiering.demotion_rows import COLD, WARM
 from storage.tiering.dictionary_records import pack_dictionaries
 
 WARM_BY_DICTIONARY = f"""
 SELECT encode(substring(warm_body from 2 for 16), 'hex') AS dict_id, count(*) AS bodies
 FROM dedup_events
-WHERE tenant_id = $1 AND body_tier = {WARM} AND get_byte(warm_body, 0) = {int(BodyCodec.ZSTD_DICT)}
+WHERE tenant_id = $1 AND body_tier = {BodyTier.WARM:d}
+  AND get_byte(warm_body, 0) = {int(BodyCodec.ZSTD_DICT)}
 GROUP BY 1
 """
 REFERENCED_PACKS = f"""
-SELECT DISTINCT cold_pack_id FROM dedup_events WHERE tenant_id = $1 AND body_tier = {COLD}
+SELECT DISTINCT cold_pack_id FROM dedup_events
+WHERE tenant_id = $1 AND body_tier = {BodyTier.COLD:d}
 """
 
 

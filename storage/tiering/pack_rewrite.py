@@ -39,8 +39,9 @@ from typing import Any
 from ledger.cold_location import check_pack_id
 from storage.faults import crash_point
 from storage.objectstore import ObjectArchived, ObjectStore
+from storage.tiering.body_row import BodyTier
 from storage.tiering.codec import required_dictionary
-from storage.tiering.demotion_rows import COLD, TENANT_COLUMN, WARM
+from storage.tiering.demotion_rows import TENANT_COLUMN
 from storage.tiering.pack_reader import read_index
 from storage.tiering.packs import PACKS_PREFIX, PackBuilder, PackEntry, pack_key, write_pack
 from storage.tiering.whole_packs import WholePacks
@@ -64,7 +65,7 @@ FROM unnest({TENANT_COLUMN.format(event_ids="$4")},
             $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
     AS m(tenant_id, event_id, region, node, seq, old_offset, new_offset)
 WHERE d.tenant_id = m.tenant_id AND d.event_id = m.event_id AND d.region = m.region
-  AND d.node = m.node AND d.seq = m.seq AND d.body_tier = {COLD}
+  AND d.node = m.node AND d.seq = m.seq AND d.body_tier = {BodyTier.COLD:d}
   AND d.cold_pack_id = $3 AND d.cold_offset = m.old_offset
 RETURNING d.event_id
 """
@@ -172,12 +173,12 @@ async def _judge(
     live = {
         row["event_id"]: _LiveRow(by_event[row["event_id"]], row["region"], row["node"], row["seq"])
         for row in rows
-        if row["body_tier"] == COLD and _at(row, by_event[row["event_id"]])
+        if row["body_tier"] == BodyTier.COLD and _at(row, by_event[row["event_id"]])
     }
     return _PackState(
         live=tuple(live[entry.event_id] for entry in entries if entry.event_id in live),
         expired=sum(entry.event_id not in present for entry in entries),
-        warm=any(row["body_tier"] == WARM for row in rows),
+        warm=any(row["body_tier"] == BodyTier.WARM for row in rows),
     )
 
 

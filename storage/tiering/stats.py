@@ -16,8 +16,9 @@ from typing import Any
 
 from ledger.tier_policy import TierPolicy
 from storage.dedup.store import DedupStore
+from storage.tiering.body_row import BodyTier
 
-TIERS: tuple[str, ...] = ("hot", "warm", "cold")
+TIERS: tuple[str, ...] = tuple(tier.label for tier in BodyTier)
 """Tier labels, indexed by `dedup_events.body_tier`."""
 
 DAY_MS = 86_400_000
