@@ -36,7 +36,7 @@ from storage.objectstore.base import (
 from storage.objectstore.errors import ObjectNotFound, PreconditionFailed
 from storage.objectstore.files import atomic_output, check_destination, file_sha256
 from storage.objectstore.gcs_client import open_gcs_client
-from storage.objectstore.gcs_errors import GCS_ERRORS, translate_gcs_error
+from storage.objectstore.gcs_errors import run_gcs_call
 from storage.objectstore.no_archives import WithoutArchives
 
 T = TypeVar("T")
@@ -331,7 +331,4 @@ class GcsObjectStore(WithoutArchives, ObjectStore):
         self, operation: str, key: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> T:
         """Run a blocking client call in a thread; provider errors become the store's errors."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except GCS_ERRORS as exc:
-            raise translate_gcs_error(self._url, operation, key, exc) from exc
+        return await run_gcs_call(self._url, operation, key, fn, *args, **kwargs)

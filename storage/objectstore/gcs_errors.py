@@ -4,6 +4,10 @@ status, then by kind. Shared by the object backend and the bucket lifecycle back
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
@@ -16,6 +20,8 @@ from storage.objectstore.errors import (
     PreconditionFailed,
     Unavailable,
 )
+
+T = TypeVar("T")
 
 GCS_ERRORS = (
     api_exceptions.GoogleAPIError,
@@ -63,3 +69,13 @@ def _http_status(exc: Exception) -> int | None:
         status = getattr(exc.response, "status_code", None)
         return int(status) if status is not None else None
     return None
+
+
+async def run_gcs_call(
+    store: str, operation: str, key: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run a blocking client call in a thread; provider errors become the store's errors."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except GCS_ERRORS as exc:
+        raise translate_gcs_error(store, operation, key, exc) from exc

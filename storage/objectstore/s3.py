@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from typing_extensions import override
 
 from storage.objectstore.base import (
@@ -38,8 +36,12 @@ from storage.objectstore.base import (
 )
 from storage.objectstore.errors import ObjectNotFound, PreconditionFailed
 from storage.objectstore.files import atomic_output, check_destination, file_sha256
-from storage.objectstore.s3_client import open_s3_client
-from storage.objectstore.s3_errors import s3_error_code, s3_http_status, translate_s3_error
+from storage.objectstore.s3_client import encryption_arguments, open_s3_client, put_object
+from storage.objectstore.s3_errors import (
+    run_s3_call,
+    s3_error_code,
+    s3_http_status,
+)
 from storage.objectstore.s3_restore import request_restore, restore_status_of
 
 if TYPE_CHECKING:
@@ -47,9 +49,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# S3 answers 409 when another conditional write on the key is in flight: it asks for a retry.
-_CONFLICT = "ConditionalRequestConflict"
-_CONFLICT_ATTEMPTS = 5
 _LIST_PAGE = 1000
 
 
@@ -67,17 +66,11 @@ class S3ObjectStore(ObjectStore):
         kms_key_id: str | None = None,
         transport: TransportPolicy | None = None,
     ) -> None:
-        if sse not in ("AES256", "aws:kms"):
-            raise ValueError(f"expected sse 'AES256' or 'aws:kms', got {sse!r}")
-        if sse == "aws:kms" and not kms_key_id:
-            raise ValueError("sse 'aws:kms' needs kms_key_id, got none")
         policy = transport or TransportPolicy()
         self._bucket = bucket
         self._prefix = prefix.strip("/")
         self._url = f"s3://{bucket}/{self._prefix}" if self._prefix else f"s3://{bucket}"
-        self._encryption: dict[str, str] = {"ServerSideEncryption": sse}
-        if sse == "aws:kms" and kms_key_id:
-            self._encryption["SSEKMSKeyId"] = kms_key_id
+        self._encryption = encryption_arguments(sse, kms_key_id)
         self._client: S3Client = open_s3_client(
             endpoint_url,
             region_name,
@@ -112,7 +105,7 @@ class S3ObjectStore(ObjectStore):
         if if_match is not None:
             arguments["IfMatch"] = _quoted(if_match)
         try:
-            answer = await self._call("put", key, self._put_object, arguments)
+            answer = await self._call("put", key, put_object, self._client, arguments)
         except ObjectNotFound as exc:
             if if_match is None:
                 raise
@@ -144,7 +137,7 @@ class S3ObjectStore(ObjectStore):
         arguments = self._put_arguments(key, data, content_type, sha256, storage_class)
         arguments["IfNoneMatch"] = "*"
         try:
-            await self._call("put_if_absent", key, self._put_object, arguments)
+            await self._call("put_if_absent", key, put_object, self._client, arguments)
         except PreconditionFailed:
             return False
         return True
@@ -343,16 +336,6 @@ class S3ObjectStore(ObjectStore):
             arguments["StorageClass"] = storage_class
         return arguments
 
-    def _put_object(self, arguments: dict[str, Any]) -> Mapping[str, Any]:
-        for attempt in range(_CONFLICT_ATTEMPTS):
-            try:
-                return self._client.put_object(**arguments)
-            except ClientError as exc:
-                if s3_error_code(exc) != _CONFLICT or attempt == _CONFLICT_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable: the loop returns or raises")
-
     def _info(self, key: str, answer: Mapping[str, Any]) -> ObjectInfo:
         metadata = answer.get("Metadata") or {}
         return ObjectInfo(
@@ -370,10 +353,7 @@ class S3ObjectStore(ObjectStore):
         self, operation: str, key: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> T:
         """Run a blocking boto3 call in a thread; provider errors become the store's errors."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
-            raise translate_s3_error(self._url, operation, key, exc) from exc
+        return await run_s3_call(self._url, operation, key, fn, *args, **kwargs)
 
 
 def _quoted(etag: str) -> str:

@@ -3,8 +3,13 @@ own error classes (storage/objectstore/errors.py) by error code, then by HTTP st
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionError,
     HTTPClientError,
@@ -21,6 +26,8 @@ from storage.objectstore.errors import (
     PreconditionFailed,
     Unavailable,
 )
+
+T = TypeVar("T")
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NotFound", "404"}
 _DENIED = {
@@ -68,3 +75,13 @@ def s3_error_code(exc: ClientError) -> str:
 def s3_http_status(exc: ClientError) -> int:
     """The HTTP status S3 answered a ClientError with, or 0 when there was none."""
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+async def run_s3_call(
+    store: str, operation: str, key: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run a blocking boto3 call in a thread; provider errors become the store's errors."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        raise translate_s3_error(store, operation, key, exc) from exc
