@@ -117,6 +117,10 @@ class RegionConfig(_Strict):
     # The matching public key (raw, base64url) that other regions verify manifests with. When
     # absent it is derived from `signing_key_file` (single-machine setups like the embedded stack).
     manifest_public_key: str | None = None
+    # Write-once bucket (S3 Object Lock / GCS retention policy) of the audit leaves, and how long
+    # each leaves object is retained (storage/objectstore/worm.py). 2555 days: seven years.
+    audit_store: ObjectStoreConfig | None = None
+    audit_retention_days: int = Field(default=2555, ge=1, le=36_500)
 
     @field_validator("control_dsn", "shard_dsns")
     @classmethod

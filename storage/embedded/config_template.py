@@ -14,6 +14,7 @@ from pathlib import Path
 from ledger.config import (
     CrrConfig,
     DevStackConfig,
+    RegionConfig,
     TierDemotionConfig,
     TierDictionaryConfig,
     TierReadConfig,
@@ -163,10 +164,18 @@ shard_dsns = [
 ]
 ship_targets = ["us", "eu"]
 signing_key_file = "{state_dir}/keys/region-us.pem"
+audit_retention_days = {audit_retention_days}
 nodes = [{{ name = "n1", port = {us_port} }}]
 
 [regions.us.object_store]
 url = "s3://geoledger-us/ledger"
+endpoint_url = "http://127.0.0.1:{s3_port}"
+sse = "AES256"
+
+# The audit leaves of each sealed segment, in a write-once bucket (S3 Object Lock, COMPLIANCE
+# mode) that `geoledger dev up` creates; retained audit_retention_days, then deletable.
+[regions.us.audit_store]
+url = "s3://geoledger-us-audit/leaves"
 endpoint_url = "http://127.0.0.1:{s3_port}"
 sse = "AES256"
 
@@ -179,10 +188,17 @@ shard_dsns = [
 ]
 ship_targets = ["eu", "us"]
 signing_key_file = "{state_dir}/keys/region-eu.pem"
+audit_retention_days = {audit_retention_days}
 nodes = [{{ name = "n1", port = {eu_port} }}]
 
 [regions.eu.object_store]
 url = "gs://geoledger-eu/ledger"
+endpoint_url = "http://127.0.0.1:{gcs_port}"
+
+# A GCS bucket with a locked retention policy. fake-gcs-server keeps no retention policy: on the
+# embedded stack this bucket refuses overwrites but not deletes (`check_worm_bucket` says so).
+[regions.eu.audit_store]
+url = "gs://geoledger-eu-audit/leaves"
 endpoint_url = "http://127.0.0.1:{gcs_port}"
 
 [tenants.acme]
@@ -220,6 +236,7 @@ def render_dev_config(
         postgres_port=dev.postgres_port,
         s3_port=dev.s3_port,
         gcs_port=dev.gcs_port,
+        audit_retention_days=RegionConfig.model_fields["audit_retention_days"].default,
         us_port=us_ingest_port,
         eu_port=eu_ingest_port,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ledger.config import Settings
+from ledger.config import ObjectStoreConfig, Settings
 from storage.crr.region_keys import ensure_signing_key_file
 from storage.embedded.apps import AppProcesses
 from storage.embedded.gcs import EmbeddedGcs
@@ -22,6 +22,7 @@ from storage.embedded.postgres import EmbeddedPostgres
 from storage.embedded.process import LOOPBACK, pid_alive, stop_pid
 from storage.embedded.s3 import EmbeddedS3
 from storage.embedded.temporal import EmbeddedTemporal
+from storage.objectstore.worm_factory import ensure_worm_bucket
 
 STACK_FILE = "stack.json"
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -101,6 +102,8 @@ class EmbeddedStack:
         s3_buckets, gcs_buckets = self._bucket_names()
         self.s3.ensure_buckets(s3_buckets)
         self.gcs.ensure_buckets(gcs_buckets)
+        for config, retention_days in self._worm_buckets():
+            asyncio.run(ensure_worm_bucket(config, retention_days))
         for region in self.settings.regions.values():
             Path(region.wal_dir).mkdir(parents=True, exist_ok=True)
             if region.object_store.scheme == "file":
@@ -182,6 +185,18 @@ class EmbeddedStack:
             elif store.scheme == "gs" and store.endpoint_url == self.gcs.endpoint_url:
                 gcs.append(store.bucket)
         return s3, gcs
+
+    def _worm_buckets(self) -> list[tuple[ObjectStoreConfig, int]]:
+        """The audit stores on this stack's emulators, with their retention: created write-once
+        (S3 Object Lock / GCS retention policy), never as plain buckets."""
+        ours = (self.s3.endpoint_url, self.gcs.endpoint_url)
+        return [
+            (region.audit_store, region.audit_retention_days)
+            for region in self.settings.regions.values()
+            if region.audit_store is not None
+            and region.audit_store.scheme in ("s3", "gs")
+            and region.audit_store.endpoint_url in ours
+        ]
 
     def _read_record(self) -> dict[str, Any]:
         try:

@@ -195,6 +195,14 @@ async def test_a_prepared_gcs_bucket_passes_the_check(running_stack: RunningStac
     assert await check_worm_bucket(config, RETENTION_DAYS) == []
 
 
+async def test_the_embedded_stack_creates_the_us_audit_bucket_with_object_lock(
+    running_stack: RunningStack,
+) -> None:
+    region = running_stack.settings.regions["us"]
+    assert region.audit_store is not None
+    assert await check_worm_bucket(region.audit_store, region.audit_retention_days) == []
+
+
 async def test_reading_a_version_never_written_is_not_found(store: WormStore) -> None:
     await store.write_once(KEY, LEAVES)
     missing = "1" if store.describe().startswith("gs://") else "not-a-version"
