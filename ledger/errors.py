@@ -51,3 +51,9 @@ class GeoInputError(LedgerError):
     """A seq range, stream name or bucket count handed to the geo-divergence check is not one it
     can use; nothing was read or written. Its name is the `ApplicationError` type the check's
     retry policy refuses to retry."""
+
+
+class ProofError(LedgerError, ValueError):
+    """A Merkle inclusion or consistency proof does not verify, or a proof function was given
+    arguments outside its preconditions (an index past the tree, sizes in the wrong order, a hash
+    that is not 32 bytes). The message names the check that failed."""
