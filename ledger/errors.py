@@ -57,3 +57,17 @@ class ProofError(LedgerError, ValueError):
     """A Merkle inclusion or consistency proof does not verify, or a proof function was given
     arguments outside its preconditions (an index past the tree, sizes in the wrong order, a hash
     that is not 32 bytes). The message names the check that failed."""
+
+
+class NoteError(LedgerError):
+    """A C2SP signed note, checkpoint, cosignature or witness request that cannot be accepted;
+    the message names what is wrong."""
+
+
+class MalformedNoteError(NoteError):
+    """The text does not follow the format (C2SP signed-note, tlog-checkpoint, tlog-witness)."""
+
+
+class UnverifiedNoteError(NoteError):
+    """Well-formed, but no signature from a trusted key verifies, or one from a trusted key fails
+    (C2SP signed-note: such a note is rejected whole)."""
