@@ -20,6 +20,7 @@ from cli.ingest import ingest_app
 from cli.keys import keys_app
 from cli.sdk import sdk_app
 from cli.tier import tier_app
+from cli.witness import witness_app
 from cli.worker import worker_app
 from workers.client import sdk_runtime_started
 
@@ -67,6 +68,7 @@ app.add_typer(geo_app, name="geo")
 app.add_typer(drill_app, name="drill")
 app.add_typer(sdk_app, name="sdk")
 app.add_typer(tier_app, name="tier")
+app.add_typer(witness_app, name="witness")
 app.command("demo")(demo)
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ledger.audit_config import WitnessConfig
 from ledger.config import (
     CrrConfig,
     DevStackConfig,
@@ -201,6 +202,27 @@ endpoint_url = "http://127.0.0.1:{gcs_port}"
 url = "gs://geoledger-eu-audit/leaves"
 endpoint_url = "http://127.0.0.1:{gcs_port}"
 
+# Each region's audit log is witnessed by the other region's witness (`geoledger witness serve
+# --name witness-us`): witness-us cosigns eu's checkpoints, witness-eu cosigns us's. A log skips a
+# witness for cooldown_s after open_after_failures consecutive failures.
+[witnesses.witness-us]
+region = "us"
+key_file = "{state_dir}/keys/witness-us.pem"
+port = {us_witness_port}
+timeout_s = {witness.timeout_s!r}
+open_after_failures = {witness.open_after_failures!r}
+cooldown_s = {witness.cooldown_s!r}
+logs = [{{ origin = "geoledger.example/audit/eu", region = "eu" }}]
+
+[witnesses.witness-eu]
+region = "eu"
+key_file = "{state_dir}/keys/witness-eu.pem"
+port = {eu_witness_port}
+timeout_s = {witness.timeout_s!r}
+open_after_failures = {witness.open_after_failures!r}
+cooldown_s = {witness.cooldown_s!r}
+logs = [{{ origin = "geoledger.example/audit/us", region = "us" }}]
+
 [tenants.acme]
 hot_ttl_days = 7
 warm_ttl_days = 90
@@ -208,14 +230,18 @@ warm_ttl_days = 90
 
 DEFAULT_US_INGEST_PORT = 8101
 DEFAULT_EU_INGEST_PORT = 8201
+DEFAULT_US_WITNESS_PORT = 8102
+DEFAULT_EU_WITNESS_PORT = 8202
 
 
 def render_dev_config(
     dev: DevStackConfig,
     us_ingest_port: int = DEFAULT_US_INGEST_PORT,
     eu_ingest_port: int = DEFAULT_EU_INGEST_PORT,
+    us_witness_port: int = DEFAULT_US_WITNESS_PORT,
+    eu_witness_port: int = DEFAULT_EU_WITNESS_PORT,
 ) -> str:
-    """The `geoledger.toml` text for `dev` with these ingest ports."""
+    """The `geoledger.toml` text for `dev` with these ingest and witness ports."""
     return _TEMPLATE.format(
         wal=WalConfig(),
         crr=CrrConfig(),
@@ -239,7 +265,18 @@ def render_dev_config(
         audit_retention_days=RegionConfig.model_fields["audit_retention_days"].default,
         us_port=us_ingest_port,
         eu_port=eu_ingest_port,
+        witness=_WitnessDefaults(),
+        us_witness_port=us_witness_port,
+        eu_witness_port=eu_witness_port,
     )
+
+
+class _WitnessDefaults:
+    """The tunable defaults of a `[witnesses.<name>]` section, read off the settings model."""
+
+    timeout_s = WitnessConfig.model_fields["timeout_s"].default
+    open_after_failures = WitnessConfig.model_fields["open_after_failures"].default
+    cooldown_s = WitnessConfig.model_fields["cooldown_s"].default
 
 
 def _toml_values(policy: TierPolicy) -> dict[str, str]:

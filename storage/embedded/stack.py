@@ -110,6 +110,9 @@ class EmbeddedStack:
                 Path(region.object_store.bucket).mkdir(parents=True, exist_ok=True)
             if region.signing_key_file is not None:
                 ensure_signing_key_file(Path(region.signing_key_file))
+        for witness in self.settings.witnesses.values():
+            if witness.key_file is not None:
+                ensure_signing_key_file(Path(witness.key_file))
 
     def status(self) -> dict[str, PartStatus]:
         """The status of every part, by name."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -38,6 +39,15 @@ def test_up_twice_reports_the_running_stack(running_stack: RunningStack) -> None
     after = running_stack.stack.up()
     # Same processes: nothing was started a second time.
     assert {n: p.pid for n, p in after.items()} == {n: p.pid for n, p in before.items()}
+
+
+def test_every_region_and_witness_key_file_exists(running_stack: RunningStack) -> None:
+    settings = running_stack.settings
+    key_files = [r.signing_key_file for r in settings.regions.values()] + [
+        w.key_file for w in settings.witnesses.values()
+    ]
+    assert len(key_files) == 4
+    assert all(path is not None and Path(path).is_file() for path in key_files)
 
 
 def test_databases_named_by_the_configuration_exist(running_stack: RunningStack) -> None:

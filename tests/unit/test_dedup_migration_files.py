@@ -16,6 +16,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0002_control_tenant_keys.sql",
         "0005_control_tier_policies.sql",
         "0008_control_tier_dictionaries.sql",
+        "0010_control_audit_witness.sql",
     ]
     assert [m.file_name for m in load_migrations("shard")] == [
         "0003_shard_dedup.sql",
@@ -34,6 +35,9 @@ def test_each_table_of_the_design_is_created_by_its_target() -> None:
         "tier_policies",
         "tier_dictionaries",
         "tier_pack_dictionaries",
+        "audit_cosignatures",
+        "audit_witness_health",
+        "witness_checkpoints",
     ):
         assert f"CREATE TABLE {table}" in control and table not in shard
     for relation in ("TABLE dedup_events", "TABLE dedup_copies", "VIEW dedup_conflicts"):

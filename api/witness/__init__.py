@@ -1,0 +1,1 @@
+"""The witness API: C2SP tlog-witness add-checkpoint."""

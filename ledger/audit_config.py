@@ -1,0 +1,71 @@
+"""Settings of the audit log's witnesses: `[witnesses.<name>]` in geoledger.toml.
+
+A witness (C2SP tlog-witness) is named by its section; the name is also its cosigner key name.
+The process that serves it (`geoledger witness serve --name NAME`) needs `key_file` and keeps
+its state in `region`'s control database; a log that submits to it needs its URL and its
+cosigner key, which is `vkey` or, when absent, derived from `key_file` (single-machine setups
+like the embedded stack). Each witnessed log is named by its checkpoint origin and checked with
+its note key: `vkey`, or the signing key of a region of this configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WitnessedLog(_Strict):
+    """A log a witness cosigns: its origin, and where its checkpoint key comes from."""
+
+    origin: str = Field(min_length=1)
+    # The log is this region's: its `signing_key_file` (or `manifest_public_key`) signs the
+    # checkpoints under the key name `origin`.
+    region: str | None = None
+    # Or the log's note verifier key "origin+hex8+base64(0x01 || key)", for a log kept elsewhere.
+    vkey: str | None = None
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> WitnessedLog:
+        if (self.region is None) == (self.vkey is None):
+            raise ValueError(f"log {self.origin!r}: set exactly one of region and vkey")
+        return self
+
+
+class WitnessConfig(_Strict):
+    """One witness: how to reach it, its key, the logs it cosigns, and how a log treats it when
+    it fails (the circuit breaker of storage/audit/witness_health.py)."""
+
+    # The region whose control database holds the witness's state (witness_checkpoints).
+    region: str
+    key_file: Path | None = None
+    vkey: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    # Where logs submit; default http://<host>:<port>.
+    url: str | None = None
+    logs: list[WitnessedLog] = Field(default_factory=list)
+    # A submitting log gives up on one request after timeout_s; after open_after_failures
+    # consecutive failures it skips the witness for cooldown_s, then tries again.
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    open_after_failures: int = Field(default=3, ge=1, le=1000)
+    cooldown_s: float = Field(default=300.0, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _some_key(self) -> WitnessConfig:
+        if self.key_file is None and self.vkey is None:
+            raise ValueError("set key_file (to serve it, or derive its vkey) or vkey")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """The submission prefix add-checkpoint is under."""
+        return (self.url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def witnesses_origin(self, origin: str) -> bool:
+        """True when this witness cosigns the log `origin`."""
+        return any(log.origin == origin for log in self.logs)

@@ -1,0 +1,1 @@
+"""The region's audit log: leaves, checkpoints, witnesses (docs/audit.md)."""
