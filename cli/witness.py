@@ -21,6 +21,7 @@ def serve(
     """Run the witness NAME: it cosigns the checkpoints of its logs that extend the last one it
     cosigned, and answers 409 with its latest size to anything else."""
     from api.witness.serve import run_witness
+    from ledger.errors import ConfigError
     from storage.audit.errors import WitnessConfigError
     from storage.audit.witness_keys import cosigner, log_verifiers
 
@@ -31,9 +32,13 @@ def serve(
             f"unknown witness {name!r}; configured: {sorted(settings.witnesses)}",
             ExitCode.BAD_INPUT,
         )
-    try:  # the keys, read now so that a missing one is an error message, not a traceback
+    try:  # read now, so that a missing key or region is an error message, not a traceback
+        settings.region(witness.region)
         cosigner(name, witness)
         log_verifiers(settings, witness)
-    except WitnessConfigError as exc:
+    except (ConfigError, WitnessConfigError) as exc:
         fail(str(exc), ExitCode.BAD_INPUT)
-    run_witness(settings, name, host or witness.host, port or witness.port)
+    listen_port = port or witness.port
+    if listen_port is None:
+        fail(f"witnesses.{name}.port is not set: give --port", ExitCode.BAD_INPUT)
+    run_witness(settings, name, host or witness.host, listen_port)

@@ -44,9 +44,9 @@ class WitnessConfig(_Strict):
     region: str
     key_file: Path | None = None
     vkey: str | None = None
+    # Where it listens when served here; logs submit to `url`, default http://<host>:<port>.
     host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-    # Where logs submit; default http://<host>:<port>.
+    port: int | None = Field(default=None, ge=1, le=65535)
     url: str | None = None
     logs: list[WitnessedLog] = Field(default_factory=list)
     # A submitting log gives up on one request after timeout_s; after open_after_failures
@@ -59,6 +59,8 @@ class WitnessConfig(_Strict):
     def _some_key(self) -> WitnessConfig:
         if self.key_file is None and self.vkey is None:
             raise ValueError("set key_file (to serve it, or derive its vkey) or vkey")
+        if self.port is None and self.url is None:
+            raise ValueError("set port (to serve it here) or url (a witness kept elsewhere)")
         return self
 
     @property

@@ -8,11 +8,13 @@ Request (every line newline-terminated):
     <the signed checkpoint note>
 
 A 409 answer carries the witness's latest cosigned size, "<decimal>\\n", as text/x.tlog.size.
+`GET /<hex SHA-256 of the origin>/checkpoint` serves the latest cosigned checkpoint.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +66,17 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpointRequest:
     proof = tuple(decode_base64(line, "consistency proof line") for line in proof_lines)
     _check_proof(proof)
     return AddCheckpointRequest(int(old[1]), proof, note)
+
+
+def origin_hash(origin: str) -> str:
+    """The lowercase hex SHA-256 of a log's origin, which names it in monitor retrieval."""
+    return hashlib.sha256(origin.encode()).hexdigest()
+
+
+def checkpoint_path(origin: str) -> str:
+    """Where a witness serves its latest cosigned checkpoint of `origin` (tlog-witness, monitor
+    retrieval)."""
+    return f"/{origin_hash(origin)}/checkpoint"
 
 
 def format_size(size: int) -> str:

@@ -1,5 +1,6 @@
-"""The witness API (FastAPI): `POST /add-checkpoint` (C2SP tlog-witness); the route reads the
-body, calls the service and maps its answer; one handler turns refusals into statuses."""
+"""The witness API (FastAPI): `POST /add-checkpoint` and `GET /<origin hash>/checkpoint` (C2SP
+tlog-witness); routes call the service and map its answer; one handler turns refusals into
+statuses."""
 
 from __future__ import annotations
 
@@ -52,5 +53,9 @@ def create_app(open_service: ServiceFactory) -> FastAPI:
     async def add_checkpoint(request: Request, service: Service) -> Response:
         line = await service.add_checkpoint(await request.body())
         return PlainTextResponse(line, 200)
+
+    @app.get("/{origin_hash}/checkpoint")
+    async def checkpoint(origin_hash: str, service: Service) -> Response:
+        return PlainTextResponse(await service.latest_checkpoint(origin_hash), 200)
 
     return app

@@ -18,6 +18,9 @@ difference, which issue 12 asks for ("refuses a rollback or a fork, HTTP 409 wit
   no trusted log signature verifies or one fails, 422 for a non-empty proof from size 0 or a
   size-0 checkpoint whose root is not the empty tree's.
 
+Monitors read the latest cosigned checkpoint at GET /<origin hash>/checkpoint, served from the
+stored state (so never older than the last cosignature).
+
 The new checkpoint is stored with a compare-and-set (storage/audit/witness_state.py) before the
 cosignature is answered; losing the race to another request is a 409 like any other conflict.
 """
@@ -42,7 +45,7 @@ from ledger.cosignature import CosignatureSigner
 from ledger.errors import MalformedNoteError, UnverifiedNoteError
 from ledger.merkle import EMPTY_ROOT, ProofError, verify_consistency
 from ledger.signed_note import NoteVerifier
-from ledger.witness_protocol import AddCheckpointRequest, parse_add_checkpoint
+from ledger.witness_protocol import AddCheckpointRequest, origin_hash, parse_add_checkpoint
 from storage.audit.witness_state import WitnessedCheckpoint, advance, latest
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,15 @@ class WitnessService:
             size = current.size if current else 0
             raise CheckpointConflict(f"another checkpoint was cosigned first: size {size}", size)
         return line
+
+    async def latest_checkpoint(self, hashed: str) -> str:
+        """The latest cosigned checkpoint note (log signature and cosignature) of the log whose
+        origin hashes to `hashed`; UnknownLog when there is none (tlog-witness: 404)."""
+        origin = next((o for o in self.logs if origin_hash(o) == hashed), None)
+        state = None if origin is None else await latest(self.db, origin)
+        if state is None:
+            raise UnknownLog(f"no cosigned checkpoint for origin hash {hashed!r}")
+        return state.note
 
     def _checked_request(self, body: bytes) -> tuple[AddCheckpointRequest, Checkpoint]:
         """The request and its checkpoint, if well-formed and signed by the origin's log key."""

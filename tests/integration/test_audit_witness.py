@@ -8,11 +8,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ledger.cosignature import verify_cosignature
 from ledger.signed_note import split_note
-from ledger.witness_protocol import TLOG_SIZE_CONTENT_TYPE, build_add_checkpoint
+from ledger.witness_protocol import TLOG_SIZE_CONTENT_TYPE, build_add_checkpoint, checkpoint_path
 from storage.audit.witness_client import WitnessTarget
 from storage.audit.witness_state import latest
 from tests.conftest import RunningStack
@@ -42,14 +43,23 @@ async def cosign(target: WitnessTarget, log: SigningLog, old: int, new: int) -> 
     return answer.text
 
 
+async def served_checkpoint(target: WitnessTarget) -> tuple[int, str]:
+    """What the witness serves to monitors for us's log."""
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(target.url + checkpoint_path(ORIGIN))
+    return answer.status_code, answer.text
+
+
 async def test_cosigns_then_advances_and_persists_before_answering(env: WitnessEnv) -> None:
     log, target, eu, _ = env
+    assert (await served_checkpoint(target))[0] == 404
     await cosign(target, log, 0, 3)
     assert await witnessed_size(eu) == 3
     line = await cosign(target, log, 3, 7)
     state = await latest(eu, ORIGIN)
     # Stored before the answer: the log's signed note with the witness's cosignature.
     assert state is not None and (state.size, state.note) == (7, log.note(7) + line)
+    assert await served_checkpoint(target) == (200, log.note(7) + line)
     await cosign(target, log, 7, 7)  # the same checkpoint again is cosigned again
 
 
