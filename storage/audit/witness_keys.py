@@ -1,5 +1,6 @@
 """The keys a witness works with, from the configuration: its own cosigning key, its public
-cosigner key, and the note verifier of each log it witnesses."""
+cosigner key, and the note verifier of each log it witnesses; and, for a log, the witnesses it
+submits to."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ledger.cosignature import CosignatureSigner, cosignature_vkey
 from ledger.keys import private_key_from_pem
 from ledger.signed_note import NoteVerifier, vkey
 from storage.audit.errors import WitnessConfigError
+from storage.audit.witness_client import WitnessTarget
 from storage.crr.errors import CrrError
 from storage.crr.region_keys import manifest_public_key
 
@@ -43,6 +45,15 @@ def cosigner_vkey(name: str, witness: WitnessConfig) -> str:
     if witness.vkey is not None:
         return witness.vkey
     return cosignature_vkey(name, cosigner(name, witness).key.public_key())
+
+
+def witness_targets(settings: Settings, origin: str) -> list[WitnessTarget]:
+    """Every configured witness of the log `origin`, by name, as its log submits to it."""
+    return [
+        WitnessTarget.from_config(name, witness, cosigner_vkey(name, witness))
+        for name, witness in sorted(settings.witnesses.items())
+        if witness.witnesses_origin(origin)
+    ]
 
 
 def log_verifiers(settings: Settings, witness: WitnessConfig) -> dict[str, NoteVerifier]:

@@ -17,6 +17,7 @@ from storage.audit.witness_attest import WitnessOutcome, attest_checkpoint
 from storage.audit.witness_client import submit_checkpoint
 from storage.audit.witness_cosignatures import cosignatures_for
 from storage.audit.witness_health import open_witnesses
+from storage.audit.witness_keys import witness_targets
 from tests.conftest import RunningStack
 from tests.integration.witness_support import (
     SigningLog,
@@ -114,3 +115,12 @@ async def test_breaker_opens_after_k_failures_and_closes_after_the_cool_down(
         assert [c.size for c in await cosignatures_for(us, 1)] == [3]
     finally:
         await us.close()
+
+
+def test_each_embedded_region_is_witnessed_by_the_other(running_stack: RunningStack) -> None:
+    settings = running_stack.settings
+    witnesses = {
+        region: [t.name for t in witness_targets(settings, f"geoledger.example/audit/{region}")]
+        for region in settings.regions
+    }
+    assert witnesses == {"us": ["witness-eu"], "eu": ["witness-us"]}

@@ -23,7 +23,7 @@ from ledger.merkle import MemoryTree, leaf_hash
 from ledger.signed_note import NoteSigner, sign_note
 from ledger.witness_protocol import ADD_CHECKPOINT_PATH
 from storage.audit.witness_client import WitnessTarget
-from storage.audit.witness_keys import cosigner_vkey, witness_config
+from storage.audit.witness_keys import witness_config, witness_targets
 from storage.audit.witness_state import latest
 from storage.crr.region_keys import ensure_signing_key_file, signing_key
 from storage.dedup import migrate_region
@@ -61,8 +61,9 @@ async def witness_settings(running_stack: RunningStack, root: Path, label: str) 
 
 
 def witness_target(settings: Settings) -> WitnessTarget:
-    witness = witness_config(settings, WITNESS)
-    return WitnessTarget.from_config(WITNESS, witness, cosigner_vkey(WITNESS, witness))
+    """witness-eu, the one witness of us's log."""
+    [target] = witness_targets(settings, ORIGIN)
+    return target
 
 
 @asynccontextmanager
