@@ -16,6 +16,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0002_control_tenant_keys.sql",
         "0005_control_tier_policies.sql",
         "0008_control_tier_dictionaries.sql",
+        "0009_control_audit_log.sql",
         "0010_control_audit_witness.sql",
     ]
     assert [m.file_name for m in load_migrations("shard")] == [
@@ -35,6 +36,12 @@ def test_each_table_of_the_design_is_created_by_its_target() -> None:
         "tier_policies",
         "tier_dictionaries",
         "tier_pack_dictionaries",
+        "audit_segments",
+        "audit_leaves",
+        "audit_nodes",
+        "audit_log",
+        "audit_checkpoints",
+        "audit_dlq",
         "audit_cosignatures",
         "audit_witness_health",
         "witness_checkpoints",
