@@ -1,1 +1,23 @@
-"""The region's audit log: leaves, checkpoints, witnesses (docs/audit.md)."""
+"""The region's audit log in its control database (migration 0009) and its published forms
+(ARCHITECTURE §3 "Audit"): what the audit activities call, every function idempotent.
+
+`enrich_segment` turns a sealed segment into leaves (write-once storage + rows), `append_batch`
+appends them and signs a checkpoint, `proofs` and `tiles` serve them back, `dlq` keeps the tasks
+that exhausted their retries; the `witness_*` modules take checkpoints to witnesses and keep
+their cosignatures (migration 0010). Formats: docs/audit.md.
+"""
+
+from storage.audit.backlog import backlog
+from storage.audit.enrich import WriteOnce, enrich_segment
+from storage.audit.errors import (
+    AuditStoreError,
+    SegmentNotShipped,
+)
+
+__all__ = [
+    "AuditStoreError",
+    "SegmentNotShipped",
+    "WriteOnce",
+    "backlog",
+    "enrich_segment",
+]

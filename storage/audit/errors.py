@@ -1,4 +1,4 @@
-"""Errors of the audit log and its witnesses."""
+"""Errors of the audit log and its witnesses; messages say what was expected and what was got."""
 
 from __future__ import annotations
 
@@ -34,3 +34,20 @@ class WitnessFailed(AuditError):
 class WitnessConfigError(AuditError):
     """A witness or witnessed log is configured in a way that cannot be used (unknown region,
     missing key file)."""
+
+
+class AuditStoreError(AuditError):
+    """Base of the errors of the log's storage (enrich, append, proofs, tiles, DLQ)."""
+
+
+class SegmentNotShipped(AuditStoreError):
+    """No committed manifest starts at the seq asked for: the segment is not shipped (yet)."""
+
+
+class LogInconsistent(AuditStoreError):
+    """The control database disagrees with itself (a segment row without all its leaves, a stored
+    node missing): the append or proof is refused rather than building on it."""
+
+
+class BatchOutOfOrder(AuditStoreError):
+    """A batch number not above the latest stored one that is not stored itself."""
