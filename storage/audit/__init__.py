@@ -7,17 +7,31 @@ that exhausted their retries; the `witness_*` modules take checkpoints to witnes
 their cosignatures (migration 0010). Formats: docs/audit.md.
 """
 
+from storage.audit.append import append_batch
 from storage.audit.backlog import backlog
+from storage.audit.checkpoints import CheckpointSigner, checkpoint_body, latest_checkpoint
 from storage.audit.enrich import WriteOnce, enrich_segment
 from storage.audit.errors import (
     AuditStoreError,
+    BatchOutOfOrder,
+    LogInconsistent,
     SegmentNotShipped,
 )
+from storage.audit.proofs import ReceiptParts, consistency_between, inclusion_receipt_parts
 
 __all__ = [
     "AuditStoreError",
+    "BatchOutOfOrder",
+    "CheckpointSigner",
+    "LogInconsistent",
+    "ReceiptParts",
     "SegmentNotShipped",
     "WriteOnce",
+    "append_batch",
     "backlog",
+    "checkpoint_body",
+    "consistency_between",
     "enrich_segment",
+    "inclusion_receipt_parts",
+    "latest_checkpoint",
 ]
