@@ -10,10 +10,13 @@ their cosignatures (migration 0010). Formats: docs/audit.md.
 from storage.audit.append import append_batch
 from storage.audit.backlog import backlog
 from storage.audit.checkpoints import CheckpointSigner, checkpoint_body, latest_checkpoint
+from storage.audit.dlq import dlq_add, dlq_get, dlq_list, dlq_mark_replayed, dlq_purge
 from storage.audit.enrich import WriteOnce, enrich_segment
 from storage.audit.errors import (
     AuditStoreError,
     BatchOutOfOrder,
+    DlqEntryNotFound,
+    DlqStateError,
     LogInconsistent,
     SegmentNotShipped,
 )
@@ -23,6 +26,8 @@ __all__ = [
     "AuditStoreError",
     "BatchOutOfOrder",
     "CheckpointSigner",
+    "DlqEntryNotFound",
+    "DlqStateError",
     "LogInconsistent",
     "ReceiptParts",
     "SegmentNotShipped",
@@ -31,6 +36,11 @@ __all__ = [
     "backlog",
     "checkpoint_body",
     "consistency_between",
+    "dlq_add",
+    "dlq_get",
+    "dlq_list",
+    "dlq_mark_replayed",
+    "dlq_purge",
     "enrich_segment",
     "inclusion_receipt_parts",
     "latest_checkpoint",

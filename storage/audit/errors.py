@@ -51,3 +51,11 @@ class LogInconsistent(AuditStoreError):
 
 class BatchOutOfOrder(AuditStoreError):
     """A batch number not above the latest stored one that is not stored itself."""
+
+
+class DlqEntryNotFound(AuditStoreError):
+    """No DLQ row has the id asked for."""
+
+
+class DlqStateError(AuditStoreError):
+    """The DLQ row is not in a state that allows what was asked (or the purge lacks who or why)."""
