@@ -21,6 +21,7 @@ from storage.audit.errors import (
     SegmentNotShipped,
 )
 from storage.audit.proofs import ReceiptParts, consistency_between, inclusion_receipt_parts
+from storage.audit.tiles import publish_tiles
 
 __all__ = [
     "AuditStoreError",
@@ -44,4 +45,5 @@ __all__ = [
     "enrich_segment",
     "inclusion_receipt_parts",
     "latest_checkpoint",
+    "publish_tiles",
 ]
