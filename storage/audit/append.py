@@ -103,11 +103,11 @@ async def append_batch(
             await _append(conn, tree, segments)
         root = tree.root()
         note = signer(checkpoint_body(signer.origin, tree.size, root))
-        row = await conn.fetchrow(INSERT_CHECKPOINT, batch, tree.size, root, note)
+        await conn.execute(INSERT_CHECKPOINT, batch, tree.size, root, note)
     return AnchoredBatch(
         batch=batch,
         old_size=old_size,
-        size=row["size"],
+        size=tree.size,
         root_hex=root.hex(),
         segments=len(segments),
     )

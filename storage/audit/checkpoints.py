@@ -17,7 +17,6 @@ SELECT batch, size, root, note, created_at FROM audit_checkpoints ORDER BY batch
 """
 INSERT_CHECKPOINT = """
 INSERT INTO audit_checkpoints (batch, size, root, note) VALUES ($1, $2, $3, $4)
-RETURNING batch, size, root, note, created_at
 """
 
 
