@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 class EnrichedSegment(BaseModel):
     """One sealed segment whose leaves are in write-once storage and in the control database:
     its stream and seqs (both included), the manifest it was verified against, the WORM object's
-    key and SHA-256."""
+    key, version (what a WORM read names) and SHA-256."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -22,6 +22,7 @@ class EnrichedSegment(BaseModel):
     records: int
     manifest_sha256: str
     worm_key: str
+    worm_version: str
     leaves_sha256: str
 
 

@@ -11,7 +11,7 @@ from storage.audit.append import append_batch
 from storage.audit.backlog import backlog
 from storage.audit.checkpoints import CheckpointSigner, checkpoint_body, latest_checkpoint
 from storage.audit.dlq import dlq_add, dlq_get, dlq_list, dlq_mark_replayed, dlq_purge
-from storage.audit.enrich import WriteOnce, enrich_segment
+from storage.audit.enrich import enrich_segment
 from storage.audit.errors import (
     AuditStoreError,
     BatchOutOfOrder,
@@ -32,7 +32,6 @@ __all__ = [
     "LogInconsistent",
     "ReceiptParts",
     "SegmentNotShipped",
-    "WriteOnce",
     "append_batch",
     "backlog",
     "checkpoint_body",

@@ -9,7 +9,6 @@ same bytes each time and the rows are inserted ON CONFLICT DO NOTHING.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,18 +25,15 @@ from storage.audit.leaves_object import encode_leaves_object, leaves_key
 from storage.crr.errors import VerificationError
 from storage.crr.replay import list_manifests_after, load_verified_segment
 from storage.objectstore import ObjectStore
-
-WriteOnce = Callable[[str, bytes], Awaitable[None]]
-"""Writes an object to write-once storage; must succeed when the key already holds exactly these
-bytes (a retried task writes the same object again) and fail on any other overwrite."""
+from storage.objectstore.worm import WormStore
 
 SELECT_PREVIOUS_MANIFEST = """
 SELECT manifest_sha256 FROM audit_segments WHERE stream = $1 AND last_seq = $2
 """
 INSERT_SEGMENT = """
 INSERT INTO audit_segments
-    (stream, first_seq, last_seq, records, manifest_sha256, worm_key, leaves_sha256)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    (stream, first_seq, last_seq, records, manifest_sha256, worm_key, worm_version, leaves_sha256)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (stream, first_seq) DO NOTHING
 """
 INSERT_LEAVES = """
@@ -52,7 +48,7 @@ ON CONFLICT (stream, seq) DO NOTHING
 async def enrich_segment(
     control_db: Any,
     store: ObjectStore,
-    write_once: WriteOnce,
+    worm: WormStore,
     region: str,
     stream: str,
     first_seq: int,
@@ -61,13 +57,14 @@ async def enrich_segment(
 ) -> EnrichedSegment:
     """Enrich the segment of `stream` (one of `region`'s own) starting at `first_seq`.
 
-    Reads the manifest and segment from `store` (the region's own) and verifies them under
-    `public_key` (the region's manifest key), chained to the previous segment's manifest when
-    that one was enriched; writes the leaves object through `write_once`; inserts the segment's
-    and leaves' rows in one transaction on `control_db` (an asyncpg pool). Raises
-    SegmentNotShipped when no committed manifest starts at `first_seq`, VerificationError when
-    the bytes do not verify, AuditStoreError for a stream of another region or a record that
-    does not decode.
+        Reads the manifest and segment from `store` (the region's own) and verifies them under
+        `public_key` (the region's manifest key), chained to the previous segment's manifest when
+        that one was enriched; writes the leaves object to `worm` (identical bytes already there are
+    success, so a retry writes nothing new); inserts the segment's
+        and leaves' rows in one transaction on `control_db` (an asyncpg pool). Raises
+        SegmentNotShipped when no committed manifest starts at `first_seq`, VerificationError when
+        the bytes do not verify, AuditStoreError for a stream of another region or a record that
+        does not decode.
     """
     if StreamId.parse(stream).region != region:
         raise AuditStoreError(f"expected a stream of region {region!r}, got {stream!r}")
@@ -92,7 +89,7 @@ async def enrich_segment(
         stream, ref.first_seq, ref.last_seq, verified.manifest_sha256, leaves
     )
     # WORM first: a row must never name a leaves object that was not written.
-    await write_once(worm_key, data)
+    receipt = await worm.write_once(worm_key, data)
     segment = EnrichedSegment(
         stream=stream,
         first_seq=ref.first_seq,
@@ -100,6 +97,7 @@ async def enrich_segment(
         records=len(leaves),
         manifest_sha256=verified.manifest_sha256,
         worm_key=worm_key,
+        worm_version=receipt.version,
         leaves_sha256=hashlib.sha256(data).hexdigest(),
     )
     await insert_segment_rows(control_db, segment, leaves, acked)
@@ -137,6 +135,7 @@ async def insert_segment_rows(
             segment.records,
             segment.manifest_sha256,
             segment.worm_key,
+            segment.worm_version,
             segment.leaves_sha256,
         )
         encodings = [leaf.encode() for leaf in leaves]

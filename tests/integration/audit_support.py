@@ -77,6 +77,7 @@ async def enrich_synthetic(
         records=len(leaves),
         manifest_sha256="0" * 64,
         worm_key=leaves_key(stream, first_seq, last_seq),
+        worm_version="1",
         leaves_sha256="1" * 64,
     )
     acked = [ACKED_AT + timedelta(seconds=leaf.seq) for leaf in leaves]

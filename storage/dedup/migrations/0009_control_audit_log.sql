@@ -5,8 +5,9 @@
 -- only grows.
 
 -- One row per sealed segment enriched. The leaves object in write-once storage (worm_key) holds
--- the same leaves; leaves_sha256 is its SHA-256, manifest_sha256 the CRR manifest the segment
--- was verified against. first_index and appended_at are set together when its leaves are
+-- the same leaves; worm_version is the version a WORM read must name (an S3 key can gain a
+-- second version or a delete marker; the locked one stays), leaves_sha256 the object's SHA-256,
+-- manifest_sha256 the CRR manifest the segment was verified against. first_index and appended_at are set together when its leaves are
 -- appended, so "appended_at IS NULL" is the backlog.
 CREATE TABLE audit_segments (
     stream          text COLLATE "C" NOT NULL,
@@ -15,6 +16,7 @@ CREATE TABLE audit_segments (
     records         integer NOT NULL,
     manifest_sha256 text NOT NULL CHECK (manifest_sha256 ~ '^[0-9a-f]{64}$'),
     worm_key        text NOT NULL,
+    worm_version    text NOT NULL,
     leaves_sha256   text NOT NULL CHECK (leaves_sha256 ~ '^[0-9a-f]{64}$'),
     enriched_at     timestamptz NOT NULL DEFAULT now(),
     first_index     bigint CHECK (first_index >= 0),
