@@ -8,7 +8,11 @@ from typing import Any
 
 from ledger.audit_models import StoredCheckpoint
 from ledger.merkle import NodeId, consistency_proof_nodes, fold_right, inclusion_proof_nodes
-from storage.audit.checkpoints import SELECT_LATEST_CHECKPOINT, checkpoint_from_row
+from storage.audit.checkpoints import (
+    SELECT_CHECKPOINT,
+    SELECT_LATEST_CHECKPOINT,
+    checkpoint_from_row,
+)
 from storage.audit.errors import AuditStoreError, LogInconsistent
 
 SELECT_NODES = """
@@ -37,17 +41,23 @@ class ReceiptParts:
 
 
 async def inclusion_receipt_parts(
-    control_db: Any, tenant: str, event_id: str
+    control_db: Any, tenant: str, event_id: str, *, batch: int | None = None
 ) -> ReceiptParts | None:
-    """The event's first leaf with its inclusion proof in the latest checkpoint; None when no
-    appended leaf records the event."""
+    """The event's first leaf with its inclusion proof in the checkpoint of `batch` (None: the
+    latest, which covers every appended leaf); None when no appended leaf records the event or
+    that checkpoint predates it (or does not exist)."""
     async with control_db.acquire() as conn:
         leaf = await conn.fetchrow(SELECT_EVENT_LEAF, tenant, event_id)
         if leaf is None:
             return None
-        # Appending a leaf and checkpointing its size share one transaction: the latest
-        # checkpoint covers every appended leaf.
-        checkpoint = checkpoint_from_row(await conn.fetchrow(SELECT_LATEST_CHECKPOINT))
+        row = await (
+            conn.fetchrow(SELECT_LATEST_CHECKPOINT)
+            if batch is None
+            else conn.fetchrow(SELECT_CHECKPOINT, batch)
+        )
+        if row is None or row["size"] <= leaf["idx"]:
+            return None
+        checkpoint = checkpoint_from_row(row)
         proof = await _fold(conn, inclusion_proof_nodes(leaf["idx"], checkpoint.size))
     return ReceiptParts(bytes(leaf["leaf"]), leaf["idx"], proof, checkpoint)
 

@@ -23,6 +23,7 @@ from storage.audit import (
     inclusion_receipt_parts,
     latest_checkpoint,
 )
+from storage.audit.checkpoints import checkpoint_from_row
 from tests.conftest import RunningStack
 from tests.integration.audit_support import (
     StandInSigner,
@@ -178,6 +179,27 @@ async def test_every_stored_proof_verifies(pool: Any) -> None:
                     proof,
                 )
     assert await inclusion_receipt_parts(pool, "acme", "no-such-event") is None
+    # A receipt against an earlier checkpoint: only leaves it covers have one.
+    first = checkpoints[0]
+    for row in rows[first.size - 1 : first.size + 1]:
+        parts = await inclusion_receipt_parts(pool, "acme", row["event_id"], batch=first.batch)
+        if row["idx"] >= first.size:
+            assert parts is None
+            continue
+        assert parts is not None and parts.checkpoint == await _checkpoint(pool, first.batch)
+        merkle.verify_inclusion(
+            merkle.leaf_hash(parts.leaf),
+            parts.index,
+            first.size,
+            parts.proof,
+            bytes.fromhex(first.root_hex),
+        )
+
+
+async def _checkpoint(pool: Any, batch: int) -> Any:
+    return checkpoint_from_row(
+        await pool.fetchrow("SELECT * FROM audit_checkpoints WHERE batch = $1", batch)
+    )
 
 
 async def test_append_rate_on_10k_leaves(pool: Any) -> None:
