@@ -9,11 +9,11 @@ their cosignatures (migration 0010). Formats: docs/audit.md.
 
 from storage.audit.append import append_batch
 from storage.audit.backlog import backlog
-from storage.audit.checkpoints import CheckpointSigner, checkpoint_body, latest_checkpoint
+from storage.audit.checkpoints import CheckpointSigner, NoteCheckpointSigner, latest_checkpoint
 from storage.audit.dlq import dlq_add, dlq_get, dlq_list, dlq_mark_replayed, dlq_purge
 from storage.audit.enrich import enrich_segment
 from storage.audit.errors import (
-    AuditStoreError,
+    AuditError,
     BatchOutOfOrder,
     DlqEntryNotFound,
     DlqStateError,
@@ -24,17 +24,17 @@ from storage.audit.proofs import ReceiptParts, consistency_between, inclusion_re
 from storage.audit.tiles import publish_tiles
 
 __all__ = [
-    "AuditStoreError",
+    "AuditError",
     "BatchOutOfOrder",
     "CheckpointSigner",
     "DlqEntryNotFound",
     "DlqStateError",
     "LogInconsistent",
+    "NoteCheckpointSigner",
     "ReceiptParts",
     "SegmentNotShipped",
     "append_batch",
     "backlog",
-    "checkpoint_body",
     "consistency_between",
     "dlq_add",
     "dlq_get",

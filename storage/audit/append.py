@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.audit_models import AnchoredBatch, StoredCheckpoint
+from ledger.checkpoint import Checkpoint
 from ledger.merkle import CompactRange
 from storage.audit.batch_plan import PendingSegment, plan_batch
 from storage.audit.checkpoints import (
     INSERT_CHECKPOINT,
     SELECT_CHECKPOINT,
     CheckpointSigner,
-    checkpoint_body,
     checkpoint_from_row,
 )
 from storage.audit.errors import BatchOutOfOrder, LogInconsistent
@@ -102,7 +102,7 @@ async def append_batch(
         if segments:
             await _append(conn, tree, segments)
         root = tree.root()
-        note = signer(checkpoint_body(signer.origin, tree.size, root))
+        note = signer(Checkpoint(signer.origin, tree.size, root).body())
         await conn.execute(INSERT_CHECKPOINT, batch, tree.size, root, note)
     return AnchoredBatch(
         batch=batch,

@@ -1,13 +1,17 @@
 """The log's checkpoints in the control database (`audit_checkpoints`, one per batch) and how a
-new one is signed: the C2SP tlog-checkpoint body is handed to an injected signer, which returns
-the C2SP signed note (the region's key; ledger/signed_note.py)."""
+new one is signed: the C2SP tlog-checkpoint body (ledger/checkpoint.py) is handed to an injected
+signer, which returns the C2SP signed note; `NoteCheckpointSigner` signs with the region's key
+(ledger/signed_note.py)."""
 
 from __future__ import annotations
 
-import base64
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ledger.audit_models import StoredCheckpoint
+from ledger.signed_note import NoteSigner, sign_note
 
 SELECT_CHECKPOINT = """
 SELECT batch, size, root, note, created_at FROM audit_checkpoints WHERE batch = $1
@@ -34,9 +38,17 @@ class CheckpointSigner(Protocol):
         ...
 
 
-def checkpoint_body(origin: str, size: int, root: bytes) -> str:
-    """C2SP tlog-checkpoint body: origin, decimal size, standard base64 root, each on its line."""
-    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+@dataclass(frozen=True)
+class NoteCheckpointSigner:
+    """A CheckpointSigner with one Ed25519 key (the region's), whose note key name is the log
+    origin (ARCHITECTURE §3 Audit)."""
+
+    origin: str
+    private_key: Ed25519PrivateKey
+
+    def __call__(self, checkpoint_body: str) -> str:
+        """The C2SP signed note of `checkpoint_body`, one signature line."""
+        return sign_note(checkpoint_body, [NoteSigner(self.origin, self.private_key)])
 
 
 async def latest_checkpoint(control_db: Any) -> StoredCheckpoint | None:

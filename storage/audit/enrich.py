@@ -20,7 +20,7 @@ from ledger.audit_models import EnrichedSegment
 from ledger.errors import RecordDecodeError
 from ledger.record import WalRecord, decode_record
 from ledger.stream_id import StreamId
-from storage.audit.errors import AuditStoreError, SegmentNotShipped
+from storage.audit.errors import AuditError, SegmentNotShipped
 from storage.audit.leaves_object import encode_leaves_object, leaves_key
 from storage.crr.errors import VerificationError
 from storage.crr.replay import list_manifests_after, load_verified_segment
@@ -63,11 +63,11 @@ async def enrich_segment(
     success, so a retry writes nothing new); inserts the segment's
         and leaves' rows in one transaction on `control_db` (an asyncpg pool). Raises
         SegmentNotShipped when no committed manifest starts at `first_seq`, VerificationError when
-        the bytes do not verify, AuditStoreError for a stream of another region or a record that
+        the bytes do not verify, AuditError for a stream of another region or a record that
         does not decode.
     """
     if StreamId.parse(stream).region != region:
-        raise AuditStoreError(f"expected a stream of region {region!r}, got {stream!r}")
+        raise AuditError(f"expected a stream of region {region!r}, got {stream!r}")
     listing = await list_manifests_after(store, stream, first_seq - 1, 1)
     if not listing.ready:
         raise SegmentNotShipped(

@@ -36,26 +36,22 @@ class WitnessConfigError(AuditError):
     missing key file)."""
 
 
-class AuditStoreError(AuditError):
-    """Base of the errors of the log's storage (enrich, append, proofs, tiles, DLQ)."""
-
-
-class SegmentNotShipped(AuditStoreError):
+class SegmentNotShipped(AuditError):
     """No committed manifest starts at the seq asked for: the segment is not shipped (yet)."""
 
 
-class LogInconsistent(AuditStoreError):
+class LogInconsistent(AuditError):
     """The control database disagrees with itself (a segment row without all its leaves, a stored
     node missing): the append or proof is refused rather than building on it."""
 
 
-class BatchOutOfOrder(AuditStoreError):
+class BatchOutOfOrder(AuditError):
     """A batch number not above the latest stored one that is not stored itself."""
 
 
-class DlqEntryNotFound(AuditStoreError):
+class DlqEntryNotFound(AuditError):
     """No DLQ row has the id asked for."""
 
 
-class DlqStateError(AuditStoreError):
+class DlqStateError(AuditError):
     """The DLQ row is not in a state that allows what was asked (or the purge lacks who or why)."""

@@ -13,7 +13,7 @@ from storage.audit.checkpoints import (
     SELECT_LATEST_CHECKPOINT,
     checkpoint_from_row,
 )
-from storage.audit.errors import AuditStoreError, LogInconsistent
+from storage.audit.errors import AuditError, LogInconsistent
 
 SELECT_NODES = """
 SELECT n.level, n.idx, n.hash FROM audit_nodes n
@@ -68,7 +68,7 @@ async def consistency_between(control_db: Any, old_size: int, new_size: int) -> 
     async with control_db.acquire() as conn:
         size = await conn.fetchval(SELECT_LOG_SIZE)
         if not 0 <= old_size <= new_size <= size:
-            raise AuditStoreError(
+            raise AuditError(
                 f"expected 0 <= old_size <= new_size <= {size} (the log's size), got "
                 f"{old_size} and {new_size}"
             )

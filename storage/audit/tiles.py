@@ -10,8 +10,10 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
+from ledger.checkpoint import parse_checkpoint
+from ledger.signed_note import split_note
 from ledger.tlog_tiles import Tile, entry_bundle, tiles_of
-from storage.audit.errors import AuditStoreError, LogInconsistent
+from storage.audit.errors import AuditError, LogInconsistent
 from storage.objectstore import ObjectNotFound, ObjectStore
 
 TLOG_PREFIX = "audit/tlog/"
@@ -29,14 +31,14 @@ SELECT_ENTRIES = "SELECT leaf FROM audit_leaves WHERE idx >= $1 AND idx < $2 ORD
 async def publish_tiles(control_db: Any, store: ObjectStore, upto_size: int) -> int:
     """Publish the tiles, entry bundles and checkpoint of the log at `upto_size` leaves (a size
     some checkpoint has); returns the objects written. Publishing a size at or below the one
-    already published writes nothing. Raises AuditStoreError when no checkpoint has that size."""
+    already published writes nothing. Raises AuditError when no checkpoint has that size."""
     published = await _published_size(store)
     if upto_size <= published:
         return 0
     async with control_db.acquire() as conn:
         note = await conn.fetchval(SELECT_CHECKPOINT_OF_SIZE, upto_size)
         if note is None:
-            raise AuditStoreError(f"expected a checkpoint of size {upto_size}, found none")
+            raise AuditError(f"expected a checkpoint of size {upto_size}, found none")
         written = 0
         for level, tiles in groupby(tiles_of(upto_size, published), key=lambda t: t.level):
             written += await _publish_level(conn, store, level, list(tiles))
@@ -73,5 +75,5 @@ async def _published_size(store: ObjectStore) -> int:
         note = (await store.get(CHECKPOINT_KEY)).decode()
     except ObjectNotFound:
         return 0
-    # A checkpoint's second line is its size (C2SP tlog-checkpoint).
-    return int(note.split("\n")[1])
+    text, _ = split_note(note)
+    return parse_checkpoint(text).size

@@ -1,5 +1,5 @@
 """Shared pieces of the audit log's integration tests: a pool on a fresh, migrated control
-database, a stand-in checkpoint signer, and enriched segments of synthetic leaves written the way
+database, the checkpoint signer, and enriched segments of synthetic leaves written the way
 enrich_segment writes them."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import asyncpg
 
 from ledger.audit_leaf import AuditLeaf
 from ledger.audit_models import EnrichedSegment
+from ledger.keys import private_key_from_seed
+from storage.audit.checkpoints import NoteCheckpointSigner
 from storage.audit.enrich import insert_segment_rows
 from storage.audit.leaves_object import leaves_key
 from storage.dedup.migrate import migrate_database
@@ -24,15 +26,8 @@ ORIGIN = "geoledger.example/audit/us"
 ACKED_AT = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-class StandInSigner:
-    """Signs nothing: the note is the body and one line naming the body's hash, enough to tell
-    two checkpoints apart (the real signer is ledger/signed_note.py's)."""
-
-    origin = ORIGIN
-
-    def __call__(self, checkpoint_body: str) -> str:
-        digest = hashlib.sha256(checkpoint_body.encode()).hexdigest()[:16]
-        return f"{checkpoint_body}\n— {ORIGIN} {digest}\n"
+SIGNER = NoteCheckpointSigner(ORIGIN, private_key_from_seed(b"audit-test-log-key".ljust(32, b".")))
+"""Signs checkpoints as a region does: an Ed25519 note key named after the log origin."""
 
 
 @asynccontextmanager

@@ -15,6 +15,8 @@ import pytest
 from ledger import merkle
 from ledger.audit_leaf import decode_leaf
 from ledger.audit_models import AnchoredBatch
+from ledger.checkpoint import Checkpoint, parse_checkpoint
+from ledger.signed_note import NoteVerifier, open_note, vkey
 from storage.audit import (
     BatchOutOfOrder,
     append_batch,
@@ -26,14 +28,14 @@ from storage.audit import (
 from storage.audit.checkpoints import checkpoint_from_row
 from tests.conftest import RunningStack
 from tests.integration.audit_support import (
-    StandInSigner,
+    SIGNER,
     enrich_synthetic,
     fresh_control_pool,
     leaf_hashes_by_index,
 )
 
 pytestmark = pytest.mark.timeout(240)
-SIGNER = StandInSigner()
+SIGNER_VKEY = vkey(SIGNER.origin, SIGNER.private_key.public_key())
 # (stream, first_seq, last_seq): three streams of uneven segments, 330 leaves.
 SEGMENTS = [
     *(("us/n1", first, first + 29) for first in range(1, 150, 30)),
@@ -77,7 +79,12 @@ async def test_batches_build_the_tree_of_every_leaf_in_stream_order(pool: Any) -
         assert merkle.root_of(hashes[:size]) == root
     checkpoint = await latest_checkpoint(pool)
     assert checkpoint is not None and checkpoint.size == len(hashes)
-    assert checkpoint.note.startswith(f"{SIGNER.origin}\n{len(hashes)}\n")
+    # The note is the C2SP checkpoint of the log, signed by the log's key.
+    opened = open_note(checkpoint.note, [NoteVerifier.from_vkey(SIGNER_VKEY)])
+    assert opened.verified == [SIGNER.origin]
+    assert parse_checkpoint(opened.text) == Checkpoint(
+        SIGNER.origin, len(hashes), merkle.root_of(hashes)
+    )
     # Each stream's leaves are in seq order in the log, and the streams took turns.
     rows = await pool.fetch("SELECT stream, seq FROM audit_leaves ORDER BY idx")
     for stream in ("us/n1", "us/n2", "us/n3"):

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from ledger import merkle
-from storage.audit import AuditStoreError, append_batch, publish_tiles
+from storage.audit import AuditError, append_batch, publish_tiles
 from storage.objectstore import ObjectStore, open_object_store
 from tests.conftest import RunningStack
 from tests.integration.audit_support import (
-    StandInSigner,
+    SIGNER,
     enrich_synthetic,
     fresh_control_pool,
     leaf_hashes_by_index,
@@ -48,7 +48,7 @@ def _bundle_entries(bundle: bytes) -> list[bytes]:
 
 async def test_tiles_hold_the_log_and_grow_with_it(pool: Any, store: ObjectStore) -> None:
     await enrich_synthetic(pool, "us/n1", 1, 300)
-    first = await append_batch(pool, batch=1, max_leaves=300, signer=StandInSigner())
+    first = await append_batch(pool, batch=1, max_leaves=300, signer=SIGNER)
     assert await publish_tiles(pool, store, first.size) == 2 * 2 + 1 + 1
     hashes = await leaf_hashes_by_index(pool)
     assert await store.get("audit/tlog/tile/0/000") == b"".join(hashes[:256])
@@ -63,7 +63,7 @@ async def test_tiles_hold_the_log_and_grow_with_it(pool: Any, store: ObjectStore
     assert await publish_tiles(pool, store, first.size) == 0
 
     await enrich_synthetic(pool, "us/n1", 301, 512)
-    second = await append_batch(pool, batch=2, max_leaves=1000, signer=StandInSigner())
+    second = await append_batch(pool, batch=2, max_leaves=1000, signer=SIGNER)
     # Level 0: tile 1 becomes full (and its bundle); level 1: the partial tile widens to 2.
     assert await publish_tiles(pool, store, second.size) == 2 + 1 + 1
     hashes = await leaf_hashes_by_index(pool)
@@ -71,5 +71,5 @@ async def test_tiles_hold_the_log_and_grow_with_it(pool: Any, store: ObjectStore
     assert await store.get("audit/tlog/tile/1/000.p/2") == (
         merkle.root_of(hashes[:256]) + merkle.root_of(hashes[256:512])
     )
-    with pytest.raises(AuditStoreError, match="checkpoint of size 999"):
+    with pytest.raises(AuditError, match="checkpoint of size 999"):
         await publish_tiles(pool, store, 999)
