@@ -40,3 +40,11 @@ TIER_EXPIRE_BATCH = "tier_expire_batch"
 # Restore of an archived cold pack (the tiering queue).
 TIER_RESTORE_REQUEST = "tier_restore_request"
 TIER_RESTORE_WAIT = "tier_restore_wait"
+
+# The audit pipeline (the audit queue). The three task names are also the `type` label of the
+# audit metrics and the task types of the dead-letter queue (activities/audit_models.py).
+AUDIT_DISCOVER = "audit_discover_segments"
+ENRICH_WORM = "enrich_worm"
+ANCHOR_BATCH = "anchor_batch"
+ATTEST_EXTERNAL = "attest_external"
+AUDIT_DLQ_RECORD = "audit_dlq_record"

@@ -1,4 +1,11 @@
-"""Settings of the audit log's witnesses: `[witnesses.<name>]` in geoledger.toml.
+"""Settings of the audit pipeline: `[audit]` (how the anchor workflow batches leaves and retries
+its tasks) and `[witnesses.<name>]` (the witnesses that cosign the logs' checkpoints).
+
+[audit] defaults are sized for the SLO (99 % of leaves in a signed checkpoint within 1 h), not for
+demo speed: a batch closes at `batch_max_leaves` leaves or once its oldest leaf has waited
+`batch_max_age_s`, which leaves most of the hour for retries, a witness timing out and a worker
+restart. The embedded stack's geoledger.toml sets a short age so the demo shows checkpoints
+within seconds.
 
 A witness (C2SP tlog-witness) is named by its section; the name is also its cosigner key name.
 The process that serves it (`geoledger witness serve --name NAME`) needs `key_file` and keeps
@@ -71,3 +78,26 @@ class WitnessConfig(_Strict):
     def witnesses_origin(self, origin: str) -> bool:
         """True when this witness cosigns the log `origin`."""
         return any(log.origin == origin for log in self.logs)
+
+
+class AuditConfig(_Strict):
+    """[audit]: frozen into AnchorLogWorkflow's input when `geoledger audit start` starts it (a
+    running one keeps its values until `geoledger audit start --restart`), except the sampling
+    interval, which the audit worker reads when it starts."""
+
+    batch_max_leaves: int = Field(default=16_384, ge=1, le=1_000_000)
+    batch_max_age_s: float = Field(default=300.0, gt=0, le=3600)
+    # A discovery waits up to this long for the next sealed segment before a round ends.
+    discover_wait_s: float = Field(default=10.0, ge=0, le=300)
+    # Segments enriched per round, each by its own AuditSegmentWorkflow, all at once.
+    segments_per_round: int = Field(default=32, ge=1, le=1000)
+    # Attempts of an audit task (backoff 1 s doubling to 1 min) before its dead-letter entry.
+    task_max_attempts: int = Field(default=8, ge=1, le=100)
+    sample_interval_s: float = Field(default=15.0, gt=0, le=3600)
+    # A region's log origin (C2SP: the log's name, its checkpoints' first line and its note key
+    # name) is this prefix + the region name; witnesses name the logs they cosign by it.
+    origin_prefix: str = Field(default="geoledger.example/audit/", min_length=1)
+
+    def origin(self, region: str) -> str:
+        """The log origin of `region`."""
+        return f"{self.origin_prefix}{region}"

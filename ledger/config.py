@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from ledger.audit_config import WitnessConfig
+from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
 from ledger.stream_id import NAME_RULE, is_name
@@ -300,6 +300,7 @@ class Settings(BaseSettings):
     tier_restore: TierRestoreConfig = TierRestoreConfig()
     tier_status: TierStatusConfig = TierStatusConfig()
     tier_dictionaries: TierDictionaryConfig = TierDictionaryConfig()
+    audit: AuditConfig = AuditConfig()
     witnesses: dict[str, WitnessConfig] = Field(default_factory=dict)
 
     @field_validator("regions")

@@ -30,4 +30,8 @@ BODY_DECODE = "BodyDecodeError"  # every reason a blob does not decode, by their
 # No exception class: raised only as ApplicationError types, for an operator to read.
 WRONG_STREAM = "WrongStream"  # an activity of one stream's queue asked about another stream
 SMOKE_MISMATCH = "SmokeMismatch"  # an object read back differs from the one written
+AUDIT_CONFIG = "AuditConfigError"  # the audit cannot run as configured (no audit_store, ...)
 RESTORE_IMPOSSIBLE = "RestoreImpossible"  # an archived pack is gone, or its store has no archives
+
+# storage.audit.errors
+AUDIT_FORK = "AuditForkDetected"  # a witness holds a checkpoint our log is not consistent with

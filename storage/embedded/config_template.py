@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ledger.audit_config import WitnessConfig
+from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.config import (
     CrrConfig,
     DevStackConfig,
@@ -148,6 +148,25 @@ min_sample_bodies = {tier_dictionaries.min_sample_bodies!r}
 holdout_every = {tier_dictionaries.holdout_every!r}
 dict_bytes = {tier_dictionaries.dict_bytes!r}
 
+[audit]
+# Read by `geoledger audit start` (frozen into each region's anchor workflow until
+# `geoledger audit start --restart`). A batch of the region's Merkle log closes at
+# batch_max_leaves leaves or once its oldest leaf waited batch_max_age_s. The default age is
+# {audit_default_age!r} s, sized for the SLO (99 % of leaves in a signed checkpoint within 1 h);
+# this file sets {audit.batch_max_age_s!r} s so the demo shows cosigned checkpoints within seconds.
+batch_max_leaves = {audit.batch_max_leaves!r}
+batch_max_age_s = {audit.batch_max_age_s!r}
+# A discovery waits up to discover_wait_s for the next sealed segment; each round enriches up to
+# segments_per_round segments, each in its own AuditSegmentWorkflow; a task is tried
+# task_max_attempts times (backoff 1 s doubling to 1 min) before it goes to the dead-letter queue.
+discover_wait_s = {audit.discover_wait_s!r}
+segments_per_round = {audit.segments_per_round!r}
+task_max_attempts = {audit.task_max_attempts!r}
+# How often the audit worker samples the audit_* gauges of every region.
+sample_interval_s = {audit.sample_interval_s!r}
+# A region's log origin is origin_prefix + its name (witnesses below name the logs they cosign).
+origin_prefix = "{audit.origin_prefix}"
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -212,7 +231,7 @@ port = {us_witness_port}
 timeout_s = {witness.timeout_s!r}
 open_after_failures = {witness.open_after_failures!r}
 cooldown_s = {witness.cooldown_s!r}
-logs = [{{ origin = "geoledger.example/audit/eu", region = "eu" }}]
+logs = [{{ origin = "{eu_origin}", region = "eu" }}]
 
 [witnesses.witness-eu]
 region = "eu"
@@ -221,12 +240,15 @@ port = {eu_witness_port}
 timeout_s = {witness.timeout_s!r}
 open_after_failures = {witness.open_after_failures!r}
 cooldown_s = {witness.cooldown_s!r}
-logs = [{{ origin = "geoledger.example/audit/us", region = "us" }}]
+logs = [{{ origin = "{us_origin}", region = "us" }}]
 
 [tenants.acme]
 hot_ttl_days = 7
 warm_ttl_days = 90
 """
+
+# The embedded stack anchors at demo speed; every other [audit] value is the model's default.
+DEMO_AUDIT = AuditConfig(batch_max_age_s=2.0)
 
 DEFAULT_US_INGEST_PORT = 8101
 DEFAULT_EU_INGEST_PORT = 8201
@@ -266,6 +288,10 @@ def render_dev_config(
         us_port=us_ingest_port,
         eu_port=eu_ingest_port,
         witness=_WitnessDefaults(),
+        audit=DEMO_AUDIT,
+        audit_default_age=AuditConfig().batch_max_age_s,
+        us_origin=DEMO_AUDIT.origin("us"),
+        eu_origin=DEMO_AUDIT.origin("eu"),
         us_witness_port=us_witness_port,
         eu_witness_port=eu_witness_port,
     )

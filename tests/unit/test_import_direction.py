@@ -46,6 +46,7 @@ WORKFLOW_ACTIVITY_MODULES = {
     "activities.smoke_models",
     "activities.geo_models",
     "activities.tiering_models",
+    "activities.audit_models",
 }
 
 
