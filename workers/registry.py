@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.audit import AuditActivities
 from activities.geo import GeoActivities
 from activities.region_resources import RegionResources
 from activities.replay import ReplayActivities
@@ -16,9 +17,12 @@ from activities.store_repair import StoreRepairActivities
 from activities.tier_restore import RestoreActivities
 from activities.tiering import TieringActivities
 from ledger.config import Settings
+from workers.audit_sampler import AuditSampler
 from workers.lag_monitor import LagMonitor
 from workers.tier_sampler import TierSampler
 from workflows import queues
+from workflows.audit_anchor import AnchorLogWorkflow
+from workflows.audit_segment import AuditSegmentWorkflow
 from workflows.demotion import DemotionWorkflow
 from workflows.geo_divergence import GeoDivergenceWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
@@ -47,13 +51,15 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
     """
     if queue == queues.OPS:
         smoke = SmokeActivities(settings)
-        # The tier gauges are sampled here, not beside demotion: see workers/tier_sampler.py.
+        # The tier and audit gauges are sampled here, not beside the pipelines they watch: see
+        # workers/tier_sampler.py and workers/audit_sampler.py.
         resources = RegionResources(settings)
         sampler = TierSampler(settings, resources)
+        audit_sampler = AuditSampler(settings, resources)
         return QueueRegistration(
             workflows=[SmokeWorkflow],
             activities=[smoke.object_round_trip],
-            background=[sampler.run],
+            background=[sampler.run, audit_sampler.run],
             close=resources.close,
         )
     if queue == queues.CRR:
@@ -86,6 +92,20 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
                 tiering.expire_batch,
                 restores.request,
                 restores.wait,
+            ],
+            close=resources.close,
+        )
+    if queue == queues.AUDIT:
+        resources = RegionResources(settings)
+        audit = AuditActivities(settings, resources)
+        return QueueRegistration(
+            workflows=[AnchorLogWorkflow, AuditSegmentWorkflow],
+            activities=[
+                audit.discover,
+                audit.enrich_worm,
+                audit.anchor_batch,
+                audit.attest_external,
+                audit.dlq_record,
             ],
             close=resources.close,
         )

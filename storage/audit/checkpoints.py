@@ -58,6 +58,12 @@ async def latest_checkpoint(control_db: Any) -> StoredCheckpoint | None:
     return None if row is None else checkpoint_from_row(row)
 
 
+async def checkpoint_of(control_db: Any, batch: int) -> StoredCheckpoint | None:
+    """The checkpoint of `batch`; None when that batch was never closed."""
+    row = await control_db.fetchrow(SELECT_CHECKPOINT, batch)
+    return None if row is None else checkpoint_from_row(row)
+
+
 def checkpoint_from_row(row: Any) -> StoredCheckpoint:
     """An `audit_checkpoints` row (every column) as the model."""
     return StoredCheckpoint(

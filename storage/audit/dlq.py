@@ -27,6 +27,7 @@ LIST = f"""
 SELECT {COLUMNS} FROM audit_dlq WHERE $1::text IS NULL OR state = $1 ORDER BY id LIMIT $2
 """
 GET = f"SELECT {COLUMNS} FROM audit_dlq WHERE id = $1"
+COUNT_OPEN = "SELECT count(*) FROM audit_dlq WHERE state = 'open'"
 # Only an open row changes state; a row already replayed is returned as it is (idempotent).
 MARK_REPLAYED = f"""
 UPDATE audit_dlq SET state = 'replayed', replayed_at = now()
@@ -63,6 +64,11 @@ async def dlq_list(
 ) -> list[DlqEntry]:
     """Rows in `state` (None: every state), oldest first, at most `limit`."""
     return [_entry(row) for row in await control_db.fetch(LIST, state, limit)]
+
+
+async def dlq_count(control_db: Any) -> int:
+    """Rows waiting for an operator (state open): what audit_dlq_size exports."""
+    return int(await control_db.fetchval(COUNT_OPEN))
 
 
 async def dlq_get(control_db: Any, entry_id: int) -> DlqEntry | None:

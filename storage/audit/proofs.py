@@ -26,6 +26,10 @@ SELECT leaf, idx FROM audit_leaves
 WHERE tenant_id = $1 AND event_id = $2 AND idx IS NOT NULL
 ORDER BY idx LIMIT 1
 """
+SELECT_RECORD_LEAF = """
+SELECT leaf, idx FROM audit_leaves WHERE stream = $1 AND seq = $2 AND idx IS NOT NULL
+"""
+SELECT_RECORD_INDEX = "SELECT idx FROM audit_leaves WHERE stream = $1 AND seq = $2"
 SELECT_LOG_SIZE = "SELECT size FROM audit_log WHERE id = 1"
 
 
@@ -48,17 +52,37 @@ async def inclusion_receipt_parts(
     that checkpoint predates it (or does not exist)."""
     async with control_db.acquire() as conn:
         leaf = await conn.fetchrow(SELECT_EVENT_LEAF, tenant, event_id)
-        if leaf is None:
-            return None
-        row = await (
-            conn.fetchrow(SELECT_LATEST_CHECKPOINT)
-            if batch is None
-            else conn.fetchrow(SELECT_CHECKPOINT, batch)
-        )
-        if row is None or row["size"] <= leaf["idx"]:
-            return None
-        checkpoint = checkpoint_from_row(row)
-        proof = await _fold(conn, inclusion_proof_nodes(leaf["idx"], checkpoint.size))
+        return await _parts(conn, leaf, batch)
+
+
+async def record_receipt_parts(
+    control_db: Any, stream: str, seq: int, *, batch: int | None = None
+) -> ReceiptParts | None:
+    """As inclusion_receipt_parts, for the leaf of the record at `seq` of `stream` (a key's
+    winning record, as the dedup store names it)."""
+    async with control_db.acquire() as conn:
+        leaf = await conn.fetchrow(SELECT_RECORD_LEAF, stream, seq)
+        return await _parts(conn, leaf, batch)
+
+
+async def record_leaf_index(control_db: Any, stream: str, seq: int) -> int | None:
+    """The log index of the record's leaf; None while it is not appended (or not enriched)."""
+    index = await control_db.fetchval(SELECT_RECORD_INDEX, stream, seq)
+    return None if index is None else int(index)
+
+
+async def _parts(conn: Any, leaf: Any, batch: int | None) -> ReceiptParts | None:
+    if leaf is None:
+        return None
+    row = await (
+        conn.fetchrow(SELECT_LATEST_CHECKPOINT)
+        if batch is None
+        else conn.fetchrow(SELECT_CHECKPOINT, batch)
+    )
+    if row is None or row["size"] <= leaf["idx"]:
+        return None
+    checkpoint = checkpoint_from_row(row)
+    proof = await _fold(conn, inclusion_proof_nodes(leaf["idx"], checkpoint.size))
     return ReceiptParts(bytes(leaf["leaf"]), leaf["idx"], proof, checkpoint)
 
 

@@ -16,6 +16,7 @@ from activities import names
 from ledger import error_types, search_attributes
 from ledger.config import load_settings
 from ledger.errors import GeoInputError
+from storage.audit.errors import AuditForkDetected
 from storage.crr.errors import SegmentNotFoundError, ShipConflictError, VerificationError
 from storage.embedded.temporal import SEARCH_ATTRIBUTES
 from storage.geo.errors import GeoReportError
@@ -34,12 +35,14 @@ ERROR_CLASSES: dict[str, type[Exception]] = {
     error_types.TIERING_INPUT: TieringInputError,
     error_types.BODY_INTEGRITY: BodyIntegrityError,
     error_types.BODY_DECODE: BodyDecodeError,
+    error_types.AUDIT_FORK: AuditForkDetected,
 }
 # Raised only as ApplicationError types: there is no class to compare with.
 CLASSLESS_ERRORS = {
     error_types.WRONG_STREAM,
     error_types.SMOKE_MISMATCH,
     error_types.RESTORE_IMPOSSIBLE,
+    error_types.AUDIT_CONFIG,
 }
 
 

@@ -18,6 +18,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0008_control_tier_dictionaries.sql",
         "0009_control_audit_log.sql",
         "0010_control_audit_witness.sql",
+        "0011_control_audit_witness_forks.sql",
     ]
     assert [m.file_name for m in load_migrations("shard")] == [
         "0003_shard_dedup.sql",
