@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # the command was given something it cannot use; nothing was changed
     UNAVAILABLE = 3  # a service the command needs is down
     RESTORING = 4  # what was asked for is being restored from an archive class: retry later
+    PENDING = 5  # what was asked for is not there yet (e.g. an event not yet anchored): retry later
 
 
 ConfigOption = Annotated[

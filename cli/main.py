@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from cli.audit import audit_app
 from cli.crr import crr_app
 from cli.db import db_app
 from cli.demo import demo
@@ -68,6 +69,7 @@ app.add_typer(geo_app, name="geo")
 app.add_typer(drill_app, name="drill")
 app.add_typer(sdk_app, name="sdk")
 app.add_typer(tier_app, name="tier")
+app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
 app.command("demo")(demo)
 
