@@ -67,10 +67,11 @@ def witness_target(settings: Settings) -> WitnessTarget:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[None]:
-    """witness-eu served on its configured port until the block ends."""
-    witness = witness_config(settings, WITNESS)
-    app = create_app(lambda: open_witness(settings, WITNESS))
+async def serving(settings: Settings, name: str = WITNESS) -> AsyncIterator[None]:
+    """The witness `name` (default witness-eu) served on its configured port until the block
+    ends."""
+    witness = witness_config(settings, name)
+    app = create_app(lambda: open_witness(settings, name))
     config = uvicorn.Config(
         app, host="127.0.0.1", port=witness.port, log_level="warning", access_log=False
     )

@@ -26,6 +26,11 @@ async def isolated_settings(running_stack: RunningStack, root: Path, label: str)
         dsns = [running_stack.postgres_dsn(db) for db in databases]
         store = region.object_store
         url = f"{store.scheme}://{store.bucket}/{tag}"
+        # The write-once store too: leaves objects are keyed by stream and seq, the same in
+        # every test, and a write-once store keeps the first test's bytes for years.
+        audit_store = region.audit_store and region.audit_store.model_copy(
+            update={"url": f"{region.audit_store.scheme}://{region.audit_store.bucket}/{tag}"}
+        )
         key_file = root / "keys" / f"region-{name}.pem"
         ensure_signing_key_file(key_file)
         regions[name] = region.model_copy(
@@ -34,6 +39,7 @@ async def isolated_settings(running_stack: RunningStack, root: Path, label: str)
                 "shard_dsns": dsns[1:],
                 "wal_dir": root / "wal" / name,
                 "object_store": store.model_copy(update={"url": url}),
+                "audit_store": audit_store,
                 "signing_key_file": key_file,
                 "nodes": [node.model_copy(update={"port": free_port()}) for node in region.nodes],
             }

@@ -1,0 +1,111 @@
+"""The audit pipeline on the session's embedded stack for one test: two isolated regions whose
+logs each witness the other (witness-us cosigns eu's log, witness-eu us's, both served by
+uvicorn on free loopback ports), the audit queue's real workflows and activities in a worker of
+the test process, and waits on what the regions' control databases say."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from ledger.audit_config import WitnessConfig, WitnessedLog
+from ledger.config import Settings
+from storage.audit.cosigned import witnessed_note
+from storage.crr.region_keys import ensure_signing_key_file
+from storage.embedded.process import free_port
+from tests.conftest import RunningStack
+from tests.integration.witness_support import serving
+from tests.support.isolated import isolated_settings
+from workers.audit_control import start_audit
+from workers.audit_ops import control_db
+from workers.registry import registration_for
+from workflows import queues
+
+# Short enough that a test sees checkpoints within seconds; tasks tried twice before the DLQ.
+FAST_AUDIT = {"batch_max_age_s": 1.0, "discover_wait_s": 0.5, "task_max_attempts": 2}
+
+
+async def audit_settings(running_stack: RunningStack, root: Path, label: str) -> Settings:
+    """Isolated us and eu (their own databases, stores and write-once prefixes) with each
+    region's log witnessed by the other region's witness, and a fast [audit]."""
+    settings = await isolated_settings(running_stack, root, label)
+    witnesses = {}
+    for name, other in (("us", "eu"), ("eu", "us")):
+        key_file = root / "keys" / f"witness-{name}.pem"
+        ensure_signing_key_file(key_file)
+        witnesses[f"witness-{name}"] = WitnessConfig(
+            region=name,
+            key_file=key_file,
+            port=free_port(),
+            logs=[WitnessedLog(origin=settings.audit.origin(other), region=other)],
+            timeout_s=2.0,
+            open_after_failures=2,
+            cooldown_s=2.0,
+        )
+    audit = settings.audit.model_copy(update=FAST_AUDIT)
+    return settings.model_copy(update={"witnesses": witnesses, "audit": audit})
+
+
+@contextlib.asynccontextmanager
+async def serving_witnesses(settings: Settings) -> AsyncIterator[None]:
+    """Every configured witness served until the block ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        for name in settings.witnesses:
+            await stack.enter_async_context(serving(settings, name))
+        yield
+
+
+@contextlib.asynccontextmanager
+async def audit_pipeline(client: Client, settings: Settings) -> AsyncIterator[str]:
+    """The audit queue's real registration on a queue of its own, and each region's anchor
+    workflow started on it (terminated when the block ends); the queue's name."""
+    queue = f"audit-{uuid.uuid4()}"
+    registration = registration_for(queues.AUDIT, settings)
+    try:
+        async with Worker(
+            client,
+            task_queue=queue,
+            workflows=list(registration.workflows),
+            activities=list(registration.activities),
+            graceful_shutdown_timeout=timedelta(seconds=2),
+        ):
+            ids = await start_audit(client, settings, task_queue=queue)
+            try:
+                yield queue
+            finally:
+                for workflow_id in ids:
+                    with contextlib.suppress(Exception):
+                        await client.get_workflow_handle(workflow_id).terminate("test over")
+    finally:
+        await registration.close()
+
+
+async def wait_witnessed(
+    settings: Settings, sizes: Mapping[str, int], timeout_s: float = 90.0
+) -> dict[str, int]:
+    """Wait until each region's latest checkpoint has `sizes[region]` leaves and a cosignature;
+    the seconds it took per region. Raises AssertionError naming where each region stands."""
+    started = time.monotonic()
+    took: dict[str, int] = {}
+    seen: dict[str, object] = {}
+    while time.monotonic() - started < timeout_s:
+        for region, size in sizes.items():
+            if region in took:
+                continue
+            async with control_db(settings, region) as db:
+                note = await witnessed_note(db)
+            seen[region] = note and (note["size"], note["witnesses"])
+            if note is not None and note["size"] == size and note["witnesses"]:
+                took[region] = int(time.monotonic() - started)
+        if len(took) == len(sizes):
+            return took
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"expected witnessed checkpoints of sizes {dict(sizes)}, saw {seen}")
