@@ -131,3 +131,24 @@ def b64url_decode_exact(text: str, size: int) -> bytes:
     if b64url_encode(data) != text:
         raise CanonicalFormError(f"expected canonical base64url (zero pad bits), got {text!r}")
     return data
+
+
+def strict_json_loads(text: str) -> object:
+    """RFC 8259 JSON as `json.loads` reads it, but refusing what two readers could read
+    differently: duplicate member names (RFC 8259 §4 leaves their meaning open; `json.loads`
+    keeps the last silently) and the non-JSON constants NaN and Infinity. Raises ValueError
+    (json.JSONDecodeError included) saying what is wrong, RecursionError for very deep nesting."""
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"expected unique object keys, got {key!r} twice")
+        obj[key] = value
+    return obj
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"expected a JSON number, got {name}")

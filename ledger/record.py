@@ -15,13 +15,13 @@ not re-encode to themselves, are parsed again the general way only to say what i
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from ledger.canonical import strict_json_loads
 from ledger.envelope import SignedEvent, parse_signed_event
 from ledger.errors import EventSchemaError, RecordDecodeError
 from ledger.event_wire import (
@@ -209,22 +209,8 @@ def _parse_json(data: bytes) -> object:
             f"expected UTF-8, got an invalid byte at offset {exc.start}"
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+        return strict_json_loads(text)
     except RecursionError:
         raise RecordDecodeError("expected JSON nested less deeply, got deeper nesting") from None
     except ValueError as exc:  # json.JSONDecodeError, and the hooks' errors
         raise RecordDecodeError(f"expected JSON: {exc}") from None
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of duplicate keys silently; two readers could then disagree.
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"expected unique object keys, got {key!r} twice")
-        obj[key] = value
-    return obj
-
-
-def _no_constants(name: str) -> object:
-    raise ValueError(f"expected a JSON number, got {name}")
