@@ -71,3 +71,17 @@ class MalformedNoteError(NoteError):
 class UnverifiedNoteError(NoteError):
     """Well-formed, but no signature from a trusted key verifies, or one from a trusted key fails
     (C2SP signed-note: such a note is rejected whole)."""
+
+
+class ReceiptError(LedgerError):
+    """An audit receipt that cannot be read or does not prove what it claims.
+
+    `step` names the verification step that failed (ledger/receipt.py `ReceiptStep`: "format",
+    "log_signature", "checkpoint", "cosignature", "leaf", "event", "inclusion",
+    "event_signature") and `detail` what differs.
+    """
+
+    def __init__(self, step: str, detail: str) -> None:
+        super().__init__(f"{step}: {detail}")
+        self.step = step
+        self.detail = detail
