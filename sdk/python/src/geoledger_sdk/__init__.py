@@ -22,6 +22,7 @@ from geoledger_sdk.errors import (
     GeoledgerError,
     InvalidEventError,
     KeyFormatError,
+    ReceiptError,
     RetriesExhaustedError,
     UnexpectedResponseError,
 )
@@ -35,6 +36,7 @@ from geoledger_sdk.keys import (
     public_key_from_b64,
     public_key_to_b64,
 )
+from geoledger_sdk.receipt import VerifiedReceipt, verify_receipt
 from geoledger_sdk.results import DeprecationNotice, EventResult, Reason, SendResult
 from geoledger_sdk.signer import Signer, rfc3339_now
 from geoledger_sdk.signing import (
@@ -64,12 +66,14 @@ __all__ = [
     "InvalidEventError",
     "KeyFormatError",
     "Reason",
+    "ReceiptError",
     "RetriesExhaustedError",
     "RetryPolicy",
     "SendResult",
     "SignedEvent",
     "Signer",
     "UnexpectedResponseError",
+    "VerifiedReceipt",
     "__version__",
     "canonicalize",
     "content_digest",
@@ -86,4 +90,5 @@ __all__ = [
     "sign_event",
     "signing_input",
     "verify",
+    "verify_receipt",
 ]

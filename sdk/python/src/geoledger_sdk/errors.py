@@ -77,3 +77,16 @@ class EventNotFoundError(ClientError):
         super().__init__(f"no event {event_id!r} for tenant {tenant_id!r}")
         self.tenant_id = tenant_id
         self.event_id = event_id
+
+
+class ReceiptError(GeoledgerError):
+    """An audit receipt that cannot be read or does not prove what it claims.
+
+    `step` names the check that failed, in the order `verify_receipt` runs them: "format",
+    "log_signature", "checkpoint", "cosignature", "leaf", "event", "inclusion",
+    "event_signature"; the message says what differs.
+    """
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
