@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from cli import audit_dlq
+from cli.audit_verify import verify
 from cli.common import (
     ConfigOption,
     ExitCode,
@@ -35,6 +36,7 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 audit_app.add_typer(audit_dlq.dlq_app, name="dlq")
+audit_app.command("verify")(verify)
 
 RegionOption = Annotated[
     str | None, typer.Option("--region", "-r", help="One region (default: every region).")
