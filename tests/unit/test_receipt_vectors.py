@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from ledger.receipt import (
     render_receipt,
     verify_receipt,
 )
+from tests.conftest import REPO_ROOT
 
 SECTION: dict[str, Any] = json.loads(DEFAULT_VECTORS_PATH.read_text(encoding="utf-8"))["receipts"]
 TAMPERED = SECTION["tampered"]
@@ -63,6 +65,14 @@ def test_each_tampered_receipt_fails_at_its_step(entry: dict[str, Any]) -> None:
 def test_the_tampered_table_reaches_every_step() -> None:
     assert SECTION["steps"] == [step.value for step in ReceiptStep]
     assert {entry["step"] for entry in TAMPERED} == set(SECTION["steps"])
+
+
+def test_the_example_of_the_docs_is_the_golden_receipt() -> None:
+    text = (REPO_ROOT / "docs" / "audit.md").read_text(encoding="utf-8")
+    match = re.search(r"```audit-receipt-json\n(.*?)```", text, re.S)
+    assert match is not None
+    assert json.loads(match.group(1)) == SECTION["receipt"]
+    assert SECTION["log_vkey"] in text and SECTION["expected"]["root_hex"] in text
 
 
 def test_a_rendered_receipt_reads_back_equal() -> None:
