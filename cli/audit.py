@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from cli import audit_dlq
+from cli.audit_prove import prove
 from cli.audit_verify import verify
 from cli.common import (
     ConfigOption,
@@ -36,6 +37,7 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 audit_app.add_typer(audit_dlq.dlq_app, name="dlq")
+audit_app.command("prove")(prove)
 audit_app.command("verify")(verify)
 
 RegionOption = Annotated[
