@@ -64,10 +64,14 @@ async def serving_witnesses(settings: Settings) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def audit_pipeline(client: Client, settings: Settings) -> AsyncIterator[str]:
-    """The audit queue's real registration on a queue of its own, and each region's anchor
-    workflow started on it (terminated when the block ends); the queue's name."""
-    queue = f"audit-{uuid.uuid4()}"
+async def audit_pipeline(
+    client: Client, settings: Settings, task_queue: str | None = None
+) -> AsyncIterator[str]:
+    """The audit queue's real registration on `task_queue` (default: a queue of its own), and
+    each region's anchor workflow started on it (terminated when the block ends); the queue's
+    name. Tests that replay from the dead-letter queue through the CLI use the real queue name,
+    which the CLI starts replays on."""
+    queue = task_queue or f"audit-{uuid.uuid4()}"
     registration = registration_for(queues.AUDIT, settings)
     try:
         async with Worker(

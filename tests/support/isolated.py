@@ -64,10 +64,15 @@ async def fresh_config_file(running_stack: RunningStack, directory: Path, label:
 
 def settings_env(settings: Settings, config_path: Path) -> dict[str, str]:
     """Environment that makes a `geoledger …` subprocess load exactly `settings`: the session's
-    file for everything else, and the regions (with their private databases) as JSON."""
+    file for everything else, and the regions (with their private databases), the witnesses and
+    the [audit] settings as JSON."""
     return {
         "GEOLEDGER_CONFIG": str(config_path),
         "GEOLEDGER_REGIONS": json.dumps(
             {name: region.model_dump(mode="json") for name, region in settings.regions.items()}
         ),
+        "GEOLEDGER_WITNESSES": json.dumps(
+            {name: witness.model_dump(mode="json") for name, witness in settings.witnesses.items()}
+        ),
+        "GEOLEDGER_AUDIT": settings.audit.model_dump_json(),
     }
