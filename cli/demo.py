@@ -2,8 +2,10 @@
 
 Both regions ingest signed events, CRR ships and replays both ways, the regions converge; the
 demo tenant's bodies are demoted into all three tiers (a first batch to cold, a second to warm, a
-third stays hot) and get their demotion schedule; the divergence check finds nothing; the stack
-and its processes keep running for the web UI.
+third stays hot) and get their demotion schedule; the divergence check finds nothing; every
+record is anchored in its region's Merkle log and witnessed by the other region, and one event is
+proven and its receipt verified offline; the stack and its processes keep running for the web
+UI.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from ledger.keys import key_id_for
 from ledger.stream_id import StreamId
 from storage.embedded.errors import StackError
 from storage.embedded.stack import EmbeddedStack
-from workers import demo_story, demo_tiers
+from workers import demo_audit, demo_story, demo_tiers
+from workers.audit_control import start_audit
 from workers.crr_control import start_crr
 from workers.geo_check import run_geo_check
 from workers.smoke import run_smoke, smoke_workflow_id
+from workflows.audit_ids import anchor_workflow_id
 from workflows.demotion import demotion_workflow_id
 
 EVENTS_PER_REGION = {"us": 2000, "eu": 1500}
@@ -69,6 +73,8 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
 
     console.rule("4. both regions ingest signed events; CRR ships and replays both ways")
     await start_crr(client, settings)
+    # From the first event: every acknowledged record goes into its region's Merkle log.
+    await start_audit(client, settings)
     tally = demo_story.IngestTally()
     run = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     await _ingest(settings, private_key, run, EVENTS_PER_REGION, tally)
@@ -90,6 +96,9 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     geo = await run_geo_check(client)
     console.print(f"  divergent keys: {geo.differing_keys} (workflow {geo.workflow_id})")
 
+    console.rule("7. audit: every record in its region's Merkle log, cosigned by the other region")
+    await _audit(settings, state_dir, tally, run)
+
     _print_summary(await demo_story.summarize(client, settings, tally))
     ui = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows"
     console.rule("done")
@@ -97,6 +106,8 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     console.print(f"  smoke run:     {ui}/{smoke_id}")
     schedules = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/schedules"
     console.print(f"  tier schedule: {schedules}/{schedule_id}")
+    for region in settings.regions:
+        console.print(f"  audit log {region}: {ui}/{anchor_workflow_id(region)}")
     console.print("The stack, nodes and workers keep running; `make down` stops them all.")
 
 
@@ -122,6 +133,35 @@ async def _ingest(
     with console.status("waiting for every region to apply every stream"):
         waited = await demo_story.wait_converged(settings, tally.last_seq)
     console.print(f"  converged {waited:.1f}s after the last acknowledgement")
+
+
+async def _audit(
+    settings: Settings, state_dir: Path, tally: demo_story.IngestTally, run: str
+) -> None:
+    with console.status("waiting for each region's log to be anchored and witnessed"):
+        notes = await demo_audit.wait_witnessed(settings, tally.last_seq)
+    for region, note in notes.items():
+        origin, root = settings.audit.origin(region), note["root_hex"][:16]
+        console.print(
+            f"  {origin}: size {note['size']}, root {root}..., "
+            f"cosigned by {', '.join(note['witnesses'])}"
+        )
+    event_id = f"{run}-us-0"
+    console.print(f"  $ geoledger audit prove {demo_story.DEMO_TENANT} {event_id} --out ...")
+    verified = await demo_audit.prove_and_verify(
+        settings, demo_story.DEMO_TENANT, event_id, state_dir
+    )
+    console.print(f"  receipt: {verified.path}")
+    console.print(
+        "  $ geoledger audit verify " + " ".join(verified.command[3:]),
+        markup=False,
+        highlight=False,
+    )
+    output = verified.output
+    console.print(
+        f"  verified offline: leaf {output.leaf_index} of {output.origin} at size "
+        f"{output.size}, cosigned by {', '.join(output.witnesses)}"
+    )
 
 
 async def _demote(client: Client, settings: Settings, what: str, as_of_ms: int) -> None:

@@ -81,11 +81,15 @@ def start_processes(settings: Settings, state_dir: Path, config: Path | None) ->
                 ["worker", "run", "--queue", queue, "--metrics-port", "0", *common],
             )
             names += [name, f"worker-{queue}"]
-    for queue in (queues.CRR, queues.OPS, queues.TIERING):
+    for queue in (queues.CRR, queues.OPS, queues.TIERING, queues.AUDIT):
         apps.ensure(
             f"worker-{queue}", ["worker", "run", "--queue", queue, "--metrics-port", "0", *common]
         )
         names.append(f"worker-{queue}")
+    # Each region's witness cosigns the other region's log (geoledger.toml [witnesses]).
+    for witness in settings.witnesses:
+        apps.ensure(witness, ["witness", "serve", "--name", witness, *common])
+        names.append(witness)
     return names
 
 
