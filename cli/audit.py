@@ -5,6 +5,7 @@ dead-letter queue."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
@@ -20,6 +21,7 @@ from cli.common import (
     ExitCode,
     JsonOption,
     console,
+    err_console,
     fail,
     print_json,
     settings_from,
@@ -121,7 +123,7 @@ def status(
         return
     table = Table(title="audit")
     for column in ("region", "checkpoint", "backlog", "oldest s", "dlq", "witnesses", "anchor"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for each in found:
         checkpoint = each["checkpoint"]
         sample = each["sample"]
@@ -169,8 +171,11 @@ def checkpoint(
     else:
         for each in found:
             if "note" in each:
-                console.rule(f"{each['region']}: batch {each['batch']}, size {each['size']}")
-                console.print(each["note"], end="", markup=False, highlight=False)
+                # The heading to stderr: stdout is the note alone, ready to save or pipe.
+                err_console.rule(f"{each['region']}: batch {each['batch']}, size {each['size']}")
+                # Byte for byte: a signed note wrapped to the terminal no longer verifies.
+                sys.stdout.write(each["note"])
+                sys.stdout.flush()
     missing = [each["region"] for each in found if "note" not in each]
     if missing:
         fail(f"no checkpoint yet in {', '.join(missing)}", ExitCode.PENDING)

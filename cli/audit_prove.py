@@ -5,6 +5,7 @@ offline."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -38,7 +39,7 @@ def prove(
     if json_output:
         print_json(proven.receipt.model_dump())
     elif out is None:
-        console.print(text, end="", markup=False, highlight=False)
+        sys.stdout.write(text)  # as written to a file: long base64 lines must not be wrapped
     else:
         witnesses = ", ".join(proven.cosigned_by) or "no witness yet"
         console.print(
