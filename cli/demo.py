@@ -14,6 +14,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.table import Table
@@ -103,12 +104,19 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     ui = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows"
     console.rule("done")
     console.print(f"Temporal web UI: {ui}")
-    console.print(f"  smoke run:     {ui}/{smoke_id}")
+    console.print(f"  smoke run:     {_query(ui, f'WorkflowId = {smoke_id!r}')}")
     schedules = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/schedules"
     console.print(f"  tier schedule: {schedules}/{schedule_id}")
-    for region in settings.regions:
-        console.print(f"  audit log {region}: {ui}/{anchor_workflow_id(region)}")
+    # The UI opens a workflow by id and run id; a list query finds it by id alone.
+    audit = _query(ui, 'WorkflowId STARTS_WITH "audit-"')
+    anchors = ", ".join(map(anchor_workflow_id, settings.regions))
+    console.print(f"  audit logs:    {audit} ({anchors})")
     console.print("The stack, nodes and workers keep running; `make down` stops them all.")
+
+
+def _query(ui: str, query: str) -> str:
+    """The web UI's workflow list filtered by a visibility query."""
+    return f"{ui}?query={quote(query)}"
 
 
 async def _ingest(
