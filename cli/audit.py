@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
+from temporalio.client import Client
 
 from cli import audit_dlq
 from cli.audit_prove import prove
@@ -32,6 +33,7 @@ from storage.audit.cosigned import witnessed_note
 from storage.dedup.errors import DedupError
 from workers import audit_ops
 from workers.audit_control import anchor_status, regions_of, signal_anchor, start_audit
+from workers.client import connect
 from workflows.audit_ids import ANCHOR_NOW, anchor_workflow_id
 
 audit_app = typer.Typer(
@@ -98,9 +100,10 @@ def status(
 
     async def _status() -> list[dict[str, Any]]:
         found = []
+        # Status is what an operator reads during outages: without Temporal, the databases' view.
         try:
-            client = await temporal_client(settings)
-        except typer.Exit:
+            client: Client | None = await connect(settings)
+        except RuntimeError:
             client = None
         for name in chosen:
             audit = await audit_ops.region_audit(settings, name)
