@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from cli import audit_dlq
 from cli.audit_prove import prove
+from cli.audit_regions import RegionOption, chosen_regions
 from cli.audit_verify import verify
 from cli.common import (
     ConfigOption,
@@ -32,7 +33,7 @@ from ledger.config import Settings
 from storage.audit.cosigned import witnessed_note
 from storage.dedup.errors import DedupError
 from workers import audit_ops
-from workers.audit_control import anchor_status, regions_of, signal_anchor, start_audit
+from workers.audit_control import anchor_status, signal_anchor, start_audit
 from workers.client import connect
 from workflows.audit_ids import ANCHOR_NOW, anchor_workflow_id
 
@@ -44,9 +45,6 @@ audit_app.add_typer(audit_dlq.dlq_app, name="dlq")
 audit_app.command("prove")(prove)
 audit_app.command("verify")(verify)
 
-RegionOption = Annotated[
-    str | None, typer.Option("--region", "-r", help="One region (default: every region).")
-]
 _T = TypeVar("_T")
 
 
@@ -56,14 +54,6 @@ def run(settings: Settings, work: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run(work)
     except (DedupError, OSError) as exc:
         fail(f"a control database is unreachable: {exc}", ExitCode.UNAVAILABLE)
-
-
-def regions(settings: Settings, region: str | None) -> list[str]:
-    """The regions a command covers; an unknown one exits 2 naming the configured ones."""
-    try:
-        return regions_of(settings, region)
-    except KeyError as exc:
-        fail(str(exc.args[0]), ExitCode.BAD_INPUT)
 
 
 @audit_app.command("start")
@@ -76,7 +66,7 @@ def start(
 ) -> None:
     """Start each region's anchor workflow (audit-anchor-<region>); running ones are left alone."""
     settings = settings_from(config)
-    chosen = regions(settings, region)
+    chosen = chosen_regions(settings, region)
 
     async def _start() -> list[str]:
         client = await temporal_client(settings)
@@ -96,7 +86,7 @@ def status(
     """Per region: the latest checkpoint, the backlog, the dead-letter queue and the witnesses,
     and what the anchor workflow reports (when Temporal answers)."""
     settings = settings_from(config)
-    chosen = regions(settings, region)
+    chosen = chosen_regions(settings, region)
 
     async def _status() -> list[dict[str, Any]]:
         found = []
@@ -159,7 +149,7 @@ def checkpoint(
     """The latest checkpoint of each region's log: the C2SP signed note with the witnesses'
     cosignature lines. Exits 5 when a region has none yet."""
     settings = settings_from(config)
-    chosen = regions(settings, region)
+    chosen = chosen_regions(settings, region)
 
     async def _latest() -> list[dict[str, Any]]:
         found = []
@@ -188,7 +178,7 @@ def checkpoint(
 def anchor_now(region: RegionOption = None, config: ConfigOption = None) -> None:
     """Ask each region's anchor workflow to close a batch now, whatever its size or age."""
     settings = settings_from(config)
-    chosen = regions(settings, region)
+    chosen = chosen_regions(settings, region)
 
     async def _signal() -> list[str]:
         client = await temporal_client(settings)
@@ -209,7 +199,7 @@ def witnesses(
 ) -> None:
     """Each region's witnesses: the size each last cosigned, its circuit breaker, a fork mark."""
     settings = settings_from(config)
-    chosen = regions(settings, region)
+    chosen = chosen_regions(settings, region)
 
     async def _states() -> list[dict[str, Any]]:
         found = []
@@ -249,7 +239,7 @@ def witness_reset(
 ) -> None:
     """Clear a witness's fork mark and circuit breaker, so the next checkpoint goes to it."""
     settings = settings_from(config)
-    regions(settings, region)
+    chosen_regions(settings, region)
     if not confirm:
         fail(
             "witness-reset clears a fork alarm: pass --confirm once you compared the "

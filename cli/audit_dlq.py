@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from cli.audit_regions import RegionOption, chosen_regions
 from cli.common import (
     ConfigOption,
     ExitCode,
@@ -22,7 +23,6 @@ from cli.common import (
 from ledger.audit_models import DlqEntry
 from storage.audit import dlq_get, dlq_list, dlq_purge
 from storage.audit.errors import DlqEntryNotFound, DlqStateError
-from workers.audit_control import regions_of
 from workers.audit_dlq import ReplayRefused, replay_entry
 from workers.audit_ops import control_db
 
@@ -30,17 +30,7 @@ dlq_app = typer.Typer(
     help="The audit dead-letter queue: tasks that exhausted their retry policy.",
     no_args_is_help=True,
 )
-RegionOption = Annotated[
-    str | None, typer.Option("--region", "-r", help="One region (default: every region).")
-]
 EntryArgument = Annotated[int | None, typer.Argument(help="The entry's id (`dlq list`).")]
-
-
-def _regions(settings: Any, region: str | None) -> list[str]:
-    try:
-        return regions_of(settings, region)
-    except KeyError as exc:
-        fail(str(exc.args[0]), ExitCode.BAD_INPUT)
 
 
 def _row(region: str, entry: DlqEntry) -> dict[str, Any]:
@@ -61,7 +51,7 @@ def list_(
 
     async def _list() -> list[dict[str, Any]]:
         rows = []
-        for name in _regions(settings, region):
+        for name in chosen_regions(settings, region):
             async with control_db(settings, name) as db:
                 entries = await dlq_list(db, state=None if all_states else "open", limit=1000)
             rows += [_row(name, entry) for entry in entries]
@@ -100,7 +90,7 @@ def show(
 
     async def _find() -> list[dict[str, Any]]:
         found = []
-        for name in _regions(settings, region):
+        for name in chosen_regions(settings, region):
             async with control_db(settings, name) as db:
                 entry = await dlq_get(db, entry_id)
             if entry is not None:
@@ -134,7 +124,7 @@ def replay(
     async def _replay() -> tuple[list[str], list[str]]:
         client = await temporal_client(settings)
         done, refused = [], []
-        for name in _regions(settings, region):
+        for name in chosen_regions(settings, region):
             async with control_db(settings, name) as db:
                 entries = (
                     await dlq_list(db, state="open", limit=1000)
@@ -172,7 +162,7 @@ def purge(
     """Give up on an entry: it stays in the queue as purged, with who and why (an audit record
     of the purge itself)."""
     settings = settings_from(config)
-    _regions(settings, region)
+    chosen_regions(settings, region)
     if not confirm:
         fail("purge gives up on an audit task: pass --confirm", ExitCode.BAD_INPUT)
 
