@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from tests.support.audit_pipeline import (
     audit_settings,
     serving_witnesses,
     wait_witnessed,
+    with_missing_worm_bucket,
 )
 from tests.support.cluster import running_cluster
 from tests.support.processes import geoledger_env, run_geoledger
@@ -38,14 +38,8 @@ ACME = tenant("lettered")
 
 @pytest.fixture
 async def settings(running_stack: RunningStack, tmp_path: Path) -> Settings:
-    settings = await audit_settings(running_stack, tmp_path, "audit_dlq")
-    eu = settings.region("eu")
-    assert eu.audit_store is not None
-    missing = eu.audit_store.model_copy(
-        update={"url": f"gs://audit-missing-{uuid.uuid4().hex[:10]}/leaves"}
-    )
-    regions = {**settings.regions, "eu": eu.model_copy(update={"audit_store": missing})}
-    settings = settings.model_copy(update={"regions": regions})
+    base = await audit_settings(running_stack, tmp_path, "audit_dlq")
+    settings = with_missing_worm_bucket(base, "eu")
     await register(settings, ACME)
     return settings
 

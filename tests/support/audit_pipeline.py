@@ -54,6 +54,19 @@ async def audit_settings(running_stack: RunningStack, root: Path, label: str) ->
     return settings.model_copy(update={"witnesses": witnesses, "audit": audit})
 
 
+def with_missing_worm_bucket(settings: Settings, region: str) -> Settings:
+    """`settings` with `region`'s write-once store in a bucket that does not exist (yet): every
+    `enrich_worm` of its segments fails until `ensure_worm_bucket` creates it."""
+    config = settings.region(region)
+    assert config.audit_store is not None
+    scheme = config.audit_store.scheme
+    missing = config.audit_store.model_copy(
+        update={"url": f"{scheme}://audit-missing-{uuid.uuid4().hex[:10]}/leaves"}
+    )
+    regions = {**settings.regions, region: config.model_copy(update={"audit_store": missing})}
+    return settings.model_copy(update={"regions": regions})
+
+
 @contextlib.asynccontextmanager
 async def serving_witnesses(settings: Settings) -> AsyncIterator[None]:
     """Every configured witness served until the block ends."""

@@ -1,13 +1,16 @@
-"""Committed histories of the CRR and tiering workflows replay on the current workflow code, so a
-change that would break workflows already running (a non-deterministic change: different
-activities, timers or order) fails here instead of in production.
+"""Committed histories of the CRR, tiering and audit workflows replay on the current workflow
+code, so a change that would break workflows already running (a non-deterministic change:
+different activities, timers or order) fails here instead of in production.
 
 The histories are recorded by tests/fixtures/histories/record.py (its docstring has the command
 and what the scenarios cover); they are every run of one ShipWalWorkflow and one
 ReplayWalWorkflow through a continue-as-new, with pauses, a cancelled listing, a tampered segment
 and resumes along the way; every run of one DemotionWorkflow (expire, warm and cold in every
 region and shard, a throttle wait ended by a signal, a pause and a resume, a continue-as-new);
-and one RestoreWorkflow of a GLACIER pack.
+one RestoreWorkflow of a GLACIER pack; every run of one AnchorLogWorkflow (a child
+AuditSegmentWorkflow that dead-lettered its segment, the segment's leaves signalled by its replay,
+batches closed by age and by size, each attested, a continue-as-new); and the
+AuditSegmentWorkflow replayed from the dead-letter queue, which signals the anchor workflow.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from activities.audit_models import AnchorLogInput, AuditSegmentInput, AuditSegmentResult
 from activities.names import TIER_RESTORE_WAIT
 from activities.tiering_models import RestorePackInput
+from workflows.audit_anchor import AnchorLogWorkflow
+from workflows.audit_segment import AuditSegmentWorkflow
 from workflows.demotion import DemotionInput, DemotionStatus, DemotionWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
 from workflows.restore import RestoreWorkflow
@@ -32,8 +38,15 @@ HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # The recorded workflows, registered as workers/registry.py registers them: a history replays on
 # the class of its type.
-WORKFLOWS = (ShipWalWorkflow, ReplayWalWorkflow, DemotionWorkflow, RestoreWorkflow)
-CONTINUING = ("ShipWalWorkflow", "ReplayWalWorkflow", "DemotionWorkflow")
+WORKFLOWS = (
+    ShipWalWorkflow,
+    ReplayWalWorkflow,
+    DemotionWorkflow,
+    RestoreWorkflow,
+    AnchorLogWorkflow,
+    AuditSegmentWorkflow,
+)
+CONTINUING = ("ShipWalWorkflow", "ReplayWalWorkflow", "DemotionWorkflow", "AnchorLogWorkflow")
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -115,6 +128,27 @@ class RestoreWorkflowWithoutRequest(RestoreWorkflow):
         return status
 
 
+@workflow.defn(name="AnchorLogWorkflow", sandboxed=False)
+class AnchorLogWorkflowWithoutAttestation(AnchorLogWorkflow):
+    """A change that is not replay-safe: a new checkpoint is no longer sent to the witnesses."""
+
+    @workflow.run
+    async def run(self, request: AnchorLogInput) -> None:
+        await super().run(request)
+
+    async def _attest(self, max_attempts: int) -> None:
+        return None
+
+
+@workflow.defn(name="AuditSegmentWorkflow", sandboxed=False)
+class AuditSegmentWorkflowWithoutSignal(AuditSegmentWorkflow):
+    """A change that is not replay-safe: a replayed segment no longer tells the anchor workflow."""
+
+    @workflow.run
+    async def run(self, request: AuditSegmentInput) -> AuditSegmentResult:
+        return await super().run(request.model_copy(update={"notify_anchor": False}))
+
+
 @pytest.mark.parametrize(
     ("name", "changed"),
     [
@@ -123,6 +157,8 @@ class RestoreWorkflowWithoutRequest(RestoreWorkflow):
             ("ShipWalWorkflow", ShipWalWorkflowWithoutWatermark),
             ("DemotionWorkflow", DemotionWorkflowWithoutThrottle),
             ("RestoreWorkflow", RestoreWorkflowWithoutRequest),
+            ("AnchorLogWorkflow", AnchorLogWorkflowWithoutAttestation),
+            ("AuditSegmentWorkflow", AuditSegmentWorkflowWithoutSignal),
         )
     ],
 )
