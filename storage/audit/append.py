@@ -22,6 +22,13 @@ from storage.audit.checkpoints import (
     checkpoint_from_row,
 )
 from storage.audit.errors import BatchOutOfOrder, LogInconsistent
+from storage.faults import crash_point
+
+CRASH_BEFORE_COMMIT = "audit-append-uncommitted"
+"""Crash point: the batch's indexes, nodes, log head and checkpoint are written in the open
+transaction, which has not committed."""
+CRASH_AFTER_COMMIT = "audit-append-committed"
+"""Crash point: the batch is committed, the task has not returned (its tiles unpublished)."""
 
 LOCK_LOG = "SELECT size, compact_range FROM audit_log WHERE id = 1 FOR UPDATE"
 SELECT_LATEST_BATCH = "SELECT max(batch) FROM audit_checkpoints"
@@ -104,6 +111,8 @@ async def append_batch(
         root = tree.root()
         note = signer(Checkpoint(signer.origin, tree.size, root).body())
         await conn.execute(INSERT_CHECKPOINT, batch, tree.size, root, note)
+        crash_point(CRASH_BEFORE_COMMIT)
+    crash_point(CRASH_AFTER_COMMIT)
     return AnchoredBatch(
         batch=batch,
         old_size=old_size,

@@ -24,8 +24,14 @@ from storage.audit.errors import AuditError, SegmentNotShipped
 from storage.audit.leaves_object import encode_leaves_object, leaves_key
 from storage.crr.errors import VerificationError
 from storage.crr.replay import list_manifests_after, load_verified_segment
+from storage.faults import crash_point
 from storage.objectstore import ObjectStore
 from storage.objectstore.worm import WormStore
+
+CRASH_AFTER_WORM_WRITTEN = "audit-enrich-worm-written"
+"""Crash point: the segment's leaves object is written once, no row names it yet."""
+CRASH_AFTER_ROWS_COMMITTED = "audit-enrich-rows-committed"
+"""Crash point: the segment's and leaves' rows are committed, the task has not returned."""
 
 SELECT_PREVIOUS_MANIFEST = """
 SELECT manifest_sha256 FROM audit_segments WHERE stream = $1 AND last_seq = $2
@@ -90,6 +96,7 @@ async def enrich_segment(
     )
     # WORM first: a row must never name a leaves object that was not written.
     receipt = await worm.write_once(worm_key, data)
+    crash_point(CRASH_AFTER_WORM_WRITTEN)
     segment = EnrichedSegment(
         stream=stream,
         first_seq=ref.first_seq,
@@ -101,6 +108,7 @@ async def enrich_segment(
         leaves_sha256=hashlib.sha256(data).hexdigest(),
     )
     await insert_segment_rows(control_db, segment, leaves, acked)
+    crash_point(CRASH_AFTER_ROWS_COMMITTED)
     return segment
 
 

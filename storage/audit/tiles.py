@@ -14,10 +14,14 @@ from ledger.checkpoint import parse_checkpoint
 from ledger.signed_note import split_note
 from ledger.tlog_tiles import Tile, entry_bundle, tiles_of
 from storage.audit.errors import AuditError, LogInconsistent
+from storage.faults import crash_point
 from storage.objectstore import ObjectNotFound, ObjectStore
 
 TLOG_PREFIX = "audit/tlog/"
 CHECKPOINT_KEY = f"{TLOG_PREFIX}checkpoint"
+
+CRASH_BEFORE_CHECKPOINT = "audit-tiles-written"
+"""Crash point: the new tiles and entry bundles are written, the checkpoint naming them is not."""
 
 SELECT_CHECKPOINT_OF_SIZE = """
 SELECT note FROM audit_checkpoints WHERE size = $1 ORDER BY batch DESC LIMIT 1
@@ -42,6 +46,7 @@ async def publish_tiles(control_db: Any, store: ObjectStore, upto_size: int) -> 
         written = 0
         for level, tiles in groupby(tiles_of(upto_size, published), key=lambda t: t.level):
             written += await _publish_level(conn, store, level, list(tiles))
+    crash_point(CRASH_BEFORE_CHECKPOINT)
     await store.put(CHECKPOINT_KEY, note.encode(), content_type="text/plain; charset=utf-8")
     return written + 1
 

@@ -15,6 +15,14 @@ from storage.audit.errors import WitnessFailed
 from storage.audit.witness_client import ProofFrom, WitnessTarget, submit_checkpoint
 from storage.audit.witness_cosignatures import StoredCosignature, store_cosignature
 from storage.audit.witness_health import health, record_failure, record_success
+from storage.faults import crash_point
+
+CRASH_AFTER_COSIGNED = "audit-attest-cosigned"
+"""Crash point: the witness cosigned the checkpoint (and moved its state), the log has not
+stored the cosignature."""
+CRASH_AFTER_STORED = "audit-attest-stored"
+"""Crash point: the cosignature is stored and the witness's health recorded, the task has not
+returned."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,9 @@ async def attest_checkpoint(
         )
         return WitnessOutcome(witness.name, error=exc.reason)
     timestamp = verify_cosignature(line, split_note(note)[0], witness.vkey)
+    crash_point(CRASH_AFTER_COSIGNED)
     cosignature = StoredCosignature(batch, witness.name, line, timestamp, size)
     await store_cosignature(db, cosignature)
     await record_success(db, witness.name, size)
+    crash_point(CRASH_AFTER_STORED)
     return WitnessOutcome(witness.name, cosignature)
