@@ -22,6 +22,7 @@ from pydantic_settings import (
 from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
+from ledger.migrate_config import MigrateConfig
 from ledger.stream_id import NAME_RULE, is_name
 from ledger.tier_policy import TierPolicy, TierPolicyOverride, merge_policy
 from ledger.tier_prices import TierPrices
@@ -302,6 +303,7 @@ class Settings(BaseSettings):
     tier_dictionaries: TierDictionaryConfig = TierDictionaryConfig()
     audit: AuditConfig = AuditConfig()
     witnesses: dict[str, WitnessConfig] = Field(default_factory=dict)
+    migrate: MigrateConfig = MigrateConfig()
 
     @field_validator("regions")
     @classmethod

@@ -2,8 +2,9 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-tunable sections ([wal], [crr], [tiering] and every [tier_*]) are rendered from the settings
-model's defaults, so the file shows every tunable without holding a second copy of any default.
+tunable sections ([wal], [crr], [tiering], every [tier_*] and [migrate]) are rendered from the
+settings model's defaults, so the file shows every tunable without holding a second copy of any
+default.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ledger.config import (
     TierStatusConfig,
     WalConfig,
 )
+from ledger.migrate_config import MigrateConfig
 from ledger.tier_policy import COLD_CLASSES, RESTORE_CLASSES, TierPolicy
 
 _TEMPLATE = """\
@@ -167,6 +169,11 @@ sample_interval_s = {audit.sample_interval_s!r}
 # A region's log origin is origin_prefix + its name (witnesses below name the logs they cosign).
 origin_prefix = "{audit.origin_prefix}"
 
+[migrate]
+# The copy throttle of `dedup-migrate`, in keys per second: `dedup-migrate plan` estimates the copy
+# time at it and stores it with the plan (`--rate` overrides it for one plan).
+rate_keys_per_s = {migrate.rate_keys_per_s!r}
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -289,6 +296,7 @@ def render_dev_config(
         eu_port=eu_ingest_port,
         witness=_WitnessDefaults(),
         audit=DEMO_AUDIT,
+        migrate=MigrateConfig(),
         audit_default_age=AuditConfig().batch_max_age_s,
         us_origin=DEMO_AUDIT.origin("us"),
         eu_origin=DEMO_AUDIT.origin("eu"),

@@ -18,6 +18,7 @@ from ledger.config import (
     load_settings,
 )
 from ledger.errors import ConfigError
+from ledger.migrate_config import MigrateConfig
 from ledger.tier_policy import TierPolicy, merge_policy
 from ledger.tier_prices import TierPrices
 from storage.embedded.config_template import render_dev_config
@@ -37,6 +38,7 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     assert set(shown["crr"]) == set(CrrConfig.model_fields)
     assert set(shown["tier_demotion"]) == set(TierDemotionConfig.model_fields)
     assert set(shown["tier_dictionaries"]) == set(TierDictionaryConfig.model_fields)
+    assert set(shown["migrate"]) == set(MigrateConfig.model_fields)
 
 
 def test_committed_config_shows_every_tier_status_setting_and_price() -> None:
