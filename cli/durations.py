@@ -25,3 +25,14 @@ def parse_duration(text: str) -> timedelta:
     if seconds < 1:
         raise ValueError(f"expected a duration of at least 1s, got {text!r}")
     return timedelta(seconds=seconds)
+
+
+def format_duration(seconds: float) -> str:
+    """`seconds`, rounded up to the second, as parse_duration reads it (`1h30m`, `45s`, `0s`)."""
+    left = int(-(-seconds // 1))
+    parts = []
+    for unit, suffix in zip(_UNIT_SECONDS, "dhms", strict=True):
+        count, left = divmod(left, unit)
+        if count:
+            parts.append(f"{count}{suffix}")
+    return "".join(parts) or "0s"
