@@ -13,6 +13,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from cli.common import ConfigOption, ExitCode, JsonOption, console, fail, print_json, settings_from
+from ledger.byte_size import human_bytes
 from ledger.config import Settings
 from ledger.tier_policy import TierPolicyError
 from storage.tiering.stats import TIERS
@@ -126,13 +127,15 @@ def print_status(result: TierStatus) -> None:
         for region in tenant.regions:
             for tier in TIERS:
                 count = region.stats.tiers[tier]
-                table.add_row(region.region, tier, str(count.entries), _bytes(count.stored_bytes))
+                table.add_row(
+                    region.region, tier, str(count.entries), human_bytes(count.stored_bytes)
+                )
             ratio = region.stats.compression_ratio()
             table.add_row(
                 region.region,
                 "all",
                 str(sum(c.entries for c in region.stats.tiers.values())),
-                _bytes(sum(c.stored_bytes for c in region.stats.tiers.values())),
+                human_bytes(sum(c.stored_bytes for c in region.stats.tiers.values())),
                 "-" if ratio is None else f"{ratio:.2f}x",
                 "-" if region.demotion_lag_s is None else f"{region.demotion_lag_s:.0f}s",
                 "-" if region.monthly_cost_usd is None else f"{region.monthly_cost_usd:.4f}",
@@ -180,12 +183,3 @@ def _schedule_line(schedule: ScheduleStatus | None) -> str:
     else:
         parts.append("never run")
     return ", ".join(parts)
-
-
-def _bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"

@@ -23,13 +23,16 @@ TIERS: tuple[str, ...] = tuple(tier.label for tier in BodyTier)
 
 DAY_MS = 86_400_000
 
-SELECT_TIER_STATS = """
+STORED_BODY_BYTES = """CASE body_tier
+    WHEN 0 THEN octet_length(event)
+    WHEN 1 THEN octet_length(warm_body)
+    ELSE cold_length
+END"""
+"""SQL: the bytes a `dedup_events` row's body takes in its tier (reads no body)."""
+
+SELECT_TIER_STATS = f"""
 SELECT tenant_id, body_tier, count(*) AS entries,
-       sum(CASE body_tier
-               WHEN 0 THEN octet_length(event)
-               WHEN 1 THEN octet_length(warm_body)
-               ELSE cold_length
-           END) AS stored_bytes,
+       sum({STORED_BODY_BYTES}) AS stored_bytes,
        min(accepted_at_ms) AS oldest_accepted_at_ms
 FROM dedup_events
 GROUP BY tenant_id, body_tier
