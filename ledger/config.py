@@ -23,6 +23,7 @@ from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
 from ledger.migrate_config import MigrateConfig
+from ledger.ops_config import OpsConfig
 from ledger.stream_id import NAME_RULE, is_name
 from ledger.tier_policy import TierPolicy, TierPolicyOverride, merge_policy
 from ledger.tier_prices import TierPrices
@@ -304,6 +305,7 @@ class Settings(BaseSettings):
     audit: AuditConfig = AuditConfig()
     witnesses: dict[str, WitnessConfig] = Field(default_factory=dict)
     migrate: MigrateConfig = MigrateConfig()
+    ops: OpsConfig = OpsConfig()
 
     @field_validator("regions")
     @classmethod

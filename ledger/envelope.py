@@ -42,6 +42,9 @@ _TOKEN_CHAR = re.compile(r"[A-Za-z0-9._:-]", re.ASCII)
 # walked character by character to say where it goes wrong.
 _TENANT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
 _TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
+# The same forms for schemas that validate ids elsewhere (the ops API's OpenAPI parameters).
+TENANT_ID_PATTERN = _TENANT_ID.pattern
+TOKEN_PATTERN = _TOKEN.pattern
 MAX_TYPE_CHARS = 128
 
 # RFC 3339 §5.6 `date-time` with a mandatory offset. "T" and "Z" may be lower case (§5.6 NOTE).

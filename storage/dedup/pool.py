@@ -77,3 +77,44 @@ class ShardPools:
     async def close(self) -> None:
         """Close the control pool and every shard pool."""
         await asyncio.gather(self.control.close(), *(pool.close() for pool in self.shards))
+
+
+class LazyPool:
+    """A small pool of one database, opened on first use, for readers that must report an
+    unreachable database rather than fail on it (the ops API): a failed open raises
+    DedupUnavailableError naming the database and is tried again by the next `get`."""
+
+    def __init__(self, dsn: str, *, timeout_s: float, max_size: int = 2) -> None:
+        self._dsn = dsn
+        self._timeout_s = timeout_s
+        self._max_size = max_size
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        """`host:port/database` of the database, for messages."""
+        return describe_dsn(self._dsn)
+
+    async def get(self) -> Any:
+        """The open pool; raises DedupUnavailableError when the database cannot be reached."""
+        async with self._lock:
+            if self._pool is None:
+                try:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=1,
+                        max_size=self._max_size,
+                        timeout=self._timeout_s,
+                        command_timeout=self._timeout_s,
+                    )
+                except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                    raise DedupUnavailableError(f"connect to {self.name}: {exc}") from exc
+            return self._pool
+
+    async def close(self) -> None:
+        """Close the pool if it was opened."""
+        async with self._lock:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
