@@ -19,6 +19,7 @@ from cli.events import events_app
 from cli.geo import geo_app
 from cli.ingest import ingest_app
 from cli.keys import keys_app
+from cli.ops import ops_app
 from cli.sdk import sdk_app
 from cli.tier import tier_app
 from cli.witness import witness_app
@@ -71,6 +72,7 @@ app.add_typer(sdk_app, name="sdk")
 app.add_typer(tier_app, name="tier")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
+app.add_typer(ops_app, name="ops")
 app.command("demo")(demo)
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """The ops API on the real stack's PostgreSQL: the operator token (none configured, missing,
 wrong, right), every route against regions holding known keys (us: a stable 2-shard ring; eu:
-growing from 1 shard to 2, in dual-write), and 422 for bad input."""
+growing from 1 shard to 2, in dual-write), 422 for bad input, and `geoledger ops ... --json`
+printing what the API answers."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from api.ops import auth
 from api.ops.app import create_app
 from api.ops.auth import OperatorToken
 from api.ops.service import OpsService
+from cli.ops import ops_app
 from ledger.config import Settings, load_settings
 from ledger.ring import shard_of
 from ledger.stream_id import StreamId
@@ -296,3 +301,41 @@ async def test_an_unreachable_shard_is_reported_not_fatal(state: OpsState) -> No
     assert shards.shards[0].reachable and not shards.shards[1].reachable
     assert shards.shards[1].error is not None and "_gone" in shards.shards[1].error
     assert spread.total_keys is None and [s.share for s in spread.shards] == [None, None]
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        (["shards"], "/v1/ops/shards"),
+        (["distribution"], "/v1/ops/distribution"),
+        (["sample", "--tenant", "acme", "-n", "1000"], "/v1/ops/keys/sample?tenant=acme&n=1000"),
+        (["key", *WARM_KEY], f"/v1/ops/keys/{WARM_KEY[0]}/{WARM_KEY[1]}"),
+        (["migrations"], "/v1/ops/migrations"),
+        (["migrations", MIGRATION_ID], f"/v1/ops/migrations/{MIGRATION_ID}"),
+    ],
+)
+async def test_the_cli_prints_what_the_api_answers(
+    state: OpsState, client: httpx.AsyncClient, args: list[str], path: str
+) -> None:
+    printed = await _cli(state, [*args, "--json"])
+    assert printed.exit_code == 0, printed.output
+    assert json.loads(printed.output) == await get(client, path)
+
+
+async def test_the_cli_refuses_bad_input_and_unknown_runs(state: OpsState) -> None:
+    assert (await _cli(state, ["sample", "--tenant", "acme", "-n", "0"])).exit_code == 2
+    assert (await _cli(state, ["sample", "--tenant", "Bad Tenant"])).exit_code == 2
+    assert (await _cli(state, ["key", "acme", "evt one"])).exit_code == 2
+    assert (await _cli(state, ["migrations", "no-such-run"])).exit_code == 1
+    tables = await _cli(state, ["shards"])
+    assert tables.exit_code == 0 and "region us" in tables.output
+
+
+async def _cli(state: OpsState, args: list[str]) -> Any:
+    """`geoledger ops ARGS --config ...` in a thread: the command runs its own event loop."""
+    return await asyncio.to_thread(
+        CliRunner().invoke, ops_app, [*args, "--config", str(state.config)]
+    )
