@@ -1,6 +1,7 @@
 """Audit: the Merkle log's append rate against a same-run hashlib baseline, and proofs per second.
 
 Run: .venv/bin/python tests/perf/bench_audit.py [--leaves 200000] [--proofs 20000] [--rounds 3]
+        [--db-leaves 20000] [--db-proofs 2000]
 
 One function per figure (FIGURES, printed in order); each measures its own baseline in the same
 run, so the ratios hold on a busy machine. A figure that needs the embedded stack starts it
@@ -16,6 +17,14 @@ machine is shared, and the best round is the one least disturbed by the others' 
 - merkle proofs: a `MemoryTree` of `--leaves` leaves; `--proofs` inclusion proofs of random
   leaves and consistency proofs from random old sizes, to the full tree, generated per second,
   and the same proofs verified per second.
+- log append: `--db-leaves` enriched leaves (segments of 1,000 of one stream, stored as
+  enrich_segment stores them) appended by `storage.audit.append.append_batch` into a fresh
+  control database, one batch of 1,000 per transaction with its signed checkpoint. Baseline: the
+  same leaf hashes through `CompactRange.extend` in memory, batch by batch (the ratio is what
+  PostgreSQL, the node rows and the checkpoint cost on top of the tree arithmetic).
+- stored proofs: `--db-proofs` inclusion proofs of random leaves of that log through
+  `storage.audit.proofs.record_receipt_parts` (leaf row, latest checkpoint, proof nodes in one
+  query) on one connection, against `MemoryTree.inclusion_proof` of the same leaves.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 # Run as a script (`make bench`): the repository root must be importable for `tests.perf`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -39,11 +49,17 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from tests.perf._stack import BenchFailure, run_async, verdict
+from storage.audit.append import append_batch
+from storage.audit.checkpoints import latest_checkpoint
+from storage.audit.proofs import record_receipt_parts
+from tests.conftest import RunningStack
+from tests.integration.audit_support import SIGNER, enrich_synthetic, fresh_control_pool
+from tests.perf._stack import BenchFailure, BenchStack, run_async, verdict
 
 LEAF_BYTES = 220
 ANCHOR_BATCH = 1_000
 SEED = 12
+STREAM = "us/n1"
 
 
 def leaf_encodings(count: int) -> list[bytes]:
@@ -148,9 +164,111 @@ async def merkle_proofs(args: argparse.Namespace) -> None:
     print(f"  consistency, verified    {rate(verify_consistencies):10,.0f}")
 
 
+# --- the log in PostgreSQL --------------------------------------------------------------------
+
+
+def control_stack(stack: BenchStack) -> RunningStack:
+    """The bench's stack as the integration tests' helpers take it."""
+    return RunningStack(stack.settings, stack.config_path, stack.stack)
+
+
+async def enriched_log(pool: Any, leaves: int) -> list[bytes]:
+    """`leaves` enriched, unappended leaves in segments of ANCHOR_BATCH of one stream, as
+    enrich_segment stores them; their leaf hashes in log order."""
+    hashes: list[bytes] = []
+    for first in range(1, leaves + 1, ANCHOR_BATCH):
+        last = min(first + ANCHOR_BATCH, leaves + 1) - 1
+        hashes += [leaf.leaf_hash() for leaf in await enrich_synthetic(pool, STREAM, first, last)]
+    return hashes
+
+
+async def append_all(pool: Any, leaves: int) -> float:
+    """Seconds to append every enriched leaf by append_batch, one anchor batch at a time."""
+    started = time.perf_counter()
+    for batch in range(1, -(-leaves // ANCHOR_BATCH) + 1):
+        await append_batch(pool, batch=batch, max_leaves=ANCHOR_BATCH, signer=SIGNER)
+    return time.perf_counter() - started
+
+
+def extend_all(hashes: list[bytes]) -> CompactRange:
+    """The in-memory part of append_batch: the same leaf hashes through CompactRange.extend,
+    batch by batch."""
+    compact = CompactRange.empty()
+    for start in range(0, len(hashes), ANCHOR_BATCH):
+        compact.extend(hashes[start : start + ANCHOR_BATCH])
+    return compact
+
+
+async def stored_append(args: argparse.Namespace) -> None:
+    """append_batch into a fresh control database per round against CompactRange.extend."""
+    with BenchStack(postgres_only=True) as stack:
+        best, hashes = float("inf"), []
+        for round_ in range(args.rounds):
+            async with fresh_control_pool(control_stack(stack), f"bench_append{round_}") as pool:
+                hashes = await enriched_log(pool, args.db_leaves)
+                best = min(best, await append_all(pool, args.db_leaves))
+                stored = await latest_checkpoint(pool)
+                if stored is None or stored.root_hex != root_of(hashes).hex():
+                    raise BenchFailure("the stored log's root is not the root of its leaves")
+    memory = args.db_leaves / best_seconds(args.rounds, lambda: extend_all(hashes))
+    stored_rate = args.db_leaves / best
+    print(
+        f"\nlog append ({args.db_leaves:,} enriched leaves, batches of {ANCHOR_BATCH:,}, leaves/s)"
+    )
+    print(f"  CompactRange.extend in memory (baseline)   {memory:12,.0f}")
+    print(f"  append_batch into PostgreSQL               {stored_rate:12,.0f}")
+    print(f"  ratio to baseline                          {stored_rate / memory:12.3f}")
+
+
+async def stored_proofs(args: argparse.Namespace) -> None:
+    """Inclusion proofs from the stored log (record_receipt_parts: leaf, checkpoint, proof
+    nodes in one query) against MemoryTree proofs of the same leaves."""
+    chosen = random.Random(SEED)
+    seqs = [chosen.randrange(1, args.db_leaves + 1) for _ in range(args.db_proofs)]
+    with BenchStack(postgres_only=True) as stack:
+        async with fresh_control_pool(control_stack(stack), "bench_proofs") as pool:
+            hashes = await enriched_log(pool, args.db_leaves)
+            await append_all(pool, args.db_leaves)
+            best = float("inf")
+            for _ in range(args.rounds):
+                started = time.perf_counter()
+                for seq in seqs:
+                    parts = await record_receipt_parts(pool, STREAM, seq)
+                    if parts is None:
+                        raise BenchFailure(f"no receipt for seq {seq}")
+                best = min(best, time.perf_counter() - started)
+            verify_inclusion(
+                hashes[parts.index],
+                parts.index,
+                parts.checkpoint.size,
+                parts.proof,
+                bytes.fromhex(parts.checkpoint.root_hex),
+            )
+    tree = MemoryTree.of(hashes)
+
+    def memory_proofs() -> None:
+        for seq in seqs:
+            tree.inclusion_proof(seq - 1)
+
+    memory = args.db_proofs / best_seconds(args.rounds, memory_proofs)
+    stored = args.db_proofs / best
+    print(
+        f"\ninclusion proofs (log of {args.db_leaves:,} leaves, {args.db_proofs:,} proofs,"
+        " proofs/s)"
+    )
+    print(f"  MemoryTree (baseline)                      {memory:12,.0f}")
+    print(f"  from PostgreSQL, one connection            {stored:12,.0f}")
+    print(f"  ratio to baseline                          {stored / memory:12.4f}")
+
+
 # --- main --------------------------------------------------------------------------------------
 
-FIGURES: list[Callable[[argparse.Namespace], Awaitable[None]]] = [merkle_append, merkle_proofs]
+FIGURES: list[Callable[[argparse.Namespace], Awaitable[None]]] = [
+    merkle_append,
+    merkle_proofs,
+    stored_append,
+    stored_proofs,
+]
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -163,6 +281,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--leaves", type=int, default=200_000)
     parser.add_argument("--proofs", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--db-leaves", type=int, default=20_000)
+    parser.add_argument("--db-proofs", type=int, default=2_000)
     return parser.parse_args(argv)
 
 
