@@ -71,7 +71,9 @@ class BenchStack:
             s3_port=free_port(),
             gcs_port=free_port(),
         )
-        self.config_path.write_text(render_dev_config(dev, free_port(), free_port()))
+        # Ingest and witness ports of its own: a `make demo` may hold the defaults.
+        ports = [free_port() for _ in range(4)]
+        self.config_path.write_text(render_dev_config(dev, *ports))
         self.settings = load_settings(self.config_path)
         self._postgres_only = postgres_only
         self._stack = EmbeddedStack(self.settings)
@@ -178,12 +180,19 @@ def start_geoledger(
     profile_to: Path | None = None,
 ) -> Subprocess:
     """`geoledger <args>`; with `profile_to`, under cProfile writing its stats there on exit."""
+    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile_to)] if profile_to else []
+    return start_process(name, [*prefix, GEOLEDGER, *args], env, log_dir)
+
+
+def start_process(
+    name: str, command: Sequence[str], env: dict[str, str], log_dir: Path
+) -> Subprocess:
+    """`command` in a process group of its own, its output in `log_dir`/`name`.log."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
-    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile_to)] if profile_to else []
     with log_path.open("ab") as log:
         popen = subprocess.Popen(
-            [*prefix, GEOLEDGER, *args],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

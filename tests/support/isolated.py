@@ -17,6 +17,24 @@ from tests.conftest import RunningStack
 _DATABASES = ("control", "shard0", "shard1")
 
 
+def with_own_prefixes(region: RegionConfig, tag: str) -> RegionConfig:
+    """`region` with its object store and its write-once store under the prefix `tag` of their
+    buckets: objects are keyed by stream and seq, the same in every run on a shared stack."""
+    store = region.object_store
+    # The write-once store too: a write-once store keeps the first run's bytes for years.
+    audit_store = region.audit_store and region.audit_store.model_copy(
+        update={"url": f"{region.audit_store.scheme}://{region.audit_store.bucket}/{tag}"}
+    )
+    return region.model_copy(
+        update={
+            "object_store": store.model_copy(
+                update={"url": f"{store.scheme}://{store.bucket}/{tag}"}
+            ),
+            "audit_store": audit_store,
+        }
+    )
+
+
 async def isolated_settings(running_stack: RunningStack, root: Path, label: str) -> Settings:
     tag = f"{label}_{uuid.uuid4().hex[:8]}"
     regions: dict[str, RegionConfig] = {}
@@ -24,22 +42,13 @@ async def isolated_settings(running_stack: RunningStack, root: Path, label: str)
         databases = [f"{tag}_{name}_control", *(f"{tag}_{name}_shard{i}" for i in range(2))]
         await running_stack.stack.postgres.ensure_databases(databases)
         dsns = [running_stack.postgres_dsn(db) for db in databases]
-        store = region.object_store
-        url = f"{store.scheme}://{store.bucket}/{tag}"
-        # The write-once store too: leaves objects are keyed by stream and seq, the same in
-        # every test, and a write-once store keeps the first test's bytes for years.
-        audit_store = region.audit_store and region.audit_store.model_copy(
-            update={"url": f"{region.audit_store.scheme}://{region.audit_store.bucket}/{tag}"}
-        )
         key_file = root / "keys" / f"region-{name}.pem"
         ensure_signing_key_file(key_file)
-        regions[name] = region.model_copy(
+        regions[name] = with_own_prefixes(region, tag).model_copy(
             update={
                 "control_dsn": dsns[0],
                 "shard_dsns": dsns[1:],
                 "wal_dir": root / "wal" / name,
-                "object_store": store.model_copy(update={"url": url}),
-                "audit_store": audit_store,
                 "signing_key_file": key_file,
                 "nodes": [node.model_copy(update={"port": free_port()}) for node in region.nodes],
             }
