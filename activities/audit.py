@@ -33,6 +33,7 @@ from activities.audit_models import (
     DiscoverInput,
     DiscoverResult,
     DlqRecordInput,
+    LogHead,
     SegmentToAudit,
 )
 from activities.heartbeat import with_heartbeats
@@ -54,6 +55,7 @@ from storage.audit import (
     consistency_between,
     dlq_add,
     enrich_segment,
+    latest_checkpoint,
     publish_tiles,
 )
 from storage.audit.anchor_latency import acked_between
@@ -108,6 +110,17 @@ async def _task(task_type: AuditTaskType, work: Awaitable[_T]) -> _T:
         AUDIT_TASK_SECONDS.labels(type=task_type.value).observe(time.perf_counter() - started)
 
 
+async def _log_head(control: Any) -> LogHead:
+    """The latest batch, the log's size and the enriched leaves waiting to be appended."""
+    latest = await latest_checkpoint(control)
+    waiting = await backlog(control)
+    return LogHead(
+        latest_batch=0 if latest is None else latest.batch,
+        size=0 if latest is None else latest.size,
+        waiting_leaves=waiting.leaves,
+    )
+
+
 class AuditActivities:
     """The audit queue's activities, sharing the worker's connections to every region."""
 
@@ -136,6 +149,7 @@ class AuditActivities:
         """The region's sealed segments after the cursors (None: after what its audit tables
         hold), waiting up to `wait_s` for the first."""
         control = await self._control(request.region)
+        head = None if request.cursors is not None else await _log_head(control)
         cursors = (
             dict(request.cursors) if request.cursors is not None else await audited_through(control)
         )
@@ -165,6 +179,7 @@ class AuditActivities:
                 for each in found
             ],
             cursors=cursors,
+            head=head,
         )
 
     @activity.defn(name=ENRICH_WORM)

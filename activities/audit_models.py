@@ -49,11 +49,23 @@ class DiscoverInput(BaseModel):
     wait_s: float = Field(ge=0)
 
 
+class LogHead(BaseModel):
+    """Where the region's log stands in its tables: what a newly started anchor workflow takes
+    over (its batch numbers go on from the latest, the leaves enriched before it wait to be
+    appended), so a restart never re-sends an old checkpoint or forgets waiting leaves."""
+
+    latest_batch: int
+    size: int
+    waiting_leaves: int
+
+
 class DiscoverResult(BaseModel):
-    """The segments found, in (stream, seq) order, and every stream's cursor after them."""
+    """The segments found, in (stream, seq) order, and every stream's cursor after them; on the
+    first discovery of a run started without state (cursors None), the log's head too."""
 
     segments: list[SegmentToAudit]
     cursors: dict[str, int]
+    head: LogHead | None = None
 
 
 class AnchorBatchInput(BaseModel):

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         DiscoverInput,
         DiscoverResult,
         DlqRecordInput,
+        LogHead,
         SegmentToAudit,
     )
     from activities.names import ANCHOR_BATCH, ATTEST_EXTERNAL, AUDIT_DISCOVER, AUDIT_DLQ_RECORD
@@ -97,6 +98,8 @@ class AnchorLogWorkflow:
         settings = request.settings
         while not workflow.info().is_continue_as_new_suggested():
             found = await self._discover(settings.segments_per_round, self._discover_wait(request))
+            if found.head is not None:
+                self._take_over(found.head)
             if found.segments:
                 await self._enrich(found.segments, settings.task_max_attempts)
             self._state.cursors = found.cursors
@@ -186,6 +189,18 @@ class AnchorLogWorkflow:
             # A replay from the dead-letter queue runs this segment right now; it will signal.
             return AuditSegmentResult()
         return result
+
+    def _take_over(self, head: LogHead) -> None:
+        """A run started without state goes on from the log as its tables hold it: batch numbers
+        after the latest (a batch number already used returns its old checkpoint, which the
+        witnesses, holding newer ones, would refuse as a rollback), the leaves enriched before
+        it waiting, and the latest checkpoint sent to the witnesses once more."""
+        state = self._state
+        if head.latest_batch >= state.next_batch:
+            state.next_batch = head.latest_batch + 1
+            state.checkpoint_size = head.size
+            state.attested_batch = max(state.attested_batch, head.latest_batch - 1)
+        self._add_pending(head.waiting_leaves)
 
     def _add_pending(self, leaves: int) -> None:
         if leaves <= 0:

@@ -26,6 +26,7 @@ from storage.audit.dlq import dlq_list
 from storage.audit.gauges import export, sample_region
 from storage.audit.metrics import AUDIT_FORK_DETECTED
 from storage.audit.witness_client import submit_checkpoint
+from storage.audit.witness_forks import forked_witnesses
 from storage.audit.witness_keys import cosigner_vkey, witness_targets
 from storage.crr.region_keys import signing_key
 from storage.objectstore import open_object_store
@@ -38,6 +39,7 @@ from tests.support.audit_pipeline import (
 )
 from tests.support.cluster import Cluster, running_cluster
 from tests.support.tenants import register, tenant
+from workers.audit_control import start_audit
 from workers.audit_ops import control_db
 from workers.audit_prove import prove_event
 from workers.crr_control import start_crr
@@ -209,3 +211,38 @@ async def test_a_forged_checkpoint_makes_the_witness_refuse_and_the_fork_alarms(
         async with control_db(settings, "us") as db:
             size = await db.fetchval("SELECT max(size) FROM audit_checkpoints")
         assert size == 20
+
+
+async def test_a_restarted_anchor_workflow_goes_on_from_the_log(settings: Settings) -> None:
+    # `geoledger audit start --restart` after the log has batches and with leaves enriched but
+    # not yet appended: the new run numbers its batches after the latest, appends the waiting
+    # leaves, and the witnesses cosign its checkpoints (an old batch number re-sent would be a
+    # rollback to them, a fork alarm).
+    slow = settings.model_copy(
+        update={"audit": settings.audit.model_copy(update={"batch_max_age_s": 30.0})}
+    )
+    async with (
+        serving_witnesses(settings),
+        running_cluster(settings) as cluster,
+        audit_pipeline(cluster.client, settings) as queue,
+    ):
+        await start_crr(cluster.client, settings)
+        first = await cluster.post("us", [ACME.event(f"first-{i}", {"i": i}) for i in range(10)])
+        await wait_witnessed(settings, {"us": len(first)})
+        # A slow batch age: the next leaves are enriched, then the run is replaced.
+        await start_audit(cluster.client, slow, "us", restart=True, task_queue=queue)
+        second = await cluster.post("us", [ACME.event(f"second-{i}", {"i": i}) for i in range(7)])
+        async with control_db(settings, "us") as db:
+            for _ in range(120):
+                if await db.fetchval("SELECT count(*) FROM audit_leaves WHERE idx IS NULL"):
+                    break
+                await asyncio.sleep(0.25)
+            batches_before = await db.fetchval("SELECT max(batch) FROM audit_checkpoints")
+        await start_audit(cluster.client, settings, "us", restart=True, task_queue=queue)
+        await wait_witnessed(settings, {"us": len(first) + len(second)})
+        async with control_db(settings, "us") as db:
+            assert not await dlq_list(db)
+            assert not await forked_witnesses(db)
+            batches = await db.fetch("SELECT batch, size FROM audit_checkpoints ORDER BY batch")
+    assert batches[-1]["batch"] > batches_before
+    assert [b["size"] for b in batches] == sorted(b["size"] for b in batches)
