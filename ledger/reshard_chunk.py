@@ -1,0 +1,72 @@
+"""What one chunk of a re-sharding does to the dedup shards, as the migration workflow records it:
+the keys a copy moved (`CopyChunk`), how a chunk's keys on the old and new shard compare
+(`ChunkDiff`), and what a cleanup or an undo deleted (`DeleteChunk`).
+
+Pure models. A chunk is a run of keys in primary-key order, `(tenant_id, event_id)` compared
+code point by code point (the shards' "C" collation); each result names the last key it covered,
+which the next chunk starts after, so every mover is resumable from what it returned.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ChunkKey = tuple[str, str]
+"""A dedup key, `(tenant_id, event_id)`."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CopyChunk(_Frozen):
+    """One copy chunk: its `keys` (with `copies` dedup_copies rows) are now on the target shard,
+    `written` of them inserted by this run (0 when it was done before). The next chunk starts
+    after `last_key` (None: nothing was found after the chunk's start); `done` when the source
+    shard has no key for the target after it."""
+
+    last_key: ChunkKey | None
+    keys: int = Field(ge=0)
+    copies: int = Field(ge=0)
+    done: bool
+    written: int = Field(default=0, ge=0)
+
+
+class ChunkSide(_Frozen):
+    """One side of a verified chunk: its key rows and copies counted, and order-independent
+    fingerprints (sums modulo 2**64 of per-row hashes) of the key rows, the copies and the body
+    digests as stored."""
+
+    keys: int = Field(ge=0)
+    copies: int = Field(ge=0)
+    key_rows: int = Field(ge=0)
+    copy_rows: int = Field(ge=0)
+    bodies: int = Field(ge=0)
+
+
+class ChunkDiff(_Frozen):
+    """A chunk's key range compared on the source and the target shard: `mismatches` lists at
+    most the first N keys (key order) that differ or are on one side only; `mismatch_count` is
+    exact."""
+
+    source: ChunkSide
+    target: ChunkSide
+    mismatches: tuple[ChunkKey, ...]
+    mismatch_count: int = Field(ge=0)
+
+    @property
+    def clean(self) -> bool:
+        """True when both sides hold the same keys, rows, copies and bodies."""
+        return self.mismatch_count == 0 and self.source == self.target
+
+
+class DeleteChunk(_Frozen):
+    """One cleanup or undo chunk: `keys` deleted with their `copies`; `kept` keys that would have
+    been deleted but were not (cleanup: the target does not hold an identical row); resume after
+    `last_key`; `done` when nothing is left after it."""
+
+    last_key: ChunkKey | None
+    keys: int = Field(ge=0)
+    copies: int = Field(ge=0)
+    kept: tuple[ChunkKey, ...] = ()
+    done: bool
