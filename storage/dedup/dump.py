@@ -36,8 +36,9 @@ from storage.tiering.whole_packs import WholePacks
 DUMP_DOMAIN = b"geoledger.dedup-dump.v1\x00"
 
 # The dump's columns, then where the body is (BodyRow's columns but `event`, already selected):
-# `event` is replaced by the body of whatever tier it is in.
-_EVENT_NAMES = [
+# `event` is replaced by the body of whatever tier it is in. Every column of a key row, so
+# re-sharding copies these (storage/dedup/reshard/rows.py).
+EVENT_NAMES = [
     "tenant_id",
     "event_id",
     "hlc",
@@ -55,7 +56,7 @@ _EVENT_NAMES = [
     "cold_sha256",
 ]
 DUMP_EVENTS = f"""
-SELECT {", ".join(_EVENT_NAMES)}
+SELECT {", ".join(EVENT_NAMES)}
 FROM dedup_events
 ORDER BY tenant_id, event_id
 """
@@ -109,7 +110,7 @@ class _Bodies:
         columns = selected[:_EVENT_COLUMNS]
         if selected[_EVENT_COLUMNS] == BodyTier.HOT:
             return columns
-        row = BodyRow.from_record(dict(zip(_EVENT_NAMES, selected, strict=True)))
+        row = BodyRow.from_record(dict(zip(EVENT_NAMES, selected, strict=True)))
         if self._bodies is None or self._packs is None:
             raise TieredBodiesMissingError(row.tenant_id, row.event_id, row.tier.label)
         body = await self._bodies.body(row, self._packs)

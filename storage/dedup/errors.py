@@ -33,3 +33,16 @@ class DedupShardError(DedupError):
 
 class DedupUnavailableError(DedupError):
     """A database of the store could not be reached; the message names it (never its password)."""
+
+
+class ReshardConflictError(DedupError):
+    """A re-sharding copy found keys already on the target shard with other rows than the source
+    holds (at most the first ten are named); the chunk wrote nothing."""
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        named = ", ".join(f"{tenant_id}/{event_id}" for tenant_id, event_id in keys)
+        super().__init__(
+            f"expected the target shard to hold no key of the chunk, or the same row; found "
+            f"different rows for {named}"
+        )
+        self.keys = keys
