@@ -103,14 +103,15 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     _print_summary(await demo_story.summarize(client, settings, tally))
     ui = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows"
     console.rule("done")
-    console.print(f"Temporal web UI: {ui}")
-    console.print(f"  smoke run:     {_query(ui, f'WorkflowId = {smoke_id!r}')}")
+    # Links on one line whatever the terminal's width, so they can be copied whole.
+    console.print(f"Temporal web UI: {ui}", soft_wrap=True)
+    console.print(f"  smoke run:     {_query(ui, f'WorkflowId = {smoke_id!r}')}", soft_wrap=True)
     schedules = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/schedules"
-    console.print(f"  tier schedule: {schedules}/{schedule_id}")
+    console.print(f"  tier schedule: {schedules}/{schedule_id}", soft_wrap=True)
     # The UI opens a workflow by id and run id; a list query finds it by id alone.
     audit = _query(ui, 'WorkflowId STARTS_WITH "audit-"')
     anchors = ", ".join(map(anchor_workflow_id, settings.regions))
-    console.print(f"  audit logs:    {audit} ({anchors})")
+    console.print(f"  audit logs:    {audit} ({anchors})", soft_wrap=True)
     console.print("The stack, nodes and workers keep running; `make down` stops them all.")
 
 
@@ -164,6 +165,7 @@ async def _audit(
         "  $ geoledger audit verify " + " ".join(verified.command[3:]),
         markup=False,
         highlight=False,
+        soft_wrap=True,  # one line, to copy whole
     )
     output = verified.output
     console.print(
