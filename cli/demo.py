@@ -148,7 +148,8 @@ async def _audit(
     settings: Settings, state_dir: Path, tally: demo_story.IngestTally, run: str
 ) -> None:
     with console.status("waiting for each region's log to be anchored and witnessed"):
-        notes = await demo_audit.wait_witnessed(settings, tally.last_seq)
+        sizes = demo_audit.records_per_region(settings, tally.last_seq)
+        notes = await demo_audit.wait_witnessed(settings, sizes)
     for region, note in notes.items():
         origin, root = settings.audit.origin(region), note["root_hex"][:16]
         console.print(

@@ -8,16 +8,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.config import Settings
 from ledger.receipt import VerifiedReceipt, render_receipt
-from ledger.signed_note import vkey
 from ledger.stream_id import StreamId
 from storage.audit.cosigned import WitnessedNote, witnessed_note
-from storage.audit.witness_keys import cosigner_vkey, witness_targets
-from storage.crr.region_keys import manifest_public_key
+from storage.audit.log_keys import log_vkey, witness_vkeys
 from storage.embedded.apps import geoledger_command
 from workers.audit_ops import control_db
 from workers.audit_prove import prove_event
@@ -33,44 +32,35 @@ class VerifiedDemoReceipt:
 
 
 async def wait_witnessed(
-    settings: Settings, last_seq: dict[str, int], timeout_s: float = 120.0
+    settings: Settings, sizes: Mapping[str, int], timeout_s: float = 120.0
 ) -> dict[str, WitnessedNote]:
-    """Each region's latest checkpoint once it covers every record of the region's streams
-    (their last seqs: `last_seq`) and a witness cosigned it. Raises TimeoutError naming where
-    each region stands."""
-    wanted = {
+    """Each region's latest checkpoint once it holds at least `sizes[region]` leaves and a
+    witness cosigned it. Raises TimeoutError naming where each region stands."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, WitnessedNote] = {}
+    while True:
+        for region in sizes:
+            async with control_db(settings, region) as db:
+                note = await witnessed_note(db)
+            if note is not None:
+                seen[region] = note
+        done = {r: n for r, n in seen.items() if n["size"] >= sizes[r] and n["witnesses"]}
+        if len(done) == len(sizes):
+            return done
+        if time.monotonic() > deadline:
+            where = {r: (n["size"], n["witnesses"]) for r, n in seen.items()}
+            raise TimeoutError(f"audit logs not witnessed at sizes {dict(sizes)}: {where}")
+        await asyncio.sleep(0.5)
+
+
+def records_per_region(settings: Settings, last_seq: Mapping[str, int]) -> dict[str, int]:
+    """The records of each region's own streams, given each stream's last seq."""
+    return {
         region: sum(
             seq for stream, seq in last_seq.items() if StreamId.parse(stream).region == region
         )
         for region in settings.regions
     }
-    deadline = time.monotonic() + timeout_s
-    seen: dict[str, WitnessedNote] = {}
-    while True:
-        for region in settings.regions:
-            async with control_db(settings, region) as db:
-                note = await witnessed_note(db)
-            if note is not None:
-                seen[region] = note
-        done = {r: n for r, n in seen.items() if n["size"] >= wanted[r] and n["witnesses"]}
-        if len(done) == len(settings.regions):
-            return done
-        if time.monotonic() > deadline:
-            where = {r: (n["size"], n["witnesses"]) for r, n in seen.items()}
-            raise TimeoutError(f"audit logs not witnessed at sizes {wanted}: {where}")
-        await asyncio.sleep(0.5)
-
-
-def log_vkey(settings: Settings, region: str) -> str:
-    """The note verifier key of `region`'s log (what a receipt's checkpoint is checked with)."""
-    origin = settings.audit.origin(region)
-    return vkey(origin, manifest_public_key(region, settings.region(region)))
-
-
-def witness_vkeys(settings: Settings, region: str) -> list[str]:
-    """The cosigner keys of `region`'s witnesses."""
-    targets = witness_targets(settings, settings.audit.origin(region))
-    return [cosigner_vkey(t.name, settings.witnesses[t.name]) for t in targets]
 
 
 async def prove_and_verify(

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from storage.audit.checkpoints import SELECT_CHECKPOINT, checkpoint_from_row
+from storage.audit.checkpoints import checkpoint_of, latest_checkpoint
 from storage.audit.witness_cosignatures import cosignatures_for
 
-SELECT_LATEST_BATCH = "SELECT max(batch) FROM audit_checkpoints"
 # The newest checkpoint covering index $1 that at least one witness cosigned.
 SELECT_NEWEST_COSIGNED_COVERING = """
 SELECT c.batch FROM audit_checkpoints c
@@ -41,15 +40,10 @@ def with_cosignatures(note: str, lines: list[str]) -> str:
 async def witnessed_note(db: Any, batch: int | None = None) -> WitnessedNote | None:
     """The checkpoint of `batch` (None: the latest) with every cosignature stored for it; None
     when there is no such checkpoint."""
-    if batch is None:
-        batch = await db.fetchval(SELECT_LATEST_BATCH)
-        if batch is None:
-            return None
-    row = await db.fetchrow(SELECT_CHECKPOINT, batch)
-    if row is None:
+    checkpoint = await (latest_checkpoint(db) if batch is None else checkpoint_of(db, batch))
+    if checkpoint is None:
         return None
-    checkpoint = checkpoint_from_row(row)
-    cosignatures = await cosignatures_for(db, batch)
+    cosignatures = await cosignatures_for(db, checkpoint.batch)
     return WitnessedNote(
         batch=checkpoint.batch,
         size=checkpoint.size,

@@ -21,13 +21,14 @@ from ledger.checkpoint import Checkpoint
 from ledger.config import Settings
 from ledger.merkle import MemoryTree, leaf_hash
 from ledger.receipt import Receipt, ReceiptError, parse_receipt, verify_receipt
-from ledger.signed_note import NoteSigner, sign_note, vkey
+from ledger.signed_note import NoteSigner, sign_note
 from storage.audit.dlq import dlq_list
 from storage.audit.gauges import export, sample_region
+from storage.audit.log_keys import log_vkey, witness_vkeys
 from storage.audit.metrics import AUDIT_FORK_DETECTED
 from storage.audit.witness_client import submit_checkpoint
 from storage.audit.witness_forks import forked_witnesses
-from storage.audit.witness_keys import cosigner_vkey, witness_targets
+from storage.audit.witness_keys import witness_targets
 from storage.crr.region_keys import signing_key
 from storage.objectstore import open_object_store
 from tests.conftest import RunningStack
@@ -57,14 +58,10 @@ async def settings(running_stack: RunningStack, tmp_path: Path) -> Settings:
     return settings
 
 
-def log_key(settings: Settings, region: str) -> str:
-    origin = settings.audit.origin(region)
-    return vkey(origin, signing_key(region, settings.region(region)).public_key())
-
-
 def witness_key(settings: Settings, region: str) -> str:
-    name = WITNESS_OF[region]
-    return cosigner_vkey(name, settings.witnesses[name])
+    """The cosigner key of the other region's witness, the one witness of `region`'s log."""
+    [key] = witness_vkeys(settings, region)
+    return key
 
 
 async def ingest(cluster: Cluster) -> tuple[dict[str, int], list[str]]:
@@ -111,7 +108,7 @@ async def test_every_key_gets_a_receipt_that_verifies_offline_and_a_flipped_bit_
     for event_id, receipt in receipts.items():
         region = receipt["region"]
         verified = verify_receipt(
-            as_receipt(receipt), log_key(settings, region), [witness_key(settings, region)]
+            as_receipt(receipt), log_vkey(settings, region), [witness_key(settings, region)]
         )
         assert (verified.tenant_id, verified.event_id) == (ACME.tenant_id, event_id)
         assert verified.size == records[region]
@@ -123,7 +120,7 @@ async def test_every_key_gets_a_receipt_that_verifies_offline_and_a_flipped_bit_
     for mutated in flipped_bits(receipt):
         with pytest.raises(ReceiptError):
             verify_receipt(
-                as_receipt(mutated), log_key(settings, "us"), [witness_key(settings, "us")]
+                as_receipt(mutated), log_vkey(settings, "us"), [witness_key(settings, "us")]
             )
 
 

@@ -20,9 +20,10 @@ from cli.audit import audit_app
 from ledger.config import Settings
 from storage.audit.cosigned import witnessed_note
 from storage.audit.dlq import dlq_add
+from storage.audit.log_keys import log_vkey
 from storage.audit.witness_forks import mark_fork
 from tests.conftest import RunningStack
-from tests.e2e.test_audit_two_regions import log_key, witness_key
+from tests.e2e.test_audit_two_regions import witness_key
 from tests.support.audit_pipeline import (
     audit_pipeline,
     audit_settings,
@@ -144,14 +145,14 @@ async def test_an_event_is_pending_until_anchored_then_proven_and_its_receipt_ve
         "verify",
         str(receipt),
         "--log-key",
-        log_key(settings, "us"),
+        log_vkey(settings, "us"),
         "--witness-key",
         witness_key(settings, "us"),
     )
     assert verified.exit_code == 0, verified.output
     index = json.loads(receipt.read_text())["leaf_index"]
     assert f"leaf {index} of {EVENTS}" in verified.stdout and "witness-eu" in verified.stdout
-    wrong = await audit(env, "verify", str(receipt), "--log-key", log_key(settings, "eu"))
+    wrong = await audit(env, "verify", str(receipt), "--log-key", log_vkey(settings, "eu"))
     assert wrong.exit_code == 1, wrong.output
 
 

@@ -5,9 +5,7 @@ the test process, and waits on what the regions' control databases say."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
@@ -18,14 +16,13 @@ from temporalio.worker import Worker
 
 from ledger.audit_config import WitnessConfig, WitnessedLog
 from ledger.config import Settings
-from storage.audit.cosigned import witnessed_note
 from storage.crr.region_keys import ensure_signing_key_file
 from storage.embedded.process import free_port
 from tests.conftest import RunningStack
 from tests.integration.witness_support import serving
 from tests.support.isolated import isolated_settings
+from workers import demo_audit
 from workers.audit_control import start_audit
-from workers.audit_ops import control_db
 from workers.registry import registration_for
 from workflows import queues
 
@@ -107,22 +104,12 @@ async def audit_pipeline(
 
 async def wait_witnessed(
     settings: Settings, sizes: Mapping[str, int], timeout_s: float = 90.0
-) -> dict[str, int]:
-    """Wait until each region's latest checkpoint has `sizes[region]` leaves and a cosignature;
-    the seconds it took per region. Raises AssertionError naming where each region stands."""
-    started = time.monotonic()
-    took: dict[str, int] = {}
-    seen: dict[str, object] = {}
-    while time.monotonic() - started < timeout_s:
-        for region, size in sizes.items():
-            if region in took:
-                continue
-            async with control_db(settings, region) as db:
-                note = await witnessed_note(db)
-            seen[region] = note and (note["size"], note["witnesses"])
-            if note is not None and note["size"] == size and note["witnesses"]:
-                took[region] = int(time.monotonic() - started)
-        if len(took) == len(sizes):
-            return took
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"expected witnessed checkpoints of sizes {dict(sizes)}, saw {seen}")
+) -> None:
+    """Wait until each region's latest checkpoint has `sizes[region]` leaves and a cosignature
+    (workers.demo_audit.wait_witnessed), and fail when a log holds more: a leaf appended twice.
+    Raises AssertionError naming where each region stands."""
+    try:
+        notes = await demo_audit.wait_witnessed(settings, sizes, timeout_s)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
+    assert {r: n["size"] for r, n in notes.items()} == dict(sizes)
