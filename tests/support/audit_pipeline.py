@@ -8,11 +8,9 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from ledger.audit_config import WitnessConfig, WitnessedLog
 from ledger.config import Settings
@@ -21,9 +19,9 @@ from storage.embedded.process import free_port
 from tests.conftest import RunningStack
 from tests.integration.witness_support import serving
 from tests.support.isolated import isolated_settings
+from tests.support.queue_worker import registered_worker
 from workers import demo_audit
 from workers.audit_control import start_audit
-from workers.registry import registration_for
 from workflows import queues
 
 # Short enough that a test sees checkpoints within seconds; tasks tried twice before the DLQ.
@@ -81,25 +79,14 @@ async def audit_pipeline(
     each region's anchor workflow started on it (terminated when the block ends); the queue's
     name. Tests that replay from the dead-letter queue through the CLI use the real queue name,
     which the CLI starts replays on."""
-    queue = task_queue or f"audit-{uuid.uuid4()}"
-    registration = registration_for(queues.AUDIT, settings)
-    try:
-        async with Worker(
-            client,
-            task_queue=queue,
-            workflows=list(registration.workflows),
-            activities=list(registration.activities),
-            graceful_shutdown_timeout=timedelta(seconds=2),
-        ):
-            ids = await start_audit(client, settings, task_queue=queue)
-            try:
-                yield queue
-            finally:
-                for workflow_id in ids:
-                    with contextlib.suppress(Exception):
-                        await client.get_workflow_handle(workflow_id).terminate("test over")
-    finally:
-        await registration.close()
+    async with registered_worker(client, settings, queues.AUDIT, task_queue) as queue:
+        ids = await start_audit(client, settings, task_queue=queue)
+        try:
+            yield queue
+        finally:
+            for workflow_id in ids:
+                with contextlib.suppress(Exception):
+                    await client.get_workflow_handle(workflow_id).terminate("test over")
 
 
 async def wait_witnessed(
