@@ -116,7 +116,7 @@ class GeoActivities:
                     region=name,
                     positions=await dedup.applied_positions(),
                     phase=route.phase.value,
-                    ring_size=route.ring_size,
+                    ring_size=route.read_ring,
                 )
             )
         return WatermarksResult(regions=found)
@@ -226,7 +226,7 @@ class GeoActivities:
     async def _read_ring(self, region: str) -> list[object]:
         """The pools of the shards reads go to: every key lives on exactly one of them."""
         dedup = await self._resources.dedup(region)
-        return list(dedup.pools.shards[: dedup.route.ring_size])
+        return list(dedup.pools.shards[: dedup.route.read_ring])
 
 
 def _workflow_id() -> str:

@@ -93,7 +93,7 @@ class TieringActivities:
             route = await dedup.refresh_routing()
             resharding = None if route.phase is Phase.STABLE else f"re-sharding ({route.phase})"
             regions.append(
-                RegionShards(region=region, shards=route.ring_size, resharding=resharding)
+                RegionShards(region=region, shards=route.read_ring, resharding=resharding)
             )
         return TierPlan(regions=regions)
 
@@ -151,7 +151,7 @@ class TieringActivities:
             return ExpireBatchResult(
                 scanned=0, winners=0, copies=0, packs=0, horizon_hlc=None, next_after=None
             )
-        ring = list(dedup.pools.shards[: dedup.route.ring_size])
+        ring = list(dedup.pools.shards[: dedup.route.read_ring])
         await record_horizon(ring, request.tenant, horizon, request.as_of_ms)
         batch: ExpiryBatch = await with_heartbeats(
             expire_batch(

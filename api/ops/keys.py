@@ -31,7 +31,7 @@ TIER_NAMES: dict[BodyTier, TierName] = {
 
 
 async def sample_keys(databases: OpsDatabases, tenant: str, n: int) -> SampleAnswer:
-    """Up to `n` of the tenant's keys per region, drawn at random from its current ring.
+    """Up to `n` of the tenant's keys per region, drawn at random from the ring reads use.
 
     Requires 1 <= n (the route bounds it); each shard offers up to `n` random keys and `n` of
     their union are drawn, so a key's chance does not depend on how full its shard is."""
@@ -50,14 +50,14 @@ async def _region_sample(region: RegionDatabases, tenant: str, n: int) -> Region
     route = await outcome_of(region.route())
     if route.value is None:
         return RegionSample(region=region.name, error=route.error, keys=[])
-    ring = range(route.value.ring_size)
+    ring = route.value.read_shards
     offered = await asyncio.gather(
         *(region.on_shard(i, partial(fetch_sample_keys, tenant_id=tenant, limit=n)) for i in ring)
     )
     errors = [f"shard {i}: {o.error}" for i, o in zip(ring, offered, strict=True) if o.error]
-    # A shard of the current ring may also hold copies it receives as a shard of the next one
-    # (a run shrinking the ring): each key is drawn from the shard that owns it now.
-    size = route.value.ring_size
+    # A shard of the read ring may also hold copies it receives as a shard of the other ring
+    # (while re-sharding): each key is drawn from the shard reads go to.
+    size = route.value.read_ring
     owned = [
         SampledKey(event_id=event_id, shard=i)
         for i, found in zip(ring, offered, strict=True)

@@ -1,5 +1,5 @@
 """`GET /v1/ops/shards` and `/v1/ops/distribution`: every region's shards, what they hold, how far
-each has applied every stream, and how the current ring spreads the keys."""
+each has applied every stream, and how the ring reads use spreads the keys."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ async def shards(databases: OpsDatabases) -> ShardsAnswer:
 
 
 async def distribution(databases: OpsDatabases) -> DistributionAnswer:
-    """Keys per shard of each region's current ring, and each shard's share of them."""
+    """Keys per shard of each region's read ring, and each shard's share of them."""
     return DistributionAnswer(
         regions=list(await asyncio.gather(*(_region_distribution(r) for r in databases.regions)))
     )
@@ -98,7 +98,7 @@ async def _region_distribution(region: RegionDatabases) -> RegionDistribution:
             expected_share=None,
             shards=[],
         )
-    ring = range(route.value.ring_size)
+    ring = route.value.read_shards
     sizes = await asyncio.gather(*(region.on_shard(i, fetch_shard_size) for i in ring))
     counts = [None if size.value is None else size.value.keys for size in sizes]
     total = None if None in counts else sum(c for c in counts if c is not None)
@@ -107,7 +107,7 @@ async def _region_distribution(region: RegionDatabases) -> RegionDistribution:
         route=RouteInfo.of(route.value),
         error=None,
         total_keys=total,
-        expected_share=1 / route.value.ring_size,
+        expected_share=1 / route.value.read_ring,
         shards=[
             ShardShare(
                 shard=i, keys=counts[i], share=_share(counts[i], total), error=sizes[i].error

@@ -4,9 +4,19 @@ The control database keeps one row per epoch in `dedup_routing`; the route in fo
 with the highest epoch. Nodes load it once and keep it (`RoutingTable`), re-reading it on
 `refresh()`. Shards are indexes into the region's `shard_dsns`: a ring of size N uses the first N.
 
-Only the re-sharding workflow appends epochs. While it runs, a route names the ring it migrates to
-(`next_ring_size`), and in the dual-write phase every write also goes to the key's shard on that
-ring, so the new ring is complete at cutover. Jump consistent hashing keeps that cheap: growing
+Only the re-sharding workflow appends epochs (storage/dedup/route_epochs.py). While it runs, a
+route names the ring it migrates from (`ring_size`) and the ring it migrates to
+(`next_ring_size`); its phase says which ring reads use and which rings writes go to:
+
+| phase                     | read ring | write rings (the first answers) |
+| stable/plan/copy/verify   | from      | (from,)                         |
+| dual_write                | from      | (from, to)                      |
+| cutover_reads             | to        | (from, to)                      |
+| cutover                   | to        | (to, from)                      |
+| cleanup                   | to        | (to,)                           |
+
+Reads switch before writes stop going to the old ring, so either ring is complete until cleanup
+and a rollback before it loses nothing. Jump consistent hashing keeps dual writes cheap: growing
 the ring moves a key only to one of the new shards, so most keys need no second write at all.
 """
 
@@ -30,12 +40,16 @@ class Phase(StrEnum):
     COPY = "copy"
     VERIFY = "verify"
     DUAL_WRITE = "dual_write"
+    CUTOVER_READS = "cutover_reads"
     CUTOVER = "cutover"
     CLEANUP = "cleanup"
 
 
-DUAL_WRITE_PHASES = frozenset({Phase.DUAL_WRITE})
-"""Phases in which writes go to both rings; reads always use `ring_size`."""
+DUAL_WRITE_PHASES = frozenset({Phase.DUAL_WRITE, Phase.CUTOVER_READS, Phase.CUTOVER})
+"""Phases in which writes go to both rings."""
+
+READ_NEXT_PHASES = frozenset({Phase.CUTOVER_READS, Phase.CUTOVER, Phase.CLEANUP})
+"""Phases in which reads use the ring migrated to."""
 
 SELECT_CURRENT_ROUTE = """
 SELECT epoch, ring_size, next_ring_size, phase, migration_id
@@ -70,27 +84,56 @@ class Route:
         return max(self.ring_size, self.next_ring_size or 0)
 
     @property
+    def read_ring(self) -> int:
+        """The size of the ring reads, counts, dumps and applied positions use."""
+        return self._next_ring if self.phase in READ_NEXT_PHASES else self.ring_size
+
+    @property
+    def read_shards(self) -> range:
+        """The shards of the read ring."""
+        return range(self.read_ring)
+
+    @property
+    def write_rings(self) -> tuple[int, ...]:
+        """The sizes of the rings writes go to; the first one's shard answers a write."""
+        if self.phase is Phase.CLEANUP:
+            return (self._next_ring,)
+        if self.phase is Phase.CUTOVER:
+            rings: tuple[int, ...] = (self._next_ring, self.ring_size)
+        elif self.phase in DUAL_WRITE_PHASES:
+            rings = (self.ring_size, self._next_ring)
+        else:
+            rings = (self.ring_size,)
+        # A migration to the same ring (never planned, but not forbidden by the table) is one.
+        return tuple(dict.fromkeys(rings))
+
+    @property
     def written_shards(self) -> range:
-        """The shards writes go to: the current ring, plus the next one while dual-writing."""
-        return range(self.shard_count if self.dual_writing else self.ring_size)
+        """The shards writes go to: every shard of the largest write ring."""
+        return range(max(self.write_rings))
 
     @property
     def dual_writing(self) -> bool:
-        """True while writes go to the next ring as well as the current one."""
-        return self.phase in DUAL_WRITE_PHASES and self.next_ring_size is not None
+        """True while writes go to more than one ring."""
+        return len(self.write_rings) > 1
 
     def read_shard(self, tenant_id: str, event_id: str) -> int:
         """The shard that holds the key's state: reads go here, and results come from here."""
-        return shard_of(tenant_id, event_id, self.ring_size)
+        return shard_of(tenant_id, event_id, self.read_ring)
 
     def write_shards(self, tenant_id: str, event_id: str) -> tuple[int, ...]:
-        """Every shard a write of the key goes to, the read shard first."""
+        """Every shard a write of the key goes to (its shard on each write ring, in order, each
+        once), the read shard first: the answer comes from where reads go."""
+        # The read ring is always one of the write rings, so the read shard is always written.
         primary = self.read_shard(tenant_id, event_id)
-        if not self.dual_writing:
-            return (primary,)
-        assert self.next_ring_size is not None
-        secondary = shard_of(tenant_id, event_id, self.next_ring_size)
-        return (primary,) if secondary == primary else (primary, secondary)
+        others = dict.fromkeys(shard_of(tenant_id, event_id, ring) for ring in self.write_rings)
+        return (primary, *(shard for shard in others if shard != primary))
+
+    @property
+    def _next_ring(self) -> int:
+        # A route of a phase past dual_write names its target; fall back to the current ring
+        # rather than fail on a hand-written row without one.
+        return self.next_ring_size or self.ring_size
 
     @classmethod
     def from_row(cls, row: Any) -> Route:

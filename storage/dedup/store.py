@@ -188,9 +188,14 @@ class DedupStore:
             raise DedupShardError(shard, f"read: {exc}") from exc
 
     async def applied_positions(self) -> dict[str, int]:
-        """Per stream, the highest seq applied on every written shard (0 where one has none)."""
+        """Per stream, the highest seq applied on every shard of the read ring (0 where one has
+        none).
+
+        The read ring's positions are the watermark: shards a growing ring adds hold no position
+        until their copy is sealed, while every dual-written batch still records its position on
+        every shard it writes (see `apply`)."""
         per_shard = await self._each_shard(
-            {shard: read.fetch_positions(self._pools.shards[shard]) for shard in self._written()},
+            {shard: read.fetch_positions(self._pools.shards[shard]) for shard in self._read()},
             "read positions",
         )
         streams = {stream for positions in per_shard.values() for stream in positions}
@@ -267,10 +272,7 @@ class DedupStore:
             raise DedupError(f"dump: {exc}") from exc
 
     def _read(self) -> range:
-        return range(self.route.ring_size)
-
-    def _written(self) -> range:
-        return self.route.written_shards
+        return self.route.read_shards
 
     async def _each_shard(self, work: dict[int, Awaitable[_T]], what: str) -> dict[int, _T]:
         """Run one awaitable per shard concurrently, let all finish, then raise the first

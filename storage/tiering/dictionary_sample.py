@@ -51,7 +51,7 @@ async def sample_bodies(
     Raises BodyIntegrityError or a BodyDecodeError naming the key of a body that is not its
     row's; the driver's and the object store's errors as they come.
     """
-    shards = [dedup.pools.shards[shard] for shard in range(dedup.route.ring_size)]
+    shards = [dedup.pools.shards[shard] for shard in dedup.route.read_shards]
     share = -(-max_bodies // len(shards))
     rows_by_shard = await asyncio.gather(*(_shard_rows(pool, tenant, share) for pool in shards))
     bodies: list[bytes] = []

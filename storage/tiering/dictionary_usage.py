@@ -50,7 +50,7 @@ async def dictionary_usage(dedup: DedupStore, tenant: str) -> DictionaryUsage:
 
     Raises the driver's error of the first database that fails.
     """
-    shards = [dedup.pools.shards[shard] for shard in range(dedup.route.ring_size)]
+    shards = [dedup.pools.shards[shard] for shard in dedup.route.read_shards]
     warm_rows, pack_rows = await asyncio.gather(
         asyncio.gather(*(pool.fetch(WARM_BY_DICTIONARY, tenant) for pool in shards)),
         asyncio.gather(*(pool.fetch(REFERENCED_PACKS, tenant) for pool in shards)),

@@ -94,7 +94,7 @@ async def region_tier_stats(store: DedupStore) -> dict[str, TenantTiers]:
 
     Raises the driver's error of the first shard that fails.
     """
-    pools = [store.pools.shards[shard] for shard in range(store.route.ring_size)]
+    pools = [store.pools.shards[shard] for shard in store.route.read_shards]
     return merge_shard_stats(
         await asyncio.gather(*(pool.fetch(SELECT_TIER_STATS) for pool in pools))
     )

@@ -33,11 +33,48 @@ def test_dual_write_adds_the_next_rings_shard_only_for_keys_that_move() -> None:
     assert route.shard_count == 3 and route.written_shards == range(3)
 
 
-@pytest.mark.parametrize("phase", [Phase.PLAN, Phase.COPY, Phase.VERIFY, Phase.CLEANUP])
-def test_other_phases_write_only_the_current_ring(phase: Phase) -> None:
-    route = Route(epoch=3, ring_size=2, phase=phase, next_ring_size=3)
-    assert not route.dual_writing and route.written_shards == range(2)
-    assert all(len(route.write_shards(t, e)) == 1 for t, e in KEYS)
+@pytest.mark.parametrize(
+    ("phase", "read_ring", "write_rings"),
+    [
+        (Phase.STABLE, 2, (2,)),
+        (Phase.PLAN, 2, (2,)),
+        (Phase.COPY, 2, (2,)),
+        (Phase.VERIFY, 2, (2,)),
+        (Phase.DUAL_WRITE, 2, (2, 4)),
+        (Phase.CUTOVER_READS, 4, (2, 4)),
+        (Phase.CUTOVER, 4, (4, 2)),
+        (Phase.CLEANUP, 4, (4,)),
+    ],
+)
+def test_each_phase_reads_one_ring_and_writes_its_rings_read_shard_first(
+    phase: Phase, read_ring: int, write_rings: tuple[int, ...]
+) -> None:
+    next_ring = None if phase is Phase.STABLE else 4
+    route = Route(epoch=3, ring_size=2, phase=phase, next_ring_size=next_ring)
+    assert route.read_ring == read_ring and route.read_shards == range(read_ring)
+    assert route.write_rings == write_rings
+    assert route.written_shards == range(max(write_rings))
+    assert route.dual_writing == (len(write_rings) > 1)
+    assert route.shard_count == (2 if next_ring is None else 4)
+    for tenant, event in KEYS:
+        read = shard_of(tenant, event, read_ring)
+        on_rings = {shard_of(tenant, event, ring) for ring in write_rings}
+        shards = route.write_shards(tenant, event)
+        assert route.read_shard(tenant, event) == read
+        assert shards[0] == read and set(shards) == on_rings and len(shards) == len(on_rings)
+
+
+def test_shrinking_answers_from_the_smaller_ring_once_reads_cut_over() -> None:
+    route = Route(epoch=5, ring_size=4, phase=Phase.CUTOVER_READS, next_ring_size=2)
+    moved = [(t, e) for t, e in KEYS if shard_of(t, e, 4) != shard_of(t, e, 2)]
+    assert moved
+    for tenant, event in moved:
+        # The old ring is still written, but the answer comes from the ring reads use.
+        assert route.write_shards(tenant, event) == (
+            shard_of(tenant, event, 2),
+            shard_of(tenant, event, 4),
+        )
+    assert route.written_shards == range(4) and route.read_shards == range(2)
 
 
 def test_a_route_must_fit_the_configured_shards() -> None:

@@ -186,8 +186,8 @@ async def _compare(
     if upto == 0:
         return
     whole = [SeqRange(lo=1, hi=upto)]
-    live_shards = [live.pools.shards[i] for i in range(live.route.ring_size)]
-    scratch_shards = [scratch.pools.shards[i] for i in range(scratch.route.ring_size)]
+    live_shards = [live.pools.shards[i] for i in live.route.read_shards]
+    scratch_shards = [scratch.pools.shards[i] for i in scratch.route.read_shards]
     # A scratch store rebuilt from the WAL holds what the live one expired: compare above the
     # live store's retention horizons (the higher of the two, the scratch one having none).
     horizons = higher_horizons(
