@@ -29,6 +29,7 @@ from storage.dedup.models import (
     Outcome,
     StoredEvent,
 )
+from storage.dedup.route_epochs import advance_route, route_acks
 from storage.dedup.routing import Phase, Route, RoutingTable
 from storage.dedup.store import DedupStore
 
@@ -52,7 +53,9 @@ __all__ = [
     "RoutingError",
     "RoutingTable",
     "StoredEvent",
+    "advance_route",
     "load_migrations",
     "migrate_database",
     "migrate_region",
+    "route_acks",
 ]

@@ -20,6 +20,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0010_control_audit_witness.sql",
         "0011_control_audit_witness_forks.sql",
         "0012_control_migration_plans.sql",
+        "0013_control_route_nodes.sql",
     ]
     assert [m.file_name for m in load_migrations("shard")] == [
         "0003_shard_dedup.sql",
@@ -48,6 +49,7 @@ def test_each_table_of_the_design_is_created_by_its_target() -> None:
         "audit_witness_health",
         "witness_checkpoints",
         "dedup_migration_plans",
+        "dedup_route_nodes",
     ):
         assert f"CREATE TABLE {table}" in control and table not in shard
     for relation in ("TABLE dedup_events", "TABLE dedup_copies", "VIEW dedup_conflicts"):
