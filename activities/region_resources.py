@@ -1,23 +1,38 @@
 """Per-region connections a worker process shares between its activities: opened on first use,
-closed once when the worker stops."""
+closed once when the worker stops.
+
+The resources of a queue whose activities write to the dedup shards (replay, tiering) open each
+region's store as a watched writer node, `worker/<host>/<pid>`: it follows the region's route and
+acknowledges each new epoch, so a re-sharding waits for it (storage/dedup/route_watch.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import socket
 
 from ledger.config import Settings
 from storage.crr.verify_events import EventVerifier, verification_workers
+from storage.dedup.route_watch import RouteNode, RouteWatchOptions
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
 from storage.objectstore import ObjectStore, open_object_store
 
+# A process normally runs one queue; when it runs several writing ones (tests), each gets a node
+# of its own, or one closing would delete the row the other still acknowledges with.
+_WRITERS = itertools.count(1)
+
 
 class RegionResources:
     """One worker process's connections to each region: object stores, dedup stores, key caches
-    and event verifiers."""
+    and event verifiers. With `writer`, its dedup stores are watched writer nodes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, writer: bool = False) -> None:
         self._settings = settings
+        self._node = _worker_node() if writer else None
+        self._watch = RouteWatchOptions.from_settings(settings) if writer else None
         self._dedup: dict[str, DedupStore] = {}
         self._stores: dict[str, ObjectStore] = {}
         self._keys: dict[str, KeyCache] = {}
@@ -37,7 +52,9 @@ class RegionResources:
         """The dedup store of `region`, opened on first use."""
         async with self._lock:
             if region not in self._dedup:
-                self._dedup[region] = await DedupStore.open(self._settings.region(region))
+                self._dedup[region] = await DedupStore.open(
+                    self._settings.region(region), node=self._node, watch=self._watch
+                )
             return self._dedup[region]
 
     async def keys(self, region: str) -> KeyCache:
@@ -67,3 +84,9 @@ class RegionResources:
         self._keys.clear()
         self._verifiers.clear()
         self._registries.clear()
+
+
+def _worker_node() -> RouteNode:
+    name = f"worker/{socket.gethostname()}/{os.getpid()}"
+    nth = next(_WRITERS)
+    return RouteNode(name if nth == 1 else f"{name}/{nth}", "worker")

@@ -63,7 +63,8 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
             close=resources.close,
         )
     if queue == queues.CRR:
-        resources = RegionResources(settings)
+        # Replay applies to the dedup shards: its stores follow re-sharding as writer nodes.
+        resources = RegionResources(settings, writer=True)
         replay = ReplayActivities(settings, resources)
         geo = GeoActivities(settings, resources)
         return QueueRegistration(
@@ -81,7 +82,8 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
             close=resources.close,
         )
     if queue == queues.TIERING:
-        resources = RegionResources(settings)
+        # Demotion and expiry change shard rows: writer nodes too.
+        resources = RegionResources(settings, writer=True)
         tiering = TieringActivities(settings, resources)
         restores = RestoreActivities(resources)
         return QueueRegistration(

@@ -13,6 +13,7 @@ from api.ingest.keys import RegistryKeyResolver
 from api.ingest.node import IngestNode, Restores
 from ledger.config import Settings
 from ledger.stream_id import StreamId
+from storage.dedup.route_watch import RouteNode, RouteWatchOptions
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
 from storage.tiering.reader import TierReadOptions
@@ -33,7 +34,12 @@ async def open_node(
         max_segment_age_s=settings.wal.max_segment_age_s,
         on_commit=_observe_commit,
     )
-    dedup = await DedupStore.open(region_config, tiering=TierReadOptions.from_settings(settings))
+    dedup = await DedupStore.open(
+        region_config,
+        tiering=TierReadOptions.from_settings(settings),
+        node=RouteNode(f"ingest/{region}/{node}", "ingest"),
+        watch=RouteWatchOptions.from_settings(settings),
+    )
     registry = await KeyRegistry.open(settings, regions=[region])
     keys = RegistryKeyResolver(registry, KeyCache(registry))
     return await IngestNode.open(

@@ -11,6 +11,7 @@ from storage.dedup.errors import (
     DedupShardError,
     DedupUnavailableError,
     MigrationError,
+    RouteLeaseExpiredError,
     RoutingError,
 )
 from storage.dedup.migrate import (
@@ -30,6 +31,7 @@ from storage.dedup.models import (
     StoredEvent,
 )
 from storage.dedup.route_epochs import advance_route, route_acks
+from storage.dedup.route_watch import RouteNode, RouteWatchOptions
 from storage.dedup.routing import Phase, Route, RoutingTable
 from storage.dedup.store import DedupStore
 
@@ -50,6 +52,9 @@ __all__ = [
     "Phase",
     "RegionMigration",
     "Route",
+    "RouteLeaseExpiredError",
+    "RouteNode",
+    "RouteWatchOptions",
     "RoutingError",
     "RoutingTable",
     "StoredEvent",

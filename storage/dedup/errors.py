@@ -35,6 +35,11 @@ class DedupUnavailableError(DedupError):
     """A database of the store could not be reached; the message names it (never its password)."""
 
 
+class RouteLeaseExpiredError(DedupUnavailableError):
+    """A watched store has not read its region's route for longer than its lease: it refuses to
+    write rather than write with a route a re-sharding may have moved on from."""
+
+
 class ReshardConflictError(DedupError):
     """A re-sharding copy found keys already on the target shard with other rows than the source
     holds (at most the first ten are named); the chunk wrote nothing."""

@@ -13,14 +13,21 @@ import asyncpg
 from ledger.config import RegionConfig
 from storage.dedup import dump, read
 from storage.dedup.apply import Position, apply_to_shard
-from storage.dedup.errors import DedupError, DedupRecordError, DedupShardError
+from storage.dedup.errors import (
+    DedupError,
+    DedupRecordError,
+    DedupShardError,
+    DedupUnavailableError,
+)
 from storage.dedup.models import ApplyResult, Conflict, DedupRecord, StoredEvent
 from storage.dedup.pool import (
     DEFAULT_MAX_SIZE,
     DEFAULT_MIN_SIZE,
     ConnectionInit,
     ShardPools,
+    describe_dsn,
 )
+from storage.dedup.route_watch import InFlightApplies, RouteNode, RouteWatcher, RouteWatchOptions
 from storage.dedup.routing import Route, RoutingTable
 from storage.tiering.errors import TieringError
 from storage.tiering.reader import TieredBodies, TierReadOptions
@@ -50,6 +57,8 @@ class DedupStore:
         self._pools = pools
         self._routing = routing
         self._bodies = bodies
+        self._in_flight = InFlightApplies()
+        self._watcher: RouteWatcher | None = None
 
     @classmethod
     async def open(
@@ -60,8 +69,15 @@ class DedupStore:
         max_size: int = DEFAULT_MAX_SIZE,
         init: ConnectionInit | None = None,
         tiering: TierReadOptions | None = None,
+        node: RouteNode | None = None,
+        watch: RouteWatchOptions | None = None,
     ) -> DedupStore:
         """Connect to the region's control database and shards and load the current route.
+
+        A writer of a live region passes `node` and `watch`: the store registers the node in
+        `dedup_route_nodes`, follows the route (storage/dedup/route_watch.py), and refuses to
+        apply once it has not read the route for `watch.lease_s`. A store opened without them
+        (one-off commands, readers) keeps the route it loaded and never expires.
 
         With `tiering`, reads (`get_event`, the dump) find a body in whatever tier it is in,
         through the region's object store and the tenants' policies in its control database;
@@ -71,6 +87,8 @@ class DedupStore:
         Raises DedupUnavailableError when a database cannot be reached, RoutingError when the
         region was never migrated or its route needs more shards than are configured.
         """
+        if (node is None) != (watch is None):
+            raise ValueError("expected node and watch together, or neither")
         pools = await ShardPools.open(region, min_size=min_size, max_size=max_size, init=init)
         try:
             async with pools.control.acquire() as conn:
@@ -81,10 +99,28 @@ class DedupStore:
         bodies = None
         if tiering is not None:
             bodies = TieredBodies.open(region, pools.control, tiering)
-        return cls(pools, routing, bodies)
+        store = cls(pools, routing, bodies)
+        if node is not None and watch is not None:
+            watcher = RouteWatcher(pools.control, routing, store._in_flight, node, watch)
+            try:
+                await watcher.start()
+            except BaseException as exc:
+                await pools.close()
+                if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+                    raise DedupUnavailableError(
+                        f"register route node {node.name} in {describe_dsn(region.control_dsn)}: "
+                        f"{exc}"
+                    ) from exc
+                raise
+            store._watcher = watcher
+        return store
 
     async def close(self) -> None:
-        """Close every pool of the store."""
+        """Stop following the route and remove the node's registration, if watched; close every
+        pool of the store."""
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
         await self._pools.close()
 
     async def __aenter__(self) -> DedupStore:
@@ -131,22 +167,29 @@ class DedupStore:
         Requires every record to pass `DedupRecord.check` and `stream`/`through_seq` to be given
         together; raises DedupRecordError otherwise, before anything is written. Raises
         DedupShardError when a shard fails: that shard changed nothing, others may have
-        committed, and re-applying the batch is safe.
+        committed, and re-applying the batch is safe. Raises RouteLeaseExpiredError, before
+        anything is written, when the store is watched and has not read its route for longer
+        than its lease.
         """
         position = _position(stream, through_seq)
         for record in records:
             record.check()
+        if self._watcher is not None:
+            self._watcher.check_lease()
         route = self.route
         batches = self._group(route, records, position is not None)
-        shard_results = await self._each_shard(
-            {
-                shard: apply_to_shard(
-                    self._pools.shards[shard], [records[i] for i in batch.indexes], position
-                )
-                for shard, batch in batches.items()
-            },
-            "apply",
-        )
+        # Counted from the route's read on, with no await in between: the watcher acknowledges
+        # a newer epoch only once every apply of an older one has finished.
+        with self._in_flight.track(route.epoch):
+            shard_results = await self._each_shard(
+                {
+                    shard: apply_to_shard(
+                        self._pools.shards[shard], [records[i] for i in batch.indexes], position
+                    )
+                    for shard, batch in batches.items()
+                },
+                "apply",
+            )
         results: list[ApplyResult | None] = [None] * len(records)
         for shard, batch in batches.items():
             for index, answers, result in zip(

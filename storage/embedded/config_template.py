@@ -173,6 +173,11 @@ origin_prefix = "{audit.origin_prefix}"
 # The copy throttle of `dedup-migrate`, in keys per second: `dedup-migrate plan` estimates the copy
 # time at it and stores it with the plan (`--rate` overrides it for one plan).
 rate_keys_per_s = {migrate.rate_keys_per_s!r}
+# Every writer (ingest node, replay and tiering worker) re-reads its region's route every
+# route_poll_s seconds and acknowledges a new epoch; one that could not read it for route_lease_s
+# seconds stops writing until it can again. route_poll_s must be less than route_lease_s.
+route_poll_s = {migrate.route_poll_s!r}
+route_lease_s = {migrate.route_lease_s!r}
 
 [dev]
 state_dir = "{state_dir}"

@@ -159,3 +159,9 @@ def test_unknown_ship_target_is_named(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_a_route_lease_must_outlast_the_poll_interval() -> None:
+    assert MigrateConfig(route_poll_s=0.5, route_lease_s=0.6).route_lease_s == 0.6
+    with pytest.raises(ValueError, match=r"route_poll_s: expected less than route_lease_s"):
+        MigrateConfig(route_poll_s=10, route_lease_s=10)
