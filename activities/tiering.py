@@ -9,6 +9,10 @@ could insert before anything below it is deleted; a policy without retention or 
 records and deletes nothing. After the final batch of the region's last shard, the tenant's
 packs that still hold an expired blob are rewritten without it (storage.tiering.pack_rewrite).
 
+While a region is being re-sharded (its route is not stable), its shards' rows are being copied
+and compared between rings: a batch there changes nothing and says so (`resharding` in its
+result), which ends the shard's step for this run, like the plan leaving such a region out.
+
 A batch heartbeats its checkpoint; a retried attempt resumes from the last one heartbeated. A
 batch commits in one statement after its next tier holds every body, so a retry repeats at most
 the work of one batch, and re-running a finished one moves nothing. A body that fails its check
@@ -17,6 +21,7 @@ is a non-retryable ApplicationError naming the key; database and object-store fa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from functools import partial
 from typing import Protocol, TypeVar
@@ -41,7 +46,7 @@ from ledger.demotion_batch import DemotionBatch
 from ledger.envelope import check_tenant_id
 from ledger.retention import retention_horizon
 from ledger.tier_policy import TierPolicy, merge_policy
-from storage.dedup.routing import Phase
+from storage.dedup.routing import Phase, Route
 from storage.dedup.store import DedupStore
 from storage.objectstore import ObjectStore
 from storage.tiering.cold_class import pack_storage_class
@@ -59,6 +64,8 @@ from storage.tiering.pack_rewrite import PackRewrites, rewrite_packs
 from storage.tiering.policy_store import get_override
 
 _T = TypeVar("_T")
+
+log = logging.getLogger("geoledger.tiering")
 
 
 class TieringResources(Protocol):
@@ -91,7 +98,7 @@ class TieringActivities:
         for region in self._settings.regions:
             dedup = await self._resources.dedup(region)
             route = await dedup.refresh_routing()
-            resharding = None if route.phase is Phase.STABLE else f"re-sharding ({route.phase})"
+            resharding = _resharding(route)
             regions.append(
                 RegionShards(region=region, shards=route.read_ring, resharding=resharding)
             )
@@ -102,6 +109,18 @@ class TieringActivities:
         """One batch of `request.step` on one shard, from the checkpoint heartbeated by the
         attempt before (else the request's)."""
         _check_tenant(request.tenant)
+        resharding = await self._held(request.region, request.shard)
+        if resharding is not None:
+            return DemotionBatch(
+                read=0,
+                moved=0,
+                skipped=0,
+                stored_raw=0,
+                bytes_in=0,
+                bytes_out=0,
+                next_after=None,
+                resharding=resharding,
+            )
         previous = activity.info().heartbeat_details
         after = str(previous[0]) if previous else request.after
         return await with_heartbeats(self._batch(request, after), details=lambda: after)
@@ -142,6 +161,17 @@ class TieringActivities:
         """One expiry batch on one shard, from the checkpoint heartbeated by the attempt before
         (else the request's)."""
         _check_tenant(request.tenant)
+        resharding = await self._held(request.region, request.shard)
+        if resharding is not None:
+            return ExpireBatchResult(
+                scanned=0,
+                winners=0,
+                copies=0,
+                packs=0,
+                horizon_hlc=None,
+                next_after=None,
+                resharding=resharding,
+            )
         previous = activity.info().heartbeat_details
         after = str(previous[0]) if previous else request.after
         dedup = await self._resources.dedup(request.region)
@@ -190,6 +220,15 @@ class TieringActivities:
             packs_archived=rewrites.archived,
         )
 
+    async def _held(self, region: str, shard: int) -> str | None:
+        """Why `region`'s shard rows must stay as they are now (it is being re-sharded: the
+        migration copies and compares them), or None. Read from the route in force now, since a
+        re-sharding may have begun after the plan."""
+        resharding = _resharding(await (await self._resources.dedup(region)).refresh_routing())
+        if resharding is not None:
+            log.info("tiering holds region %s shard %d: %s", region, shard, resharding)
+        return resharding
+
     async def _current_dictionary(
         self, dedup: DedupStore, region: str, tenant: str, policy: TierPolicy
     ) -> Dictionary | None:
@@ -217,6 +256,11 @@ class TieringActivities:
                 self._resources.store(region), self._settings.tier_demotion.dictionary_cache_size
             )
         return self._dictionaries[region]
+
+
+def _resharding(route: Route) -> str | None:
+    """`re-sharding (<phase>)` unless the route is stable."""
+    return None if route.phase is Phase.STABLE else f"re-sharding ({route.phase})"
 
 
 def _check_tenant(tenant: str) -> None:

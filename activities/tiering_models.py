@@ -79,7 +79,8 @@ class ExpireBatchResult(BaseModel):
     starts (`next_after` None when the shard has nothing left). The region's last batch also
     says what the pack rewrite did (storage.tiering.pack_rewrite.PackRewrites): packs
     rewritten, expired blobs dropped, archived packs left for a later run (`packs` counts the
-    old packs deleted too)."""
+    old packs deleted too). `resharding` says why a batch deleted nothing without looking: the
+    region is being re-sharded."""
 
     scanned: int
     winners: int
@@ -90,3 +91,4 @@ class ExpireBatchResult(BaseModel):
     packs_rewritten: int = 0
     blobs_dropped: int = 0
     packs_archived: int = 0
+    resharding: str | None = None

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict
 class DemotionBatch(BaseModel):
     """Rows read, moved, skipped (changed since read) and stored raw (compression on, but zstd
     would not shrink them); body bytes read from the tier left and bytes written to the next;
-    where the next batch starts (None: nothing left to read); the pack written (warm -> cold)."""
+    where the next batch starts (None: nothing left to read); the pack written (warm -> cold);
+    why the batch moved nothing without reading (`resharding`: the region is being re-sharded)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -21,3 +22,4 @@ class DemotionBatch(BaseModel):
     bytes_out: int
     next_after: str | None
     pack_id: str | None = None
+    resharding: str | None = None

@@ -34,11 +34,17 @@ COUNT_CONFLICTS = "SELECT count(*) FROM dedup_conflicts"
 
 
 async def fetch_event(
-    pool: Any, tenant_id: str, event_id: str, bodies: TieredBodies | None
+    pool: Any,
+    tenant_id: str,
+    event_id: str,
+    bodies: TieredBodies | None,
+    *,
+    promote: bool = True,
 ) -> StoredEvent | None:
     """The event stored for (`tenant_id`, `event_id`) on this shard, None when it has none.
 
-    Its body comes from the tier it is in through `bodies` (which may promote it back to hot);
+    Its body comes from the tier it is in through `bodies` (which may promote it back to hot,
+    unless `promote` is False);
     without `bodies` only a hot body can be read, and a lower one raises
     TieredBodiesMissingError. Raises TieredReadError for a body that fails its checks, DedupError
     when the shard lacks the body tier columns (migration 0006).
@@ -54,7 +60,7 @@ async def fetch_event(
         return None
     row = BodyRow.from_record(found)
     if bodies is not None:
-        body = await bodies.read(pool, row)
+        body = await bodies.read(pool, row, promote=promote)
     elif row.tier is BodyTier.HOT and row.event is not None:
         body = row.event
     else:

@@ -28,7 +28,7 @@ from storage.dedup.pool import (
     describe_dsn,
 )
 from storage.dedup.route_watch import InFlightApplies, RouteNode, RouteWatcher, RouteWatchOptions
-from storage.dedup.routing import Route, RoutingTable
+from storage.dedup.routing import Phase, Route, RoutingTable
 from storage.tiering.errors import TieringError
 from storage.tiering.reader import TieredBodies, TierReadOptions
 
@@ -215,16 +215,22 @@ class DedupStore:
         return batches
 
     async def get_event(self, tenant_id: str, event_id: str) -> StoredEvent | None:
-        """The key's winning record, or None if no record of it was applied.
+        """The key's winning record, or None if no record of it was applied. A body read from
+        below hot moves back to hot as its tenant's policy says, except while the route is not
+        stable (a re-sharding copies and compares the rows).
 
         Raises TieredReadError (a TieringError) when its body is below hot and cannot be read
         back verified, TieredBodiesMissingError when the store was opened without `tiering`;
         a body's failure is the body's, not the shard's, so neither is a DedupShardError.
         """
-        shard = self.route.read_shard(tenant_id, event_id)
+        route = self.route
+        shard = route.read_shard(tenant_id, event_id)
         pool = self._pools.shards[shard]
         try:
-            return await read.fetch_event(pool, tenant_id, event_id, self._bodies)
+            # No promotion while re-sharding: the migration copies and compares the rows.
+            return await read.fetch_event(
+                pool, tenant_id, event_id, self._bodies, promote=route.phase is Phase.STABLE
+            )
         except TieringError:
             raise
         except Exception as exc:

@@ -124,16 +124,17 @@ class TieredBodies:
         """The region's object store, which holds cold packs and dictionaries."""
         return self._store
 
-    async def read(self, shard: Any, row: BodyRow) -> bytes:
+    async def read(self, shard: Any, row: BodyRow, *, promote: bool = True) -> bytes:
         """The verified body of `row` (read from `shard`, an asyncpg pool), promoted back to hot
-        when it was below hot and the tenant's policy says promote_on_read.
+        when it was below hot, `promote` allows it (the caller's region is not being
+        re-sharded) and the tenant's policy says promote_on_read.
 
         Raises BodyArchived while its pack waits for a restore; TieredReadError when the body
         cannot be read or fails a check. A promotion that
         fails is logged and the body still returned: the read itself succeeded.
         """
         body = await self.body(row, self._range_reads)
-        if row.tier is not BodyTier.HOT:
+        if promote and row.tier is not BodyTier.HOT:
             await self._promote_if_wanted(shard, row, body)
         return body
 

@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 
 from ledger.config import RegionConfig
-from storage.dedup import DedupRecord, load_migrations
+from storage.dedup import DedupRecord, DedupStore, Phase, advance_route, load_migrations
 from storage.dedup.migrate import CREATE_SCHEMA_MIGRATIONS, RECORD_APPLIED, migrate_database
 from storage.dedup.routing import ensure_initial_route
 from tests.conftest import RunningStack
@@ -52,6 +52,23 @@ async def migrate_shards_before(region: RegionConfig, version: int) -> None:
                         )
         finally:
             await conn.close()
+
+
+async def advance_store(
+    store: DedupStore, from_epoch: int, phase: Phase, *, ring_size: int = 2, next_ring_size: int
+) -> None:
+    """Append the next routing epoch (a re-sharding step of `ring_size` -> `next_ring_size`) and
+    have `store` use it now."""
+    async with store.pools.control.acquire() as conn:
+        await advance_route(
+            conn,
+            from_epoch=from_epoch,
+            ring_size=ring_size,
+            next_ring_size=next_ring_size,
+            phase=phase,
+            migration_id=f"us-{ring_size}to{next_ring_size}-0000000a",
+        )
+    await store.refresh_routing()
 
 
 async def truncate_shards(region: RegionConfig) -> None:

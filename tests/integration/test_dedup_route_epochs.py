@@ -18,7 +18,7 @@ from storage.dedup import (
     route_acks,
 )
 from tests.conftest import RunningStack
-from tests.integration.test_dedup_helpers import fresh_region, record
+from tests.integration.test_dedup_helpers import advance_store, fresh_region, record
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,16 +100,7 @@ async def test_a_dual_written_key_reaches_both_shards_and_the_read_shard_answers
     async with await DedupStore.open(region) as store:
         # Written before the copy: only the old shard holds the key.
         await store.apply([record(moving, hlc=1, seq=1)], stream="us/n1", through_seq=1)
-        async with store.pools.control.acquire() as conn:
-            await advance_route(
-                conn,
-                from_epoch=1,
-                ring_size=2,
-                next_ring_size=3,
-                phase=phase,
-                migration_id="us-2to3-0000000b",
-            )
-        await store.refresh_routing()
+        await advance_store(store, 1, phase, next_ring_size=3)
 
         # The same content again from another node: a duplicate where the key is, new where not.
         [result] = await store.apply(

@@ -59,18 +59,6 @@ async def switched(store: DedupStore, epoch: int) -> bool:
     return store.route.epoch == epoch
 
 
-async def advance(store: DedupStore, from_epoch: int) -> None:
-    async with store.pools.control.acquire() as conn:
-        await advance_route(
-            conn,
-            from_epoch=from_epoch,
-            ring_size=2,
-            next_ring_size=1,
-            phase=Phase.COPY,
-            migration_id="us-2to1-0000000c",
-        )
-
-
 async def test_a_new_epoch_is_acked_only_after_older_applies_finished(
     running_stack: RunningStack,
 ) -> None:
@@ -89,7 +77,16 @@ async def test_a_new_epoch_is_acked_only_after_older_applies_finished(
             await asyncio.sleep(0.2)
             assert not held.done()
 
-            await advance(store, from_epoch=1)
+            # Appended by the migration; the store picks it up by its own poll.
+            async with store.pools.control.acquire() as conn:
+                await advance_route(
+                    conn,
+                    from_epoch=1,
+                    ring_size=2,
+                    next_ring_size=1,
+                    phase=Phase.COPY,
+                    migration_id="us-2to1-0000000c",
+                )
             await until(lambda: switched(store, 2))
             await asyncio.sleep(10 * FAST.poll_s)
             # New applies already use epoch 2, but the node still writes under epoch 1.

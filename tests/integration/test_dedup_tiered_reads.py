@@ -2,7 +2,8 @@
 whatever tier it is in (the region's own object store for cold); one opened without it still
 reads hot bodies and refuses lower ones clearly; a dedup decision never reads a body (a key whose
 pack is gone still answers duplicate and conflict); a shard without the body tier columns
-(migration 0006) says to run `geoledger db migrate`, as it does for 0004."""
+(migration 0006) says to run `geoledger db migrate`, as it does for 0004; a read promotes no body
+while the region is being re-sharded."""
 
 from __future__ import annotations
 
@@ -13,14 +14,18 @@ import pytest
 
 from ledger.config import RegionConfig
 from ledger.tier_policy import TierPolicy
-from storage.dedup import DedupShardError, DedupStore, migrate_region
+from storage.dedup import DedupShardError, DedupStore, Phase, migrate_region
 from storage.dedup.models import Outcome
 from storage.objectstore import open_object_store
 from storage.tiering.packs import pack_key
 from storage.tiering.read_errors import TieredBodiesMissingError, TieredReadError
 from storage.tiering.reader import TierReadOptions
 from tests.conftest import RunningStack
-from tests.integration.test_dedup_helpers import fresh_region, migrate_shards_before
+from tests.integration.test_dedup_helpers import (
+    advance_store,
+    fresh_region,
+    migrate_shards_before,
+)
 from tests.integration.tiering_support import make_cold, make_warm, signed_record, tier_of
 from tests.support.tenants import tenant
 
@@ -100,3 +105,24 @@ async def test_a_shard_without_body_tiers_says_to_migrate(running_stack: Running
         await store.apply([record])
         with pytest.raises(DedupShardError, match="run `geoledger db migrate`"):
             await store.get_event(record.tenant_id, record.event_id)
+
+
+async def test_a_read_promotes_nothing_while_the_region_re_shards(
+    running_stack: RunningStack,
+) -> None:
+    region = await fresh_region(running_stack, "dd_tier_hold", shards=2)
+    await migrate_region(region)
+    owner = tenant(f"t-{uuid.uuid4().hex[:10]}")
+    warm = signed_record(owner, "evt-1", seq=1)
+    promoting = replace(OPTIONS, defaults=TierPolicy(promote_on_read=True))
+    async with await DedupStore.open(region, tiering=promoting) as store:
+        await store.apply([warm])
+        shard = store.pools.shards[store.route.read_shard(warm.tenant_id, warm.event_id)]
+        await make_warm(shard, warm)
+        for from_epoch, phase, tier in ((1, Phase.COPY, 1), (2, Phase.STABLE, 0)):
+            await advance_store(store, from_epoch, phase, next_ring_size=1)
+
+            stored = await store.get_event(warm.tenant_id, warm.event_id)
+
+            assert stored is not None and stored.event == warm.event
+            assert await tier_of(shard, warm) == tier, phase
