@@ -2,22 +2,26 @@
 
 The control database keeps one row per epoch in `dedup_routing`; the route in force is the one
 with the highest epoch. Nodes load it once and keep it (`RoutingTable`), re-reading it on
-`refresh()`. Shards are indexes into the region's `shard_dsns`: a ring of size N uses the first N.
+`refresh()`; writers re-read it on their own and acknowledge each new epoch
+(storage/dedup/route_watch.py). Shards are indexes into the region's `shard_dsns`: a ring of
+size N uses the first N.
 
 Only the re-sharding workflow appends epochs (storage/dedup/route_epochs.py). While it runs, a
 route names the ring it migrates from (`ring_size`) and the ring it migrates to
 (`next_ring_size`); its phase says which ring reads use and which rings writes go to:
 
-| phase                     | read ring | write rings (the first answers) |
-| stable/plan/copy/verify   | from      | (from,)                         |
-| dual_write                | from      | (from, to)                      |
-| cutover_reads             | to        | (from, to)                      |
-| cutover                   | to        | (to, from)                      |
-| cleanup                   | to        | (to,)                           |
+| phase                     | read ring | write rings |
+| stable/plan/copy/verify   | from      | (from,)     |
+| dual_write                | from      | (from, to)  |
+| cutover_reads             | to        | (from, to)  |
+| cutover                   | to        | (to, from)  |
+| cleanup                   | to        | (to,)       |
 
-Reads switch before writes stop going to the old ring, so either ring is complete until cleanup
-and a rollback before it loses nothing. Jump consistent hashing keeps dual writes cheap: growing
-the ring moves a key only to one of the new shards, so most keys need no second write at all.
+A write's answer comes from the key's shard on the read ring, where reads find it. Reads switch
+before writes stop reaching the old ring, so from dual_write until cleanup both rings receive
+every write and a rollback before cleanup loses nothing. Jump consistent hashing keeps dual
+writes cheap: growing the ring moves a key only to one of the new shards, so most keys need no
+second write at all.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ class Route:
 
     @property
     def write_rings(self) -> tuple[int, ...]:
-        """The sizes of the rings writes go to; the first one's shard answers a write."""
+        """The sizes of the rings writes go to, in the order of the module's table."""
         if self.phase is Phase.CLEANUP:
             return (self._next_ring,)
         if self.phase is Phase.CUTOVER:
