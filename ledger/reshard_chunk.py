@@ -21,7 +21,8 @@ class _Frozen(BaseModel):
 
 class CopyChunk(_Frozen):
     """One copy chunk: its `keys` (with `copies` dedup_copies rows) are now on the target shard,
-    `written` of them inserted by this run (0 when it was done before). The next chunk starts
+    `written` of them inserted by this run (0 when it was done before), `merged` of them held
+    there before in another state and brought to the merge of both. The next chunk starts
     after `last_key` (None: nothing was found after the chunk's start); `done` when the source
     shard has no key for the target after it."""
 
@@ -30,6 +31,7 @@ class CopyChunk(_Frozen):
     copies: int = Field(ge=0)
     done: bool
     written: int = Field(default=0, ge=0)
+    merged: int = Field(default=0, ge=0)
 
 
 class ChunkSide(_Frozen):

@@ -41,13 +41,14 @@ class RouteLeaseExpiredError(DedupUnavailableError):
 
 
 class ReshardConflictError(DedupError):
-    """A re-sharding copy found keys already on the target shard with other rows than the source
-    holds (at most the first ten are named); the chunk wrote nothing."""
+    """A re-sharding copy found keys whose records on the source and the target shard cannot be
+    merged (ledger.dedup_merge: one stream position with two records, or a copy earlier than
+    every winner row; at most the first ten keys are named); the chunk wrote nothing."""
 
     def __init__(self, keys: list[tuple[str, str]]) -> None:
         named = ", ".join(f"{tenant_id}/{event_id}" for tenant_id, event_id in keys)
         super().__init__(
-            f"expected the target shard to hold no key of the chunk, or the same row; found "
-            f"different rows for {named}"
+            f"expected the records of each key on the two shards to merge (one record per "
+            f"stream position, the earliest a winner row); found records that do not for {named}"
         )
         self.keys = keys

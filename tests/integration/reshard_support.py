@@ -1,6 +1,7 @@
 """Helpers of the re-sharding mover tests (no tests here): a region on a 2-shard ring with four
 shard databases, filled with real signed records in all three body tiers, duplicates and
-conflicts; each mover run chunk by chunk to the end; and the region's canonical dumps."""
+conflicts; the writes ingest makes to the old ring after a copy; each mover run chunk by chunk
+to the end; and the region's canonical dumps."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
 from ledger.config import RegionConfig
 from ledger.migration_plan import moving_shards
 from ledger.reshard_chunk import ChunkKey, CopyChunk, DeleteChunk
+from ledger.ring import shard_of
 from ledger.tier_policy import TierPolicy
 from storage.dedup import DedupRecord, DedupStore
 from storage.dedup.dump import merged_digest
@@ -26,7 +28,7 @@ from storage.tiering.reader import TieredBodies
 from storage.tiering.tenant_policies import TenantPolicies
 from tests.conftest import RunningStack
 from tests.integration.test_migrate_plan import region_with_ring
-from tests.integration.tiering_support import make_cold, make_warm, signed_record
+from tests.integration.tiering_support import make_cold, make_warm, signed_record, stored_record
 from tests.support.tenants import tenant
 
 FROM_RING, TO_RING = 2, 4
@@ -73,6 +75,50 @@ async def populate(store: DedupStore, region: RegionConfig, keys: int) -> None:
     for (shard, _), held in cold.items():
         for start in range(0, len(held), 50):
             await make_cold(store.pools.shards[shard], objects, held[start : start + 50])
+
+
+@dataclass(frozen=True)
+class LaterWrites:
+    """The keys of write_later's writes, by kind."""
+
+    new: set[ChunkKey]
+    duplicated: set[ChunkKey]
+    overtaken: set[ChunkKey]
+
+
+async def write_later(store: DedupStore, count: int) -> LaterWrites:
+    """Writes to the old ring after a copy, as ingest makes them before dual-write: `count` new
+    keys (stream us/n6); a later duplicate (us/n4) of `count` hot keys the new ring moves; and an
+    earlier record (us/n5) of `count` others, which takes over their winner row and is then
+    demoted to warm on the old shard."""
+    moving_hot = [
+        ((tenant_id, event_id), shard)
+        for shard in range(FROM_RING)
+        for tenant_id, event_id in await store.pools.shards[shard].fetch(
+            "SELECT tenant_id, event_id FROM dedup_events WHERE body_tier = 0 ORDER BY 1, 2"
+        )
+        if shard_of(tenant_id, event_id, TO_RING) != shard
+    ]
+    assert len(moving_hot) >= 2 * count
+    records, overtaking = [], []
+    for i, (key, shard) in enumerate(moving_hot[: 2 * count]):
+        winner = await stored_record(store.pools.shards[shard], *key)
+        if i < count:
+            records.append(replace(winner, hlc=winner.hlc + 50_000, node="n4", seq=i + 1))
+        else:
+            overtaking.append((shard, replace(winner, hlc=winner.hlc - 1, node="n5", seq=i + 1)))
+    owners = sorted({key[0] for key, _ in moving_hot})
+    for i in range(count):
+        fresh = signed_record(tenant(owners[i % len(owners)]), f"late-{i:05d}", seq=i + 1)
+        records.append(replace(fresh, node="n6"))
+    await store.apply([*records, *(record for _, record in overtaking)])
+    for shard, record in overtaking:
+        await make_warm(store.pools.shards[shard], record)
+    return LaterWrites(
+        new={(r.tenant_id, r.event_id) for r in records if r.node == "n6"},
+        duplicated={(r.tenant_id, r.event_id) for r in records if r.node == "n4"},
+        overtaken={(r.tenant_id, r.event_id) for _, r in overtaking},
+    )
 
 
 def bodies(region: RegionConfig, store: DedupStore) -> TieredBodies:

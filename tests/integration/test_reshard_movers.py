@@ -1,9 +1,10 @@
 """The re-sharding data movers (storage/dedup/reshard) on real PostgreSQL, growing a region's
 ring from 2 to 4 shards with keys in all three body tiers, duplicates and conflicts: a copy,
 chunk by chunk, verifies clean, and after cleanup the new ring's canonical dump is the old
-ring's byte for byte; re-running any chunk changes nothing; a tampered row is found, listed and
-never cleaned up; undo empties the new shards; a SIGKILL at each crash point loses and doubles
-nothing."""
+ring's byte for byte; re-running any chunk changes nothing; what ingest writes to the old ring
+after the copy is brought over by a catch-up copy, which merges; a tampered row is found, listed
+and never cleaned up; a record told two ways is refused; undo empties the new shards; a SIGKILL
+at each crash point loses and doubles nothing."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import time
 import pytest
 
 from ledger.config import RegionConfig
-from ledger.reshard_chunk import ChunkDiff
+from ledger.reshard_chunk import ChunkDiff, ChunkKey
 from ledger.ring import shard_of
 from storage.dedup import DedupStore
 from storage.dedup.errors import ReshardConflictError
@@ -39,6 +40,7 @@ from tests.integration.reshard_support import (
     populate,
     ring_region,
     undo_everything,
+    write_later,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -115,6 +117,34 @@ async def test_copy_verify_cleanup_keep_the_dump_byte_for_byte(
             assert all(shard_of(*key, TO_RING) == shard for key in held)
         assert await dump(region, store, NEW_RING) == old_ring
         assert sum(chunk.keys for chunk in await clean_everything(store, CHUNK)) == 0
+        assert await dump(region, store, NEW_RING) == old_ring
+
+
+def moving(keys: set[ChunkKey]) -> set[ChunkKey]:
+    """The keys of `keys` the new ring places on a new shard."""
+    return {k for k in keys if shard_of(*k, TO_RING) >= FROM_RING}
+
+
+async def test_a_catch_up_copy_merges_what_the_old_ring_got_after_the_copy(
+    running_stack: RunningStack,
+) -> None:
+    region = await ring_region(running_stack, "rs_catch_up")
+    async with await DedupStore.open(region) as store:
+        await populate(store, region, 1000)
+        await copy_everything(store, CHUNK)
+        later = await write_later(store, 20)
+        old_ring = await dump(region, store, OLD_RING)
+
+        caught_up = await copy_everything(store, CHUNK)
+
+        assert sum(chunk.written for *_, chunk in caught_up) == len(moving(later.new)) > 0
+        # The duplicate adds a copy; the earlier record replaces the winner row (now warm).
+        assert sum(chunk.merged for *_, chunk in caught_up) == 40
+        for run in caught_up:
+            assert (await verify(store, run)).clean, run
+        again = await copy_everything(store, CHUNK)
+        assert sum(chunk.written + chunk.merged for *_, chunk in again) == 0
+        await clean_everything(store, CHUNK)
         assert await dump(region, store, NEW_RING) == old_ring
 
 
