@@ -47,19 +47,24 @@ class ChunkSide(_Frozen):
 
 
 class ChunkDiff(_Frozen):
-    """A chunk's key range compared on the source and the target shard: `mismatches` lists at
-    most the first N keys (key order) that differ or are on one side only; `mismatch_count` is
-    exact."""
+    """A chunk's key range compared on the source and the target shard, key by key: `behind`
+    keys the target holds with a strict subset of the source's records (or not at all: written
+    after the copy, which the catch-up copy brings), `ahead` keys with a strict superset (dual
+    writes that reached the target), and the mismatches, which writes in flight do not explain:
+    `mismatches` lists at most the first N keys (key order), `mismatch_count` is exact."""
 
     source: ChunkSide
     target: ChunkSide
     mismatches: tuple[ChunkKey, ...]
     mismatch_count: int = Field(ge=0)
+    behind: int = Field(default=0, ge=0)
+    ahead: int = Field(default=0, ge=0)
 
     @property
     def clean(self) -> bool:
-        """True when both sides hold the same keys, rows, copies and bodies."""
-        return self.mismatch_count == 0 and self.source == self.target
+        """True when the target holds every key of the source as it is, or ahead of it: no
+        mismatch and nothing behind."""
+        return self.mismatch_count == 0 and self.behind == 0
 
 
 class DeleteChunk(_Frozen):

@@ -21,7 +21,7 @@ from ledger.reshard_chunk import ChunkDiff, ChunkKey
 from ledger.ring import shard_of
 from storage.dedup import DedupStore
 from storage.dedup.errors import ReshardConflictError
-from storage.dedup.reshard import copy_chunk, verify_chunk, write_mismatches
+from storage.dedup.reshard import copy_chunk, recheck_keys, verify_chunk, write_mismatches
 from storage.dedup.reshard.cleanup import CRASH_BEFORE_DELETE
 from storage.dedup.reshard.copy import CRASH_BEFORE_INSERT
 from storage.faults import CRASH_AT_ENV
@@ -131,9 +131,16 @@ async def test_a_catch_up_copy_merges_what_the_old_ring_got_after_the_copy(
     region = await ring_region(running_stack, "rs_catch_up")
     async with await DedupStore.open(region) as store:
         await populate(store, region, 1000)
-        await copy_everything(store, CHUNK)
+        runs = await copy_everything(store, CHUNK)
         later = await write_later(store, 20)
         old_ring = await dump(region, store, OLD_RING)
+
+        diffs = [await verify(store, run) for run in runs]
+        assert sum(diff.mismatch_count for diff in diffs) == 0
+        behind = moving(later.new) | later.duplicated | later.overtaken
+        assert sum(diff.behind for diff in diffs) == len(behind)
+        assert sum(diff.ahead for diff in diffs) == 0
+        assert not all(diff.clean for diff in diffs)
 
         caught_up = await copy_everything(store, CHUNK)
 
@@ -156,7 +163,7 @@ async def test_a_tampered_target_row_is_listed_and_never_cleaned_up(
         await populate(store, region, 400)
         runs = await copy_everything(store, 1000)
         run = next(r for r in runs if r[:2] == (0, 2))
-        target = store.pools.shards[2]
+        source, target = store.pools.shards[0], store.pools.shards[2]
         warm = await target.fetch(
             "SELECT tenant_id, event_id FROM dedup_events WHERE body_tier = 1 ORDER BY 1, 2"
         )
@@ -164,17 +171,17 @@ async def test_a_tampered_target_row_is_listed_and_never_cleaned_up(
             "SELECT tenant_id, event_id, region, node, seq FROM dedup_copies ORDER BY 1, 2"
         )
         from_0 = [tuple(r) for r in warm if shard_of(r[0], r[1], FROM_RING) == 0]
-        copy = next(
+        told, missing = [
             tuple(r)
             for r in copied
             if shard_of(r[0], r[1], FROM_RING) == 0 and (r[0], r[1]) != from_0[0]
-        )
-        plain = next(
+        ][:2]
+        plain, extra = [
             k
             for k in sorted(await keys_of(target))
-            if shard_of(*k, FROM_RING) == 0 and k not in (from_0[0], copy[:2])
-        )
-        # A changed column, a changed body as stored, a missing copy.
+            if shard_of(*k, FROM_RING) == 0 and k not in (from_0[0], told[:2], missing[:2])
+        ][:2]
+        # A changed column, a changed body as stored, a copy told otherwise: mismatches.
         await target.execute(
             "UPDATE dedup_events SET accepted_at_ms = accepted_at_ms + 1 "
             "WHERE tenant_id = $1 AND event_id = $2",
@@ -186,15 +193,34 @@ async def test_a_tampered_target_row_is_listed_and_never_cleaned_up(
             *from_0[0],
         )
         await target.execute(
+            "UPDATE dedup_copies SET digest = sha256(digest) "
+            "WHERE (tenant_id, event_id, region, node, seq) = ($1, $2, $3, $4, $5)",
+            *told,
+        )
+        # A missing copy (behind), a copy the source lacks (ahead).
+        await target.execute(
             "DELETE FROM dedup_copies "
             "WHERE (tenant_id, event_id, region, node, seq) = ($1, $2, $3, $4, $5)",
-            *copy,
+            *missing,
         )
-        tampered = sorted({plain, from_0[0], copy[:2]})
-        assert len(tampered) == 3
+        await target.execute(
+            "INSERT INTO dedup_copies SELECT tenant_id, event_id, 'eu', 'n9', 1, hlc + 1, digest "
+            "FROM dedup_events WHERE tenant_id = $1 AND event_id = $2",
+            *extra,
+        )
+        # A key of the source the new ring places on shard 3, on shard 2 as well: misplaced.
+        on_3 = await keys_of(store.pools.shards[3])
+        misplaced = min(k for k in on_3 if shard_of(*k, FROM_RING) == 0)
+        row = await source.fetchrow(
+            "SELECT * FROM dedup_events WHERE tenant_id = $1 AND event_id = $2", *misplaced
+        )
+        await target.copy_records_to_table("dedup_events", records=[tuple(row)], columns=row.keys())
+        tampered = sorted({plain, from_0[0], told[:2], misplaced})
+        assert len(tampered) == 4
 
         diff = await verify(store, run, max_listed=1)
-        assert (diff.mismatch_count, diff.mismatches) == (3, (tampered[0],))
+        assert (diff.mismatch_count, diff.mismatches) == (4, (tampered[0],))
+        assert (diff.behind, diff.ahead) == (1, 1)
         assert not diff.clean and diff.source != diff.target
         full = await verify(store, run, max_listed=run[3].keys)
         assert list(full.mismatches) == tampered
@@ -204,9 +230,21 @@ async def test_a_tampered_target_row_is_listed_and_never_cleaned_up(
         lines = (await objects.get(key)).decode().splitlines()
         assert [tuple(json.loads(line).values()) for line in lines] == tampered
 
+        # A mismatch re-checked after the target was set right is settled; the others are not.
+        await target.execute(
+            "UPDATE dedup_events SET accepted_at_ms = accepted_at_ms - 1 "
+            "WHERE tenant_id = $1 AND event_id = $2",
+            *plain,
+        )
+        others = sorted({from_0[0], told[:2], missing[:2], extra})
+        rechecked = await recheck_keys(
+            source, target, [plain, *others], from_ring=FROM_RING, to_ring=TO_RING
+        )
+        assert rechecked == others
+
         cleaned = await clean_everything(store, 1000)
-        assert {key for chunk in cleaned for key in chunk.kept} == set(tampered)
-        assert set(tampered) <= await keys_of(store.pools.shards[0])
+        assert {key for chunk in cleaned for key in chunk.kept} == set(others)
+        assert set(others) <= await keys_of(store.pools.shards[0])
 
 
 async def test_a_key_already_on_the_target_with_another_row_is_refused(

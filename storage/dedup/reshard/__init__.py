@@ -8,6 +8,13 @@ from storage.dedup.reshard.cleanup import cleanup_chunk
 from storage.dedup.reshard.copy import copy_chunk
 from storage.dedup.reshard.mismatches import write_mismatches
 from storage.dedup.reshard.undo import undo_copy_chunk
-from storage.dedup.reshard.verify import verify_chunk
+from storage.dedup.reshard.verify import recheck_keys, verify_chunk
 
-__all__ = ["cleanup_chunk", "copy_chunk", "undo_copy_chunk", "verify_chunk", "write_mismatches"]
+__all__ = [
+    "cleanup_chunk",
+    "copy_chunk",
+    "recheck_keys",
+    "undo_copy_chunk",
+    "verify_chunk",
+    "write_mismatches",
+]
