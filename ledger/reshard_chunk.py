@@ -69,7 +69,7 @@ class ChunkDiff(_Frozen):
 
 class DeleteChunk(_Frozen):
     """One cleanup or undo chunk: `keys` deleted with their `copies`; `kept` keys that would have
-    been deleted but were not (cleanup: the target does not hold an identical row); resume after
+    been deleted but were not (cleanup: the new shard does not cover the key); resume after
     `last_key`; `done` when nothing is left after it."""
 
     last_key: ChunkKey | None

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -20,6 +21,7 @@ from ledger.config import RegionConfig
 from ledger.reshard_chunk import ChunkDiff, ChunkKey
 from ledger.ring import shard_of
 from storage.dedup import DedupStore
+from storage.dedup.apply import apply_to_shard
 from storage.dedup.errors import ReshardConflictError
 from storage.dedup.reshard import copy_chunk, recheck_keys, verify_chunk, write_mismatches
 from storage.dedup.reshard.cleanup import CRASH_BEFORE_DELETE
@@ -42,6 +44,7 @@ from tests.integration.reshard_support import (
     undo_everything,
     write_later,
 )
+from tests.integration.tiering_support import make_warm, stored_record
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -242,9 +245,55 @@ async def test_a_tampered_target_row_is_listed_and_never_cleaned_up(
         )
         assert rechecked == others
 
+        # The target ahead covers the key: cleanup deletes it; the others stay.
         cleaned = await clean_everything(store, 1000)
-        assert {key for chunk in cleaned for key in chunk.kept} == set(others)
-        assert set(others) <= await keys_of(store.pools.shards[0])
+        assert {key for chunk in cleaned for key in chunk.kept} == set(others) - {extra}
+        assert set(others) - {extra} <= await keys_of(source)
+        assert extra not in await keys_of(source)
+
+
+async def test_cleanup_deletes_a_key_its_new_shard_is_ahead_of(
+    running_stack: RunningStack,
+) -> None:
+    region = await ring_region(running_stack, "rs_ahead")
+    async with await DedupStore.open(region) as store:
+        await populate(store, region, 300)
+        await copy_everything(store, 1000)
+        target = store.pools.shards[2]
+        hot = await target.fetch(
+            "SELECT tenant_id, event_id FROM dedup_events WHERE body_tier = 0 ORDER BY 1, 2"
+        )
+        duplicated, overtaken, demoted = [await stored_record(target, *k) for k in hot[:3]]
+        # After cutover writes go to the new ring only: a later duplicate, an earlier record
+        # that takes over; and a body demoted on the new shard alone.
+        await apply_to_shard(
+            target,
+            [
+                replace(duplicated, hlc=duplicated.hlc + 1, node="n7", seq=1),
+                replace(overtaken, hlc=overtaken.hlc - 1, node="n8", seq=1),
+            ],
+            None,
+        )
+        await make_warm(target, demoted)
+        old_holders = {
+            (r.tenant_id, r.event_id): shard_of(r.tenant_id, r.event_id, FROM_RING)
+            for r in (duplicated, overtaken, demoted)
+        }
+
+        cleaned = await clean_everything(store, 1000)
+
+        demoted_key = (demoted.tenant_id, demoted.event_id)
+        assert [key for chunk in cleaned for key in chunk.kept] == [demoted_key]
+        for key, shard in old_holders.items():
+            assert (key in await keys_of(store.pools.shards[shard])) == (key == demoted_key)
+        copies = await target.fetch(
+            "SELECT node FROM dedup_copies WHERE (tenant_id, event_id) IN (($1, $2), ($3, $4))",
+            duplicated.tenant_id,
+            duplicated.event_id,
+            overtaken.tenant_id,
+            overtaken.event_id,
+        )
+        assert sorted(r["node"] for r in copies if r["node"] in ("n1", "n7")) == ["n1", "n7"]
 
 
 async def test_a_key_already_on_the_target_with_another_row_is_refused(

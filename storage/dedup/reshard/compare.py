@@ -40,6 +40,15 @@ def relation(source: KeyState | None, target: KeyState | None) -> KeyRelation:
     return KeyRelation.MISMATCH
 
 
+def covers(target: KeyState | None, held: KeyState) -> bool:
+    """True when `target` (the new shard's state of a key) holds everything `held` (the old
+    shard's) does, so the old one may go: a superset of its records, and when the winner is the
+    same record, the same winner row and body as stored."""
+    if target is None or not target.has_row or not target.records >= held.records:
+        return False
+    return target.winner != held.winner or (target.row, target.body) == (held.row, held.body)
+
+
 def _whole(state: KeyState | None) -> bool:
     """False for copies without a key row (a key not there at all is whole: empty)."""
     return state is None or state.has_row
