@@ -3,8 +3,9 @@ ring from 2 to 4 shards with keys in all three body tiers, duplicates and confli
 chunk by chunk, verifies clean, and after cleanup the new ring's canonical dump is the old
 ring's byte for byte; re-running any chunk changes nothing; what ingest writes to the old ring
 after the copy is brought over by a catch-up copy, which merges; a tampered row is found, listed
-and never cleaned up; a record told two ways is refused; undo empties the new shards; a SIGKILL
-at each crash point loses and doubles nothing."""
+and never cleaned up; a record told two ways is refused; undo empties the new shards; a new
+shard's positions are sealed at the old shards' lowest and cleared on rollback; a SIGKILL at
+each crash point loses and doubles nothing."""
 
 from __future__ import annotations
 
@@ -23,7 +24,15 @@ from ledger.ring import shard_of
 from storage.dedup import DedupStore
 from storage.dedup.apply import apply_to_shard
 from storage.dedup.errors import ReshardConflictError
-from storage.dedup.reshard import copy_chunk, recheck_keys, verify_chunk, write_mismatches
+from storage.dedup.read import fetch_positions
+from storage.dedup.reshard import (
+    clear_positions,
+    copy_chunk,
+    recheck_keys,
+    seal_positions,
+    verify_chunk,
+    write_mismatches,
+)
 from storage.dedup.reshard.cleanup import CRASH_BEFORE_DELETE
 from storage.dedup.reshard.copy import CRASH_BEFORE_INSERT
 from storage.faults import CRASH_AT_ENV
@@ -342,6 +351,29 @@ async def test_undo_after_copy_empties_the_new_shards(running_stack: RunningStac
             assert await keys_of(store.pools.shards[shard]) == set()
         assert await dump(region, store, OLD_RING) == old_ring
         assert sum(chunk.keys for chunk in await undo_everything(store, 100)) == 0
+
+
+async def test_a_new_shard_claims_the_lowest_position_of_the_old_ones(
+    running_stack: RunningStack,
+) -> None:
+    region = await ring_region(running_stack, "rs_positions")
+    async with await DedupStore.open(region) as store:
+        shards = store.pools.shards
+        held = [{"us/n1": 10, "eu/n1": 4}, {"us/n1": 7}, {"us/n1": 9, "eu/n2": 3}, {}]
+        for pool, positions in zip(shards, held, strict=True):
+            for stream, seq in positions.items():
+                await pool.execute(
+                    "INSERT INTO applied_positions (stream, seq) VALUES ($1, $2)", stream, seq
+                )
+
+        # Shard 2 is at us/n1 9 already (dual writes), above the old shards' lowest: kept.
+        assert await seal_positions(shards[:2], shards[2]) == {"us/n1": 9, "eu/n1": 0}
+        assert await seal_positions(shards[:2], shards[3]) == {"us/n1": 7, "eu/n1": 0}
+        assert await fetch_positions(shards[2]) == {"us/n1": 9, "eu/n1": 0, "eu/n2": 3}
+
+        assert await clear_positions(shards[2]) == 3
+        assert await fetch_positions(shards[2]) == {}
+        assert await fetch_positions(shards[0]) == held[0]
 
 
 @pytest.mark.parametrize(
