@@ -86,11 +86,12 @@ class LaterWrites:
     overtaken: set[ChunkKey]
 
 
-async def write_later(store: DedupStore, count: int) -> LaterWrites:
-    """Writes to the old ring after a copy, as ingest makes them before dual-write: `count` new
-    keys (stream us/n6); a later duplicate (us/n4) of `count` hot keys the new ring moves; and an
-    earlier record (us/n5) of `count` others, which takes over their winner row and is then
-    demoted to warm on the old shard."""
+async def later_records(
+    store: DedupStore, count: int, nodes: tuple[str, str, str] = ("n4", "n5", "n6")
+) -> list[DedupRecord]:
+    """Records ingest might write after a copy, from three streams of us (`nodes`, default
+    n4, n5, n6): a later duplicate (n4) of `count` hot keys the new ring moves; an earlier
+    record (n5) of `count` others, which takes over their winner row; `count` new keys (n6)."""
     moving_hot = [
         ((tenant_id, event_id), shard)
         for shard in range(FROM_RING)
@@ -100,25 +101,33 @@ async def write_later(store: DedupStore, count: int) -> LaterWrites:
         if shard_of(tenant_id, event_id, TO_RING) != shard
     ]
     assert len(moving_hot) >= 2 * count
-    records, overtaking = [], []
+    records = []
     for i, (key, shard) in enumerate(moving_hot[: 2 * count]):
         winner = await stored_record(store.pools.shards[shard], *key)
         if i < count:
-            records.append(replace(winner, hlc=winner.hlc + 50_000, node="n4", seq=i + 1))
+            records.append(replace(winner, hlc=winner.hlc + 50_000, node=nodes[0], seq=i + 1))
         else:
-            overtaking.append((shard, replace(winner, hlc=winner.hlc - 1, node="n5", seq=i + 1)))
+            records.append(replace(winner, hlc=winner.hlc - 1, node=nodes[1], seq=i + 1))
     owners = sorted({key[0] for key, _ in moving_hot})
     for i in range(count):
-        fresh = signed_record(tenant(owners[i % len(owners)]), f"late-{i:05d}", seq=i + 1)
-        records.append(replace(fresh, node="n6"))
-    await store.apply([*records, *(record for _, record in overtaking)])
-    for shard, record in overtaking:
-        await make_warm(store.pools.shards[shard], record)
-    return LaterWrites(
-        new={(r.tenant_id, r.event_id) for r in records if r.node == "n6"},
-        duplicated={(r.tenant_id, r.event_id) for r in records if r.node == "n4"},
-        overtaken={(r.tenant_id, r.event_id) for _, r in overtaking},
-    )
+        owner = tenant(owners[i % len(owners)])
+        fresh = signed_record(owner, f"late-{nodes[2]}-{i:05d}", seq=i + 1)
+        records.append(replace(fresh, node=nodes[2]))
+    return records
+
+
+async def write_later(store: DedupStore, count: int) -> LaterWrites:
+    """Apply later_records(count) to the old ring, as ingest writes before dual-write, then
+    demote the earlier records that took over to warm on their old shard."""
+    records = await later_records(store, count)
+    await store.apply(records)
+    keys: dict[str, set[ChunkKey]] = defaultdict(set)
+    for record in records:
+        keys[record.node].add((record.tenant_id, record.event_id))
+        if record.node == "n5":
+            shard = shard_of(record.tenant_id, record.event_id, FROM_RING)
+            await make_warm(store.pools.shards[shard], record)
+    return LaterWrites(new=keys["n6"], duplicated=keys["n4"], overtaken=keys["n5"])
 
 
 def bodies(region: RegionConfig, store: DedupStore) -> TieredBodies:

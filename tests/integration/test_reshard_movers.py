@@ -2,10 +2,11 @@
 ring from 2 to 4 shards with keys in all three body tiers, duplicates and conflicts: a copy,
 chunk by chunk, verifies clean, and after cleanup the new ring's canonical dump is the old
 ring's byte for byte; re-running any chunk changes nothing; what ingest writes to the old ring
-after the copy is brought over by a catch-up copy, which merges; a tampered row is found, listed
-and never cleaned up; a record told two ways is refused; undo empties the new shards; a new
-shard's positions are sealed at the old shards' lowest and cleared on rollback; a SIGKILL at
-each crash point loses and doubles nothing."""
+after the copy is brought over by a catch-up copy, which merges, also while dual writes go on
+(without a deadlock against the dedup apply); a tampered row is found, listed and never cleaned
+up; a record told two ways is refused; undo empties the new shards; a new shard's positions are
+sealed at the old shards' lowest and cleared on rollback; a SIGKILL at each crash point loses
+and doubles nothing."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import pytest
 from ledger.config import RegionConfig
 from ledger.reshard_chunk import ChunkDiff, ChunkKey
 from ledger.ring import shard_of
-from storage.dedup import DedupStore
+from storage.dedup import DedupRecord, DedupStore
 from storage.dedup.apply import apply_to_shard
 from storage.dedup.errors import ReshardConflictError
 from storage.dedup.read import fetch_positions
@@ -48,6 +49,7 @@ from tests.integration.reshard_support import (
     crash_command,
     dump,
     keys_of,
+    later_records,
     populate,
     ring_region,
     undo_everything,
@@ -163,6 +165,40 @@ async def test_a_catch_up_copy_merges_what_the_old_ring_got_after_the_copy(
             assert (await verify(store, run)).clean, run
         again = await copy_everything(store, CHUNK)
         assert sum(chunk.written + chunk.merged for *_, chunk in again) == 0
+        await clean_everything(store, CHUNK)
+        assert await dump(region, store, NEW_RING) == old_ring
+
+
+async def test_a_copy_during_dual_writes_neither_deadlocks_nor_loses_a_record(
+    running_stack: RunningStack,
+) -> None:
+    region = await ring_region(running_stack, "rs_dual")
+    async with await DedupStore.open(region) as store:
+        await populate(store, region, 1000)
+        await copy_everything(store, CHUNK)
+        await write_later(store, 20)  # before dual-write: for the catch-up copy to merge
+        records = await later_records(store, 60, ("n7", "n8", "n9"))
+
+        async def dual_write(batch: list[DedupRecord]) -> None:
+            # The old ring first, then the new one, as every writer does during dual-write.
+            for ring in (FROM_RING, TO_RING):
+                by_shard: dict[int, list[DedupRecord]] = {}
+                for record in batch:
+                    shard = shard_of(record.tenant_id, record.event_id, ring)
+                    by_shard.setdefault(shard, []).append(record)
+                for shard, held in sorted(by_shard.items()):
+                    await apply_to_shard(store.pools.shards[shard], held, None)
+
+        async def ingest() -> None:
+            for start in range(0, len(records), 6):
+                await dual_write(records[start : start + 6])
+
+        # The catch-up copy, in small chunks, while dual writes go on; then once more after.
+        await asyncio.gather(ingest(), copy_everything(store, 20))
+        old_ring = await dump(region, store, OLD_RING)
+        for run in await copy_everything(store, CHUNK):
+            diff = await verify(store, run)
+            assert diff.clean and diff.ahead == 0, (run, diff)
         await clean_everything(store, CHUNK)
         assert await dump(region, store, NEW_RING) == old_ring
 
