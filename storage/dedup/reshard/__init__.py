@@ -1,9 +1,10 @@
 """The data movers of re-sharding a region's dedup ring, one chunk of keys at a time: copy the
-keys the new ring places on another shard (copy.py), compare a chunk on both shards (verify.py,
-mismatches.py), delete moved keys from their old shard once the new one holds them (cleanup.py),
-and remove a copy again on rollback (undo.py); and a new shard's applied positions, set once the
-catch-up copy is done and cleared on rollback (positions.py). The migration workflow calls them
-as activities; each is idempotent and the chunk movers resume after the key they returned."""
+keys the new ring places on another shard, merging them with what it holds (copy.py,
+merging.py), compare a chunk on both shards (verify.py, compare.py, mismatches.py), delete moved
+keys from their old shard once the new one covers them (cleanup.py), and remove a copy again on
+rollback (undo.py); and a new shard's applied positions, set once the catch-up copy is done and
+cleared on rollback (positions.py). The migration workflow calls them as activities; each is
+idempotent and the chunk movers resume after the key they returned."""
 
 from storage.dedup.reshard.cleanup import cleanup_chunk
 from storage.dedup.reshard.copy import copy_chunk
