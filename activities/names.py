@@ -48,3 +48,13 @@ ENRICH_WORM = "enrich_worm"
 ANCHOR_BATCH = "anchor_batch"
 ATTEST_EXTERNAL = "attest_external"
 AUDIT_DLQ_RECORD = "audit_dlq_record"
+
+# Online re-sharding of a region's dedup ring (the migrate queue).
+MIGRATE_BEGIN = "migrate_begin"
+MIGRATE_ADVANCE_ROUTE = "migrate_advance_route"
+MIGRATE_ROUTE_ACKS = "migrate_route_acks"
+MIGRATE_PAIR_RUN = "migrate_pair_run"
+MIGRATE_CLEANUP_RUN = "migrate_cleanup_run"
+MIGRATE_SEAL_POSITIONS = "migrate_seal_positions"
+MIGRATE_CLEAR_POSITIONS = "migrate_clear_positions"
+MIGRATE_FINISH = "migrate_finish"

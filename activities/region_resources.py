@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import os
 import socket
+import time
 
 from ledger.config import Settings
 from storage.crr.verify_events import EventVerifier, verification_workers
@@ -34,6 +35,7 @@ class RegionResources:
         self._node = _worker_node() if writer else None
         self._watch = RouteWatchOptions.from_settings(settings) if writer else None
         self._dedup: dict[str, DedupStore] = {}
+        self._route_read: dict[str, float] = {}
         self._stores: dict[str, ObjectStore] = {}
         self._keys: dict[str, KeyCache] = {}
         self._registries: list[KeyRegistry] = []
@@ -49,13 +51,25 @@ class RegionResources:
         return self._stores[region]
 
     async def dedup(self, region: str) -> DedupStore:
-        """The dedup store of `region`, opened on first use."""
+        """The dedup store of `region`, opened on first use.
+
+        A writer's store follows the route on its own; a reader's (the ops samplers, the
+        migrate activities) re-reads it here at most every `route_poll_s`, so what it reads
+        after a re-sharding is the new ring's."""
         async with self._lock:
             if region not in self._dedup:
                 self._dedup[region] = await DedupStore.open(
                     self._settings.region(region), node=self._node, watch=self._watch
                 )
+                self._route_read[region] = time.monotonic()
+            elif self._node is None and self._route_stale(region):
+                await self._dedup[region].refresh_routing()
+                self._route_read[region] = time.monotonic()
             return self._dedup[region]
+
+    def _route_stale(self, region: str) -> bool:
+        age = time.monotonic() - self._route_read.get(region, 0.0)
+        return age >= self._settings.migrate.route_poll_s
 
     async def keys(self, region: str) -> KeyCache:
         """A cache of `region`'s key registry, opened on first use."""

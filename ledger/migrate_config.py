@@ -16,11 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MigrateConfig(BaseModel):
-    """[migrate]: read by `dedup-migrate` when it plans, and by every writer for its route."""
+    """[migrate]: read by `dedup-migrate` when it plans and starts, by the migrate worker, and
+    by every writer for its route."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rate_keys_per_s: float = Field(default=5_000.0, gt=0, le=10_000_000)
+    # A chunk is one COPY into the target and one transaction there; a run is one activity.
+    chunk_keys: int = Field(default=1_000, ge=1, le=100_000)
+    max_run_s: float = Field(default=5.0, gt=0, le=600)
+    # How long the old ring is kept complete after cutover when nobody approves the cleanup.
+    cleanup_grace_s: float = Field(default=3_600.0, ge=0)
+    # A re-verified chunk that differs is compared once more after this long (writes in flight).
+    settle_s: float = Field(default=0.5, ge=0, le=60)
+    acks_poll_s: float = Field(default=1.0, gt=0, le=60)
+    sample_interval_s: float = Field(default=15.0, gt=0)
     route_poll_s: float = Field(default=0.5, gt=0)
     route_lease_s: float = Field(default=10.0, gt=0)
 

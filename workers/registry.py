@@ -9,6 +9,7 @@ from typing import Any
 
 from activities.audit import AuditActivities
 from activities.geo import GeoActivities
+from activities.migrate import MigrateActivities
 from activities.region_resources import RegionResources
 from activities.replay import ReplayActivities
 from activities.ship import ShipActivities
@@ -19,10 +20,12 @@ from activities.tiering import TieringActivities
 from ledger.config import Settings
 from workers.audit_sampler import AuditSampler
 from workers.lag_monitor import LagMonitor
+from workers.migrate_sampler import MigrateSampler
 from workers.tier_sampler import TierSampler
 from workflows import queues
 from workflows.audit_anchor import AnchorLogWorkflow
 from workflows.audit_segment import AuditSegmentWorkflow
+from workflows.dedup_migration import DedupMigrationWorkflow
 from workflows.demotion import DemotionWorkflow
 from workflows.geo_divergence import GeoDivergenceWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
@@ -51,15 +54,16 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
     """
     if queue == queues.OPS:
         smoke = SmokeActivities(settings)
-        # The tier and audit gauges are sampled here, not beside the pipelines they watch: see
-        # workers/tier_sampler.py and workers/audit_sampler.py.
+        # The tier, audit and re-sharding gauges are sampled here, not beside the pipelines they
+        # watch: see workers/tier_sampler.py, workers/audit_sampler.py, workers/migrate_sampler.py.
         resources = RegionResources(settings)
         sampler = TierSampler(settings, resources)
         audit_sampler = AuditSampler(settings, resources)
+        migrate_sampler = MigrateSampler(settings, resources)
         return QueueRegistration(
             workflows=[SmokeWorkflow],
             activities=[smoke.object_round_trip],
-            background=[sampler.run, audit_sampler.run],
+            background=[sampler.run, audit_sampler.run, migrate_sampler.run],
             close=resources.close,
         )
     if queue == queues.CRR:
@@ -108,6 +112,23 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
                 audit.anchor_batch,
                 audit.attest_external,
                 audit.dlq_record,
+            ],
+            close=resources.close,
+        )
+    if queue == queues.MIGRATE:
+        resources = RegionResources(settings)
+        migrate = MigrateActivities(settings, resources)
+        return QueueRegistration(
+            workflows=[DedupMigrationWorkflow],
+            activities=[
+                migrate.begin,
+                migrate.advance,
+                migrate.acks,
+                migrate.pair_run,
+                migrate.cleanup,
+                migrate.seal,
+                migrate.clear,
+                migrate.finish,
             ],
             close=resources.close,
         )

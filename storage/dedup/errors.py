@@ -52,3 +52,9 @@ class ReshardConflictError(DedupError):
             f"stream position, the earliest a winner row); found records that do not for {named}"
         )
         self.keys = keys
+
+
+class MigrationRefusedError(DedupError):
+    """A re-sharding cannot start or go on as asked: no such plan, a plan already ended or
+    running elsewhere, another migration of the region running, or a route that changed since
+    the plan was measured. Retrying does not help; the message says what to do."""

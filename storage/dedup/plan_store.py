@@ -31,6 +31,29 @@ SELECT_PLANS = _SELECT + "WHERE $1::text IS NULL OR region = $1 ORDER BY created
 SELECT_PLAN = _SELECT + "WHERE id = $1"
 
 
+MARK_RUNNING = """
+UPDATE dedup_migration_plans SET state = 'running', workflow_id = $2
+WHERE id = $1 AND state = 'planned'
+"""
+MARK_FINISHED = """
+UPDATE dedup_migration_plans SET state = $2 WHERE id = $1 AND state = 'running'
+"""
+
+
+async def mark_running(conn: Any, plan_id: str, workflow_id: str) -> bool:
+    """Move a planned plan to running under `workflow_id`; False when it was not planned. A
+    second running plan of the region violates the partial unique index (asyncpg's
+    UniqueViolationError): the caller names the running one."""
+    status = await conn.execute(MARK_RUNNING, plan_id, workflow_id)
+    return str(status).split()[-1] == "1"
+
+
+async def mark_finished(conn: Any, plan_id: str, state: PlanState) -> None:
+    """Record that the running plan ended (`done` or `rolled_back`); a no-op when it already
+    did."""
+    await conn.execute(MARK_FINISHED, plan_id, state.value)
+
+
 async def running_plan_id(conn: Any, region: str) -> str | None:
     """The id of the plan `region` is running, or None."""
     value = await conn.fetchval(SELECT_RUNNING, region)
