@@ -1,6 +1,8 @@
 """`dedup-migrate`: online re-sharding of a region's dedup store.
 
-`plan` measures and checks a re-sharding and stores the plan; `plans` lists the stored ones.
+`plan` measures and checks a re-sharding and stores the plan; `plans` lists the stored ones;
+`start`, `status`, `approve`, `pause`, `resume`, `rate` and `rollback` run a plan and steer it
+(cli/dedup_migrate_run.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cli.common import (
     print_json,
     settings_from,
 )
+from cli.dedup_migrate_run import register
 from cli.durations import format_duration
 from ledger.byte_size import human_bytes
 from ledger.config import RegionConfig, Settings
@@ -168,3 +171,6 @@ def _print_outcome(outcome: PlanOutcome) -> None:
         console.print(f"stored plan [bold]{outcome.plan.id}[/bold]")
     else:
         console.print("[red]not stored[/red]: a precondition failed")
+
+
+register(app)

@@ -10,6 +10,7 @@ sources and targets of a plan are known from the two sizes alone, and measuring 
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from datetime import datetime
 from enum import StrEnum
@@ -173,3 +174,18 @@ class PlanReport(_Frozen):
             moves=self.moves,
             checks=self.checks,
         )
+
+
+_PLAN_ID = re.compile(r"^(?P<region>[a-z][a-z0-9-]*)-[0-9]+to[0-9]+-[0-9a-f]{8}$")
+
+
+def region_of_plan_id(plan_id: str) -> str:
+    """The region a plan id names (`us-2to4-1f3a9c0d` -> `us`). Raises ValueError naming the
+    expected shape for anything else."""
+    match = _PLAN_ID.match(plan_id)
+    if match is None:
+        raise ValueError(
+            f"plan id: expected <region>-<from>to<to>-<8 hex> (e.g. us-2to4-1f3a9c0d), "
+            f"got {plan_id!r}"
+        )
+    return match["region"]
