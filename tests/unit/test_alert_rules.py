@@ -27,7 +27,8 @@ RULES = RULES_DIR / "geoledger-rules.yml"
 RULE_TESTS = RULES_DIR / "geoledger-rules_test.yml"
 RUNBOOKS = REPO_ROOT / "runbooks"
 
-# ARCHITECTURE §3/§5 and issues 4 and 12 fix these names: dashboards, routes and runbooks use them.
+# ARCHITECTURE §3/§5 and issues 4, 12 and 13 fix these names: dashboards, routes and runbooks
+# use them.
 FIXED_ALERTS = {
     "WalReplicationLag",
     "GeoRegionDown",
@@ -39,6 +40,8 @@ FIXED_ALERTS = {
     "AuditTaskFailureRate",
     "WitnessUnreachable",
     "AuditForkDetected",
+    "MigrationStalled",
+    "MigrationVerifyMismatch",
 }
 REQUIRED_ANNOTATIONS = {"summary", "description", "runbook_url"}
 SEVERITIES = {"warning", "critical"}

@@ -1,9 +1,10 @@
 """The runbooks in runbooks/: every command they tell an operator to type exists, with the options
 they give it, and every runbook has the sections an on-call reader looks for.
 
-A `geoledger ...` line in a fenced code block is walked through the real typer application (group
-by group, then its options); a `temporal ...` line through the `temporal` CLI's own help. A command
-that does not exist yet fails here until it lands: that is the point of the check.
+A `geoledger ...` or `dedup-migrate ...` line in a fenced code block is walked through the real
+typer application of that program (group by group, then its options); a `temporal ...` line
+through the `temporal` CLI's own help. A command that does not exist yet fails here until it
+lands: that is the point of the check.
 """
 
 from __future__ import annotations
@@ -134,11 +135,13 @@ def _is_placeholder(word: str) -> bool:
     return word.startswith("-") or word.startswith("<") or word.isupper()
 
 
-@pytest.fixture(scope="module")
-def geoledger_command() -> Any:
-    """The root command of the real application, as typer builds it for the console script."""
-    from cli.main import app
-
+def _root_command(program: str) -> Any:
+    """The root command of the program's real application, as typer builds it for its console
+    script."""
+    if program == "dedup-migrate":
+        from cli.dedup_migrate import app
+    else:
+        from cli.main import app
     return typer.main.get_command(app)
 
 
@@ -157,9 +160,10 @@ def test_there_are_runbooks_with_commands() -> None:
     assert len(_commands("geoledger")) >= 10, "the runbooks should tell the reader what to type"
 
 
-@pytest.mark.parametrize("line", _commands("geoledger"))
-def test_geoledger_command_exists(line: str, geoledger_command: Any) -> None:
-    command, path = geoledger_command, ["geoledger"]
+@pytest.mark.parametrize("line", _commands("geoledger") + _commands("dedup-migrate"))
+def test_cli_command_exists(line: str) -> None:
+    program = line.split()[0]
+    command, path = _root_command(program), [program]
     words = _arguments(line)
     while (subcommands := _subcommands(command)) is not None:
         assert words and not _is_placeholder(words[0]), (
