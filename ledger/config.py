@@ -110,15 +110,15 @@ class RegionConfig(_Strict):
     wal_dir: Path
     control_dsn: str
     # One DSN per dedup shard; the routing table in the control database says which are live.
+    # The first `db migrate` routes over `initial_ring` of them (default: all), dedup-migrate more.
     shard_dsns: list[str] = Field(min_length=1)
+    initial_ring: int | None = Field(default=None, ge=1)
     object_store: ObjectStoreConfig
     # Regions whose stores receive this region's shipped segments (ARCHITECTURE §3).
     ship_targets: list[str] = Field(default_factory=list)
-    # Private key file (PKCS8 PEM) the region signs its CRR manifests with; only the region's own
-    # workers need it.
+    # PKCS8 PEM key the region signs its CRR manifests with; only its own workers need it.
     signing_key_file: Path | None = None
-    # The matching public key (raw, base64url) that other regions verify manifests with. When
-    # absent it is derived from `signing_key_file` (single-machine setups like the embedded stack).
+    # Its public key (raw, base64url) for other regions; absent: derived from signing_key_file.
     manifest_public_key: str | None = None
     # Write-once bucket (S3 Object Lock / GCS retention policy) of the audit leaves, and how long
     # each leaves object is retained (storage/objectstore/worm.py). 2555 days: seven years.
@@ -138,6 +138,8 @@ class RegionConfig(_Strict):
         names = [node.name for node in self.nodes]
         if len(names) != len(set(names)):
             raise ValueError(f"node names must be unique, got {names}")
+        if (self.initial_ring or 1) > len(self.shard_dsns):
+            raise ValueError(f"initial_ring {self.initial_ring} > {len(self.shard_dsns)} shards")
         return self
 
 

@@ -165,7 +165,8 @@ class RegionMigration:
 async def migrate_region(region: RegionConfig) -> RegionMigration:
     """Migrate the region's control database and every shard (concurrently); idempotent.
 
-    On the first run it also creates routing epoch 1: ring size = len(shard_dsns), phase stable.
+    On the first run it also creates routing epoch 1: ring size = `initial_ring` (default: every
+    shard_dsn), phase stable.
     Raises DedupUnavailableError when a database cannot be reached, MigrationError as
     `migrate_database` does.
     """
@@ -190,7 +191,7 @@ async def _migrate_control(region: RegionConfig) -> tuple[DatabaseMigration, Rou
         applied = await migrate_database(conn, "control")
         async with conn.transaction():
             await conn.execute(LOCK, MIGRATION_LOCK_KEY)
-            route = await ensure_initial_route(conn, len(region.shard_dsns))
+            route = await ensure_initial_route(conn, region.initial_ring or len(region.shard_dsns))
     except (*_DRIVER_ERRORS, MigrationError) as exc:
         raise MigrationError(f"control ({describe_dsn(region.control_dsn)}): {exc}") from exc
     finally:

@@ -178,6 +178,18 @@ rate_keys_per_s = {migrate.rate_keys_per_s!r}
 # seconds stops writing until it can again. route_poll_s must be less than route_lease_s.
 route_poll_s = {migrate.route_poll_s!r}
 route_lease_s = {migrate.route_lease_s!r}
+# A migration copies in chunks of chunk_keys keys, in activities of at most max_run_s seconds each
+# (a new rate, a pause or a rollback takes effect at the next one). After the cutover the old ring
+# is kept complete for cleanup_grace_s seconds unless the cleanup is approved sooner. A chunk the
+# re-verify finds different is compared again after settle_s (a dual write in flight). The
+# workflow asks for writers' acknowledgements every acks_poll_s; the ops worker samples the
+# migration gauges every sample_interval_s.
+chunk_keys = {migrate.chunk_keys!r}
+max_run_s = {migrate.max_run_s!r}
+cleanup_grace_s = {migrate.cleanup_grace_s!r}
+settle_s = {migrate.settle_s!r}
+acks_poll_s = {migrate.acks_poll_s!r}
+sample_interval_s = {migrate.sample_interval_s!r}
 
 [dev]
 state_dir = "{state_dir}"
@@ -193,7 +205,11 @@ control_dsn = "postgresql://postgres@127.0.0.1:{postgres_port}/geoledger_us_cont
 shard_dsns = [
   "postgresql://postgres@127.0.0.1:{postgres_port}/geoledger_us_shard0",
   "postgresql://postgres@127.0.0.1:{postgres_port}/geoledger_us_shard1",
+  "postgresql://postgres@127.0.0.1:{postgres_port}/geoledger_us_shard2",
+  "postgresql://postgres@127.0.0.1:{postgres_port}/geoledger_us_shard3",
 ]
+# us starts on two of its four shards; `geoledger demo` grows its ring online (dedup-migrate).
+initial_ring = 2
 ship_targets = ["us", "eu"]
 signing_key_file = "{state_dir}/keys/region-us.pem"
 audit_retention_days = {audit_retention_days}

@@ -27,7 +27,10 @@ async def fresh_region(running_stack: RunningStack, prefix: str, shards: int = 2
     await running_stack.stack.postgres.ensure_databases(names)
     dsns = [running_stack.postgres_dsn(name) for name in names]
     base = running_stack.settings.region("us")
-    return base.model_copy(update={"control_dsn": dsns[0], "shard_dsns": dsns[1:]})
+    # Routed over every one of its shards, whatever the embedded stack's `us` starts on.
+    return base.model_copy(
+        update={"control_dsn": dsns[0], "shard_dsns": dsns[1:], "initial_ring": None}
+    )
 
 
 async def migrate_shards_before(region: RegionConfig, version: int) -> None:

@@ -28,6 +28,7 @@ from storage.dedup import (
 from storage.embedded.process import free_port
 from tests.conftest import RunningStack
 from tests.integration.test_dedup_helpers import fresh_region, record
+from tests.support.isolated import DATABASES
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -179,7 +180,7 @@ async def cli_config(running_stack: RunningStack, tmp_path_factory: pytest.TempP
     path = tmp_path_factory.mktemp("dbcli") / "geoledger.toml"
     path.write_text(text)
     await running_stack.stack.postgres.ensure_databases(
-        [f"{tag}_{r}_{db}" for r in ("us", "eu") for db in ("control", "shard0", "shard1")]
+        [f"{tag}_{r}_{db}" for r in ("us", "eu") for db in DATABASES]
     )
     return path
 
@@ -190,13 +191,14 @@ def test_cli_migrates_one_region_then_all_and_reports_json(cli_config: Path) -> 
     us = runner.invoke(db_app, ["migrate", "--region", "us", "--config", str(cli_config)])
     assert us.exit_code == 0, us.output
     assert "us control" in us.output and "0001_control_routing.sql" in us.output
+    # us lists four shards and starts on two of them (initial_ring): the demo grows it.
     assert "us routing: created epoch 1, 2 shard(s), stable" in us.output
     assert "eu " not in us.output
 
     both = runner.invoke(db_app, ["migrate", "--config", str(cli_config), "--json"])
     assert both.exit_code == 0, both.output
     document = json.loads(both.output)
-    assert [db["applied"] for db in document["regions"]["us"]["databases"]] == [[], [], []]
+    assert [db["applied"] for db in document["regions"]["us"]["databases"]] == [[]] * 5
     assert document["regions"]["us"]["created_route"] is None
     eu = document["regions"]["eu"]
     assert [db["applied"] for db in eu["databases"]] == [CONTROL_FILES, SHARD_FILES, SHARD_FILES]

@@ -168,7 +168,12 @@ async def test_shards_report_keys_bytes_positions_and_replay_lag(
         "phase": "stable",
         "migration_id": None,
     }
-    first, second = us["shards"]
+    # us lists four shards and routes over two (initial_ring): the other two are reported, empty.
+    first, second, *spare = us["shards"]
+    assert [(s["shard"], s["in_current_ring"], s["keys"]) for s in spare] == [
+        (2, False, 0),
+        (3, False, 0),
+    ]
     assert [first["keys"], second["keys"]] == [us_keys_on(0), us_keys_on(1)]
     assert first["bytes"] > 0 and second["bytes"] > 0
     assert first["reachable"] and second["reachable"] and first["error"] is None

@@ -14,7 +14,8 @@ from storage.dedup.migrate import migrate_region
 from storage.embedded.process import free_port
 from tests.conftest import RunningStack
 
-_DATABASES = ("control", "shard0", "shard1")
+# Every database the session's file names, in any region (us lists four shards, eu two).
+DATABASES = ("control", "shard0", "shard1", "shard2", "shard3")
 
 
 def with_own_prefixes(region: RegionConfig, tag: str) -> RegionConfig:
@@ -48,6 +49,7 @@ async def isolated_settings(running_stack: RunningStack, root: Path, label: str)
             update={
                 "control_dsn": dsns[0],
                 "shard_dsns": dsns[1:],
+                "initial_ring": None,
                 "wal_dir": root / "wal" / name,
                 "signing_key_file": key_file,
                 "nodes": [node.model_copy(update={"port": free_port()}) for node in region.nodes],
@@ -65,7 +67,7 @@ async def fresh_config_file(running_stack: RunningStack, directory: Path, label:
     path = directory / "geoledger.toml"
     path.write_text(running_stack.config_path.read_text().replace("/geoledger_", f"/{tag}_"))
     await running_stack.stack.postgres.ensure_databases(
-        [f"{tag}_{r}_{db}" for r in running_stack.settings.regions for db in _DATABASES]
+        [f"{tag}_{r}_{db}" for r in running_stack.settings.regions for db in DATABASES]
     )
     await asyncio.gather(*(migrate_region(r) for r in load_settings(path).regions.values()))
     return path
@@ -73,8 +75,8 @@ async def fresh_config_file(running_stack: RunningStack, directory: Path, label:
 
 def settings_env(settings: Settings, config_path: Path) -> dict[str, str]:
     """Environment that makes a `geoledger …` subprocess load exactly `settings`: the session's
-    file for everything else, and the regions (with their private databases), the witnesses and
-    the [audit] settings as JSON."""
+    file for everything else, and the regions (with their private databases), the witnesses, and
+    the [audit] and [migrate] settings as JSON."""
     return {
         "GEOLEDGER_CONFIG": str(config_path),
         "GEOLEDGER_REGIONS": json.dumps(
@@ -84,4 +86,5 @@ def settings_env(settings: Settings, config_path: Path) -> dict[str, str]:
             {name: witness.model_dump(mode="json") for name, witness in settings.witnesses.items()}
         ),
         "GEOLEDGER_AUDIT": settings.audit.model_dump_json(),
+        "GEOLEDGER_MIGRATE": settings.migrate.model_dump_json(),
     }
