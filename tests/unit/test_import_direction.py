@@ -47,6 +47,7 @@ WORKFLOW_ACTIVITY_MODULES = {
     "activities.geo_models",
     "activities.tiering_models",
     "activities.audit_models",
+    "activities.migrate_models",
 }
 
 

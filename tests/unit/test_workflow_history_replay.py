@@ -1,5 +1,5 @@
-"""Committed histories of the CRR, tiering and audit workflows replay on the current workflow
-code, so a change that would break workflows already running (a non-deterministic change:
+"""Committed histories of the CRR, tiering, audit and re-sharding workflows replay on the current
+workflow code, so a change that would break workflows already running (a non-deterministic change:
 different activities, timers or order) fails here instead of in production.
 
 The histories are recorded by tests/fixtures/histories/record.py (its docstring has the command
@@ -10,7 +10,10 @@ region and shard, a throttle wait ended by a signal, a pause and a resume, a con
 one RestoreWorkflow of a GLACIER pack; every run of one AnchorLogWorkflow (a child
 AuditSegmentWorkflow that dead-lettered its segment, the segment's leaves signalled by its replay,
 batches closed by age and by size, each attested, a continue-as-new); and the
-AuditSegmentWorkflow replayed from the dead-letter queue, which signals the anchor workflow.
+AuditSegmentWorkflow replayed from the dead-letter queue, which signals the anchor workflow; and
+every run of two DedupMigrationWorkflows (paused, rate changed and a refused approval by signal,
+approved by update and by signal, done; the way back, rolled back during its re-verify), each
+through continue-as-new.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.audit_models import AnchorLogInput, AuditSegmentInput, AuditSegmentResult
+from activities.migrate_models import MigrationInput, MigrationProgress
 from activities.names import TIER_RESTORE_WAIT
 from activities.tiering_models import RestorePackInput
 from workflows.audit_anchor import AnchorLogWorkflow
 from workflows.audit_segment import AuditSegmentWorkflow
+from workflows.dedup_migration import DedupMigrationWorkflow
 from workflows.demotion import DemotionInput, DemotionStatus, DemotionWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
 from workflows.restore import RestoreWorkflow
@@ -45,8 +50,15 @@ WORKFLOWS = (
     RestoreWorkflow,
     AnchorLogWorkflow,
     AuditSegmentWorkflow,
+    DedupMigrationWorkflow,
 )
-CONTINUING = ("ShipWalWorkflow", "ReplayWalWorkflow", "DemotionWorkflow", "AnchorLogWorkflow")
+CONTINUING = (
+    "ShipWalWorkflow",
+    "ReplayWalWorkflow",
+    "DemotionWorkflow",
+    "AnchorLogWorkflow",
+    "DedupMigrationWorkflow",
+)
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -149,6 +161,18 @@ class AuditSegmentWorkflowWithoutSignal(AuditSegmentWorkflow):
         return await super().run(request.model_copy(update={"notify_anchor": False}))
 
 
+@workflow.defn(name="DedupMigrationWorkflow", sandboxed=False)
+class DedupMigrationWorkflowWithoutAcks(DedupMigrationWorkflow):
+    """A change that is not replay-safe: no wait for the writers' acknowledgement of an epoch."""
+
+    @workflow.run
+    async def run(self, request: MigrationInput) -> MigrationProgress:
+        return await super().run(request)
+
+    async def _acked(self) -> None:
+        return None
+
+
 @pytest.mark.parametrize(
     ("name", "changed"),
     [
@@ -159,6 +183,7 @@ class AuditSegmentWorkflowWithoutSignal(AuditSegmentWorkflow):
             ("RestoreWorkflow", RestoreWorkflowWithoutRequest),
             ("AnchorLogWorkflow", AnchorLogWorkflowWithoutAttestation),
             ("AuditSegmentWorkflow", AuditSegmentWorkflowWithoutSignal),
+            ("DedupMigrationWorkflow", DedupMigrationWorkflowWithoutAcks),
         )
     ],
 )
