@@ -4,8 +4,9 @@ Both regions ingest signed events, CRR ships and replays both ways, the regions 
 demo tenant's bodies are demoted into all three tiers (a first batch to cold, a second to warm, a
 third stays hot) and get their demotion schedule; the divergence check finds nothing; every
 record is anchored in its region's Merkle log and witnessed by the other region, and one event is
-proven and its receipt verified offline; the stack and its processes keep running for the web
-UI.
+proven and its receipt verified offline; us's dedup ring is re-sharded online while both regions
+ingest, the cutover approved by a signal (or by a person in the web UI, `--wait-for-ui`); the
+stack and its processes keep running for the web UI.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
+import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.table import Table
 from temporalio.client import Client
 
+from cli import demo_migrate
 from cli.common import ConfigOption, ExitCode, console, fail, settings_from, temporal_client
 from cli.tier_status import print_status
 from ledger.config import Settings
@@ -40,7 +44,16 @@ EVENTS_PER_REGION = {"us": 2000, "eu": 1500}
 LATER_EVENTS_PER_REGION = {"us": 200, "eu": 150}
 
 
-def demo(config: ConfigOption = None) -> None:
+def demo(
+    config: ConfigOption = None,
+    wait_for_ui: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-ui",
+            help="Wait for a person to approve the re-sharding's cutover in the web UI.",
+        ),
+    ] = False,
+) -> None:
     """Run the whole story on the embedded stack and print where to watch it."""
     settings = settings_from(config)
     console.rule("1. embedded stack")
@@ -52,12 +65,14 @@ def demo(config: ConfigOption = None) -> None:
     for name, part in parts.items():
         console.print(f"  {name:<12} {part.endpoint}")
     try:
-        asyncio.run(_story(settings, stack.state_dir, config))
+        asyncio.run(_story(settings, stack.state_dir, config, wait_for_ui))
     except TimeoutError as exc:
         fail(f"{exc}; logs are under {stack.state_dir / 'apps'}", ExitCode.FAILED)
 
 
-async def _story(settings: Settings, state_dir: Path, config: Path | None) -> None:
+async def _story(
+    settings: Settings, state_dir: Path, config: Path | None, wait_for_ui: bool
+) -> None:
     console.rule("2. schema, tenant key, ingest nodes and workers")
     await demo_story.migrate_all(settings)
     private_key = await demo_story.ensure_demo_tenant(settings, state_dir)
@@ -100,6 +115,9 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     console.rule("7. audit: every record in its region's Merkle log, cosigned by the other region")
     await _audit(settings, state_dir, tally, run)
 
+    console.rule("8. re-sharding: us's dedup ring changes size online while both regions ingest")
+    await demo_migrate.reshard(client, settings, private_key, run, wait_for_ui)
+
     _print_summary(await demo_story.summarize(client, settings, tally))
     ui = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows"
     console.rule("done")
@@ -112,6 +130,8 @@ async def _story(settings: Settings, state_dir: Path, config: Path | None) -> No
     audit = _query(ui, 'WorkflowId STARTS_WITH "audit-"')
     anchors = ", ".join(map(anchor_workflow_id, settings.regions))
     console.print(f"  audit logs:    {audit} ({anchors})", soft_wrap=True)
+    migrations = _query(ui, 'WorkflowId STARTS_WITH "dedup-migrate-"')
+    console.print(f"  re-shardings:  {migrations}", soft_wrap=True)
     console.print("The stack, nodes and workers keep running; `make down` stops them all.")
 
 

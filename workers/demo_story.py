@@ -81,7 +81,7 @@ def start_processes(settings: Settings, state_dir: Path, config: Path | None) ->
                 ["worker", "run", "--queue", queue, "--metrics-port", "0", *common],
             )
             names += [name, f"worker-{queue}"]
-    for queue in (queues.CRR, queues.OPS, queues.TIERING, queues.AUDIT):
+    for queue in (queues.CRR, queues.OPS, queues.TIERING, queues.AUDIT, queues.MIGRATE):
         apps.ensure(
             f"worker-{queue}", ["worker", "run", "--queue", queue, "--metrics-port", "0", *common]
         )
