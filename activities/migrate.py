@@ -6,7 +6,8 @@ activities/migrate_models.py): thin wrappers over storage/dedup/reshard/ and the
 - `migrate_route_acks`: which live writers have not acknowledged an epoch yet.
 - `migrate_pair_run`: one bounded, throttled run of copy, catch-up, verify, re-verify or undo over
   one (source, target) pair of shards, heartbeating the key the next chunk starts after, so a
-  retry after a killed worker resumes from the last chunk done.
+  copy, catch-up or undo retried after a killed worker resumes from the last chunk done (a
+  verify starts its run over: what the killed attempt found was never reported).
 - `migrate_cleanup_run`: the same for deleting moved keys from an old shard.
 - `migrate_seal_positions` / `migrate_clear_positions`: the stream positions of a growing ring's
   new shards, claimed once the catch-up copy is done, or removed on rollback.
@@ -94,10 +95,28 @@ class MigrateResources(Protocol):
         ...
 
 
-async def _refusing(work: Awaitable[_T]) -> _T:
-    """Heartbeat while `work` runs; a refusal becomes a non-retryable error of its type."""
+class _Checkpoint:
+    """The key a run's next chunk starts after: heartbeated after every chunk, and by every
+    keep-alive heartbeat too (a heartbeat replaces the details of the one before), so a retry
+    after a killed worker resumes from the last chunk done."""
+
+    def __init__(self, after_key: ChunkKey | None) -> None:
+        self.after_key = after_key
+
+    def __call__(self, last_key: ChunkKey | None) -> None:
+        self.after_key = last_key
+        activity.heartbeat(last_key)
+
+    def details(self) -> ChunkKey | None:
+        return self.after_key
+
+
+async def _refusing(work: Awaitable[_T], checkpoint: _Checkpoint | None = None) -> _T:
+    """Heartbeat while `work` runs (with the checkpoint, if any); a refusal becomes a
+    non-retryable error of its type."""
     try:
-        return await with_heartbeats(work)
+        details = None if checkpoint is None else checkpoint.details
+        return await with_heartbeats(work, details=details)
     except _REFUSALS as exc:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
@@ -186,18 +205,16 @@ class MigrateActivities:
             request.pair.target,
         )
         limits = _limits(request.throttle)
-        cursor: list[ChunkKey | None] = [_resumed(request.after_key)]
-
-        def checkpoint(last_key: ChunkKey | None) -> None:
-            cursor[0] = last_key
-            activity.heartbeat(last_key)
-
+        verifying = request.kind in (PassKind.VERIFY, PassKind.REVERIFY)
+        # A verify run starts over when retried: what a killed attempt found in its first chunks
+        # was never reported. Runs are bounded, so that costs at most one run. Moves resume.
+        checkpoint = _Checkpoint(request.after_key if verifying else _resumed(request.after_key))
         work: Awaitable[PairRunResult]
-        if request.kind in (PassKind.VERIFY, PassKind.REVERIFY):
-            work = self._verify(request, pair, limits, cursor[0], checkpoint)
+        if verifying:
+            work = self._verify(request, pair, limits, checkpoint.after_key, checkpoint)
         else:
-            work = self._move(request, pair, limits, cursor[0], checkpoint)
-        return await _refusing(work)
+            work = self._move(request, pair, limits, checkpoint.after_key, checkpoint)
+        return await _refusing(work, checkpoint)
 
     async def _move(
         self,
@@ -259,6 +276,7 @@ class MigrateActivities:
             shard: shards[shard] for shard in range(request.to_ring) if shard != request.shard
         }
         limits = _limits(request.throttle)
+        checkpoint = _Checkpoint(_resumed(request.after_key))
         outcome = await _refusing(
             cleanup_run(
                 shards[request.shard],
@@ -266,10 +284,11 @@ class MigrateActivities:
                 from_ring=request.from_ring,
                 to_ring=request.to_ring,
                 shard=request.shard,
-                after_key=_resumed(request.after_key),
+                after_key=checkpoint.after_key,
                 limits=limits,
-                on_chunk=activity.heartbeat,
-            )
+                on_chunk=checkpoint,
+            ),
+            checkpoint,
         )
         return CleanupRunResult(
             after_key=outcome.after_key,

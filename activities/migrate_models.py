@@ -216,6 +216,7 @@ class MigrateSettings(BaseModel):
     cleanup_grace_s: float = Field(default=3_600.0, ge=0)
     settle_s: float = Field(default=0.5, ge=0)
     acks_poll_s: float = Field(default=1.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=10.0, gt=0)
 
 
 class MigrationInput(BaseModel):

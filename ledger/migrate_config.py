@@ -30,6 +30,8 @@ class MigrateConfig(BaseModel):
     # A re-verified chunk that differs is compared once more after this long (writes in flight).
     settle_s: float = Field(default=0.5, ge=0, le=60)
     acks_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # A run heartbeats after every chunk: a killed worker's run is retried after this long.
+    heartbeat_timeout_s: float = Field(default=10.0, gt=0, le=600)
     sample_interval_s: float = Field(default=15.0, gt=0)
     route_poll_s: float = Field(default=0.5, gt=0)
     route_lease_s: float = Field(default=10.0, gt=0)

@@ -57,6 +57,7 @@ def migrate_settings(settings: Settings) -> MigrateSettings:
         cleanup_grace_s=migrate.cleanup_grace_s,
         settle_s=migrate.settle_s,
         acks_poll_s=migrate.acks_poll_s,
+        heartbeat_timeout_s=migrate.heartbeat_timeout_s,
     )
 
 

@@ -43,7 +43,6 @@ STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 SHORT_STEP = timedelta(minutes=2)
-RUN_HEARTBEAT = timedelta(seconds=10)
 VERIFY_PASSES = (PassKind.VERIFY, PassKind.REVERIFY)
 
 
@@ -145,7 +144,7 @@ class MigrationSteps:
             ),
             result_type=PairRunResult,
             start_to_close_timeout=self._run_timeout(),
-            heartbeat_timeout=RUN_HEARTBEAT,
+            heartbeat_timeout=self._run_heartbeat(),
             retry_policy=STEP_RETRY,
         )
         cursor.after_key, cursor.done = result.after_key, result.done
@@ -186,7 +185,7 @@ class MigrationSteps:
             ),
             result_type=CleanupRunResult,
             start_to_close_timeout=self._run_timeout(),
-            heartbeat_timeout=RUN_HEARTBEAT,
+            heartbeat_timeout=self._run_heartbeat(),
             retry_policy=STEP_RETRY,
         )
         cursor.after_key, cursor.done = result.after_key, result.done
@@ -211,6 +210,9 @@ class MigrationSteps:
             chunk_keys=settings.chunk_keys,
             max_run_s=settings.max_run_s,
         )
+
+    def _run_heartbeat(self) -> timedelta:
+        return timedelta(seconds=self._request.settings.heartbeat_timeout_s)
 
     def _run_timeout(self) -> timedelta:
         # A run stops starting chunks after max_run_s; the rest bounds one slow chunk.

@@ -189,6 +189,9 @@ max_run_s = {migrate.max_run_s!r}
 cleanup_grace_s = {migrate.cleanup_grace_s!r}
 settle_s = {migrate.settle_s!r}
 acks_poll_s = {migrate.acks_poll_s!r}
+# A run heartbeats after every chunk; one silent for heartbeat_timeout_s (a killed worker) is
+# retried from its last chunk by another worker.
+heartbeat_timeout_s = {migrate.heartbeat_timeout_s!r}
 sample_interval_s = {migrate.sample_interval_s!r}
 
 [dev]

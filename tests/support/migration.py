@@ -30,6 +30,7 @@ FAST = MigrateConfig(
     cleanup_grace_s=3_600,
     settle_s=0.3,
     acks_poll_s=0.2,
+    heartbeat_timeout_s=5.0,
     route_poll_s=0.2,
     route_lease_s=3.0,
     sample_interval_s=1.0,
