@@ -1,8 +1,8 @@
-"""A migrate worker SIGKILLed in every phase that moves keys - copy, verify, the catch-up copy, the
-re-verify and the cleanup - while it is in the middle of a pass: each time a new worker takes the
-run over from the last chunk heartbeated, and the migration ends with the region's logical state
-(its canonical dump) unchanged, every key on its shard of the new ring alone, none lost or held
-twice."""
+"""A migrate worker SIGKILLed in the middle of a pass - in `make test` in each phase that moves keys
+(copy, dual-write's catch-up copy, cleanup), in `make soak` in every pass (verify and re-verify
+too). Each time a new worker takes the run over from the last chunk heartbeated, and the
+migration ends with the region's logical state (its canonical dump) unchanged, every key on its
+shard of the new ring alone, none lost or held twice."""
 
 from __future__ import annotations
 
@@ -28,7 +28,20 @@ from workflows.migration_ids import migration_workflow_id
 pytestmark = pytest.mark.timeout(420)
 
 KEYS = 600
-KILL_IN = (PassKind.COPY, PassKind.VERIFY, PassKind.CATCH_UP, PassKind.REVERIFY, PassKind.CLEANUP)
+EVERY_PASS = (
+    PassKind.COPY,
+    PassKind.VERIFY,
+    PassKind.CATCH_UP,
+    PassKind.REVERIFY,
+    PassKind.CLEANUP,
+)
+# One kill in each phase that moves keys (copy, dual-write's catch-up, cleanup) runs in
+# `make test`; a kill in every pass, verifies included (a verify run starts over when retried),
+# in `make soak`: each kill waits out the run's heartbeat timeout and a new worker's start.
+KILLS = [
+    pytest.param((PassKind.COPY, PassKind.CATCH_UP, PassKind.CLEANUP), id="moving-phases"),
+    pytest.param(EVERY_PASS, id="every-pass", marks=pytest.mark.slow),
+]
 
 
 def mid_pass(kind: PassKind) -> Callable[[MigrationProgress], bool]:
@@ -40,8 +53,9 @@ def mid_pass(kind: PassKind) -> Callable[[MigrationProgress], bool]:
     return holds
 
 
+@pytest.mark.parametrize("kill_in", KILLS)
 async def test_a_migrate_worker_killed_in_each_phase_resumes_and_loses_nothing(
-    running_stack: RunningStack, tmp_path: Path
+    running_stack: RunningStack, tmp_path: Path, kill_in: tuple[PassKind, ...]
 ) -> None:
     settings: Settings = await with_shards(
         running_stack, await isolated_settings(running_stack, tmp_path, "migkill"), "us", TO_RING
@@ -57,7 +71,7 @@ async def test_a_migrate_worker_killed_in_each_phase_resumes_and_loses_nothing(
         worker = await start_worker(group, settings, running_stack.config_path, queues.MIGRATE)
         # Slow: each pass spans several runs, so every kill lands inside one.
         await start(client, settings, plan, queues.MIGRATE, auto_approve=True, rate=150)
-        for kind in KILL_IN:
+        for kind in kill_in:
             await wait_for(client, plan.id, mid_pass(kind), timeout_s=120)
             assert worker.kill() == -signal.SIGKILL
             worker = await start_worker(group, settings, running_stack.config_path, queues.MIGRATE)
