@@ -13,7 +13,6 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,7 +23,7 @@ from ledger.config import Settings
 from ledger.keys import key_id_for
 from ledger.migration_plan import MigrationPlan
 from storage.dedup.plan import plan_migration
-from storage.dedup.read import COUNT_EVENTS, fetch_count
+from storage.dedup.read import keys_per_shard
 from storage.dedup.store import DedupStore
 from workers import demo_story
 from workers.migrate_control import migration_progress
@@ -164,7 +163,4 @@ async def signal(client: Client, plan_id: str, name: str) -> None:
 async def shard_keys(settings: Settings, region: str) -> list[int]:
     """Keys each configured shard holds."""
     async with await DedupStore.open(settings.region(region)) as store:
-        counts: list[Any] = await asyncio.gather(
-            *(fetch_count(pool, COUNT_EVENTS) for pool in store.pools.shards)
-        )
-    return [int(count) for count in counts]
+        return await keys_per_shard(store.pools.shards)

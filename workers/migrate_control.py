@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -118,12 +117,6 @@ async def migration_progress(client: Client, plan_id: str) -> MigrationProgress:
     return await _handle(client, plan_id).query(
         DedupMigrationWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
     )
-
-
-async def migration_running(client: Client, plan_id: str) -> bool:
-    """True while the plan's workflow runs."""
-    described = await _handle(client, plan_id).describe()
-    return described.status is WorkflowExecutionStatus.RUNNING
 
 
 async def control_migration(

@@ -22,7 +22,7 @@ from temporalio.client import Client
 from activities.migrate_models import STAGE_NUMBERS, MigrationProgress
 from activities.region_resources import RegionResources
 from ledger.config import Settings
-from storage.dedup.read import COUNT_EVENTS, fetch_count
+from storage.dedup.read import keys_per_shard
 from storage.dedup.reshard.metrics import (
     DEDUP_SHARD_KEYS,
     MIGRATION_AWAITING_OPERATOR,
@@ -102,8 +102,6 @@ class MigrateSampler:
 
     async def sample_shards(self, region: str) -> None:
         dedup = await self._resources.dedup(region)
-        counts = await asyncio.gather(
-            *(fetch_count(pool, COUNT_EVENTS) for pool in dedup.pools.shards)
-        )
+        counts = await keys_per_shard(dedup.pools.shards)
         for shard, count in enumerate(counts):
             DEDUP_SHARD_KEYS.labels(region=region, shard=str(shard)).set(count)

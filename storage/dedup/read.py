@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -101,6 +103,11 @@ async def fetch_conflicts(pool: Any, tenant_id: str | None, limit: int) -> list[
 async def fetch_count(pool: Any, query: str) -> int:
     """The count `query` (a `SELECT count(*)` constant of this module) returns."""
     return int(await pool.fetchval(query))
+
+
+async def keys_per_shard(pools: Sequence[Any]) -> list[int]:
+    """Keys (winning records) each of `pools` holds, in order, counted concurrently."""
+    return list(await asyncio.gather(*(fetch_count(pool, COUNT_EVENTS) for pool in pools)))
 
 
 def conflict_order(conflict: Conflict) -> tuple[str, str, str, str, int]:
