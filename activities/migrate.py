@@ -39,7 +39,6 @@ from activities.migrate_models import (
     PlanSummary,
     PositionsInput,
     RouteAcksInput,
-    RouteAcksResult,
     RouteMark,
     Throttle,
 )
@@ -56,6 +55,7 @@ from activities.names import (
 from ledger.config import Settings
 from ledger.migration_plan import PlanState, moving_shards
 from ledger.reshard_chunk import ChunkKey
+from ledger.route_acks import RouteAcks
 from storage.dedup.errors import MigrationRefusedError, ReshardConflictError, RoutingError
 from storage.dedup.reshard.metrics import MIGRATION_KEYS_COPIED
 from storage.dedup.reshard.passes import (
@@ -181,15 +181,14 @@ class MigrateActivities:
         return await _refusing(append())
 
     @activity.defn(name=MIGRATE_ROUTE_ACKS)
-    async def acks(self, request: RouteAcksInput) -> RouteAcksResult:
+    async def acks(self, request: RouteAcksInput) -> RouteAcks:
         """The live writers that acknowledged the epoch and those that have not yet."""
         dedup = await self._dedup(request.region)
         migrate = self._settings.migrate
         async with dedup.pools.control.acquire() as conn:
-            found = await route_acks(
+            return await route_acks(
                 conn, request.epoch, live_within_s=migrate.route_lease_s + migrate.route_poll_s
             )
-        return RouteAcksResult(acked=list(found.acked), pending=list(found.pending))
 
     @activity.defn(name=MIGRATE_PAIR_RUN)
     async def pair_run(self, request: PairRunInput) -> PairRunResult:

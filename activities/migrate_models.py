@@ -165,13 +165,6 @@ class RouteAcksInput(BaseModel):
     epoch: int = Field(ge=1)
 
 
-class RouteAcksResult(BaseModel):
-    """The live writers of the region, split by whether they acknowledged the epoch."""
-
-    acked: list[NodeAck]
-    pending: list[NodeAck]
-
-
 class BeginInput(BaseModel):
     """Mark plan `migration_id` of `region` running under `workflow_id` (idempotent)."""
 

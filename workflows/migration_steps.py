@@ -24,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
         PlanSummary,
         PositionsInput,
         RouteAcksInput,
-        RouteAcksResult,
         RouteMark,
         ShardPair,
         Throttle,
@@ -36,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         MIGRATE_ROUTE_ACKS,
     )
     from ledger.migration_plan import moving_shards
-    from ledger.route_acks import NodeAck
+    from ledger.route_acks import NodeAck, RouteAcks
 
 # A database that is down retries with backoff until it is back; refusals are non-retryable.
 STEP_RETRY = RetryPolicy(
@@ -90,15 +89,15 @@ class MigrationSteps:
         assert state.route is not None
         epoch = state.route.epoch
         while state.acked_epoch < epoch:
-            found: RouteAcksResult = await workflow.execute_activity(
+            found: RouteAcks = await workflow.execute_activity(
                 MIGRATE_ROUTE_ACKS,
                 RouteAcksInput(region=self._plan().region, epoch=epoch),
-                result_type=RouteAcksResult,
+                result_type=RouteAcks,
                 start_to_close_timeout=SHORT_STEP,
                 retry_policy=STEP_RETRY,
             )
-            self._pending_nodes = found.pending
-            if not found.pending:
+            self._pending_nodes = list(found.pending)
+            if found.complete:
                 state.acked_epoch = epoch
                 self._waiting_for = None
                 return
