@@ -31,7 +31,7 @@ from tests.support.migration import at, migrate_worker, start, stored_plan, wait
 from tests.support.tenants import register, tenant
 from workers.crr_control import start_crr
 from workers.geo_check import run_geo_check
-from workers.migrate_control import control_migration, migration_progress
+from workers.migrate_control import ControlRefused, control_migration, migration_progress
 from workflows.migration_ids import migration_workflow_id
 
 pytestmark = pytest.mark.timeout(420)
@@ -39,7 +39,11 @@ pytestmark = pytest.mark.timeout(420)
 ACME = tenant("acme")
 PRELOAD = 600
 BATCH_NEW, BATCH_AGAIN = 6, 3
-PHASES = (Stage.COPY, Stage.VERIFY, Stage.DUAL_WRITE, Stage.CUTOVER, Stage.CLEANUP)
+MOVING_PHASES = (Stage.COPY, Stage.VERIFY, Stage.DUAL_WRITE)
+PHASES = (*MOVING_PHASES, Stage.CUTOVER, Stage.CLEANUP)  # the last two wait for approvals too
+# Keys a second the migration moves or checks. At a steady 400 a verify pass once ended between
+# two load rounds; at a steady 200 the test takes three times as long.
+SLOW_RATE, FAST_RATE = 150.0, 2_000.0
 
 
 @pytest.fixture
@@ -89,9 +93,24 @@ class Load:
             await asyncio.sleep(0.05)
 
 
+def seen_both_answers(load: Load, stage: Stage) -> bool:
+    return all(load.answers[(stage, kind, kind)] > 0 for kind in ("accepted", "duplicate"))
+
+
 async def follow_stage(load: Load, cluster: Cluster, plan_id: str) -> None:
+    """Keep `load.stage` current, and pace the migration: slow (SLOW_RATE) until the load has
+    been answered in each phase that moves keys, so each of them lasts a few rounds even on a
+    busy machine, then fast (FAST_RATE) so the test stays short. (A new rate takes effect at the
+    next bounded run, so slowing down on entering a phase would be too late for a short one.)"""
+    rate = SLOW_RATE
     while True:
         load.stage = (await migration_progress(cluster.client, plan_id)).stage
+        paced = all(seen_both_answers(load, stage) for stage in MOVING_PHASES)
+        wanted = FAST_RATE if paced else SLOW_RATE
+        if wanted != rate:
+            with contextlib.suppress(ControlRefused):  # ended meanwhile
+                await control_migration(cluster.client, plan_id, "set_rate", wanted)
+            rate = wanted
         await asyncio.sleep(0.1)
 
 
@@ -110,7 +129,7 @@ async def test_growing_a_ring_under_load_fails_no_write_and_loses_nothing(
         loading = asyncio.create_task(load.run())
         tasks: list[asyncio.Task[None]] = []
         async with migrate_worker(cluster.client, settings) as queue:
-            await start(cluster.client, settings, plan, queue, rate=400)
+            await start(cluster.client, settings, plan, queue, rate=SLOW_RATE)
             tasks.append(asyncio.create_task(follow_stage(load, cluster, plan.id)))
             try:
                 await wait_for(cluster.client, plan.id, at(Stage.CUTOVER, waiting="approval"))
@@ -137,8 +156,7 @@ async def test_growing_a_ring_under_load_fails_no_write_and_loses_nothing(
         wrong = {k: n for k, n in load.answers.items() if k[1] != k[2]}
         assert wrong == {}, f"answers not as expected (phase, expected, got): {wrong}"
         for stage in PHASES:
-            assert load.answers[(stage, "duplicate", "duplicate")] > 0, stage
-            assert load.answers[(stage, "accepted", "accepted")] > 0, stage
+            assert seen_both_answers(load, stage), stage
 
         await wait_converged(settings, dict(load.last_seq), timeout_s=120)
         unique = {(e["tenant_id"], e["event_id"]) for r in load.sent.values() for e in r}
