@@ -13,18 +13,15 @@ import json
 from pathlib import Path
 
 from ledger.audit_config import AuditConfig, WitnessConfig
-from ledger.config import (
-    CrrConfig,
-    DevStackConfig,
-    RegionConfig,
+from ledger.config import CrrConfig, DevStackConfig, RegionConfig, WalConfig
+from ledger.migrate_config import MigrateConfig
+from ledger.tier_config import (
     TierDemotionConfig,
     TierDictionaryConfig,
     TierReadConfig,
     TierRestoreConfig,
     TierStatusConfig,
-    WalConfig,
 )
-from ledger.migrate_config import MigrateConfig
 from ledger.tier_policy import COLD_CLASSES, RESTORE_CLASSES, TierPolicy
 
 _TEMPLATE = """\

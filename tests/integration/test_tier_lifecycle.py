@@ -25,7 +25,8 @@ import requests
 from typer.testing import CliRunner
 
 from cli.tier import tier_app
-from ledger.config import RegionConfig, Settings, TenantPolicy
+from ledger.config import RegionConfig, Settings
+from ledger.tier_config import TenantPolicy
 from ledger.tier_policy import TierPolicy, TierPolicyOverride
 from storage.objectstore import open_object_store
 from storage.objectstore.base import TransportPolicy

@@ -18,7 +18,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.tiering import TieringActivities
 from activities.tiering_models import ExpireBatchInput
-from ledger.config import RegionConfig, TenantPolicy
+from ledger.config import RegionConfig
+from ledger.tier_config import TenantPolicy
 from storage.dedup import DedupRecord, DedupStore, migrate_region
 from storage.objectstore import ObjectStore, open_object_store
 from storage.tiering import pack_rewrite as rewrite_module

@@ -12,8 +12,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.tiering import TieringActivities
 from activities.tiering_models import DemoteBatchInput, DemotionStep, ExpireBatchInput
-from ledger.config import TenantPolicy
 from ledger.ring import shard_of
+from ledger.tier_config import TenantPolicy
 from storage.dedup import DedupStore, Phase, migrate_region
 from storage.tiering.demotion_rows import START
 from tests.conftest import RunningStack

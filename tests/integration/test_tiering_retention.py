@@ -19,12 +19,13 @@ from temporalio.testing import ActivityEnvironment
 from activities.tiering import TieringActivities
 from activities.tiering_models import ExpireBatchInput
 from ledger.cold_location import ColdLocation
-from ledger.config import RegionConfig, Settings, TenantPolicy
+from ledger.config import RegionConfig, Settings
 from ledger.event_wire import parse_signed_event
 from ledger.hlc import hlc_pack
 from ledger.retention import DAY_MS, retention_horizon
 from ledger.seq_range import SeqRange
 from ledger.signing import content_digest
+from ledger.tier_config import TenantPolicy
 from ledger.tier_policy import TierPolicy
 from storage.dedup import DedupRecord, DedupStore, migrate_region
 from storage.dedup.models import Outcome
