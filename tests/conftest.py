@@ -14,11 +14,13 @@ import pytest
 
 from ledger.config import DevStackConfig, Settings, load_settings
 from storage.embedded.config_template import render_dev_config
+from storage.embedded.errors import PortInUseError
 from storage.embedded.process import free_port
 from storage.embedded.s3 import DEV_CREDENTIALS
 from storage.embedded.stack import EmbeddedStack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_START_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,33 @@ def running_stack() -> Iterator[RunningStack]:
     # the database files belong to the unprivileged server user, so keep them apart.
     root = Path(tempfile.mkdtemp(prefix="geoledger-test-stack-"))
     config_path = root / "geoledger.toml"
+    stack: EmbeddedStack | None = None
+    try:
+        for attempt in range(STACK_START_TRIES):
+            stack = _stack_on_private_ports(root, config_path)
+            try:
+                stack.up()
+                break
+            except PortInUseError:
+                # Another process (a parallel test session) took a port between our probe
+                # and the server's bind: start over on other ports.
+                stack.down(postgres_mode="immediate")
+                if attempt == STACK_START_TRIES - 1:
+                    raise
+        assert stack is not None
+        yield RunningStack(stack.settings, config_path, stack)
+    finally:
+        if stack is not None:
+            stack.down(postgres_mode="immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _stack_on_private_ports(root: Path, config_path: Path) -> EmbeddedStack:
     config_path.write_text(
         render_dev_config(_private_dev_config(root / "state"), free_port(), free_port())
     )
-    settings = load_settings(config_path)
-    stack = EmbeddedStack(
-        settings,
+    return EmbeddedStack(
+        load_settings(config_path),
         temporal_extra_args=(
             # Lets tests exercise continue-as-new without thousands of events.
             "--dynamic-config-value",
@@ -78,12 +101,6 @@ def running_stack() -> Iterator[RunningStack]:
         # never PostgreSQL's, so its fsyncs only cost time here.
         postgres_settings=("fsync=off", "synchronous_commit=off", "full_page_writes=off"),
     )
-    try:
-        stack.up()
-        yield RunningStack(settings, config_path, stack)
-    finally:
-        stack.down(postgres_mode="immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from storage.embedded.errors import PartFailedError, PortInUseError
+from storage.embedded.errors import PartFailedError, PortInUseError, StackError
 
 LOOPBACK = "127.0.0.1"
 
@@ -33,11 +34,28 @@ def port_open(port: int, host: str = LOOPBACK) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+# Private ports come from below Linux's default ephemeral range (32768-60999): a port the kernel
+# hands out for outgoing connections can be taken by one between our probe and the server's bind,
+# which made a session's stack fail to start now and then once test runs went parallel.
+PRIVATE_PORTS = range(10_000, 32_768)
+PRIVATE_PORT_TRIES = 200
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A port the kernel just considered free (for tests that need private ports)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """A random port in PRIVATE_PORTS that nothing listens on now (for private servers: tests,
+    a worker's own endpoints). Random, so that parallel test processes rarely pick the same."""
+    for _ in range(PRIVATE_PORT_TRIES):
+        port = random.choice(PRIVATE_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise StackError(
+        f"no free port on {host} in {PRIVATE_PORT_TRIES} random tries in "
+        f"{PRIVATE_PORTS.start}-{PRIVATE_PORTS.stop - 1}"
+    )
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
