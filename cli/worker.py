@@ -21,6 +21,9 @@ def run(
     metrics_port: Annotated[
         int | None, typer.Option(help="Port of /metrics (default from the configuration).")
     ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Listen address of /metrics (0.0.0.0 to be scraped from outside).")
+    ] = "127.0.0.1",
     config: ConfigOption = None,
 ) -> None:
     """Poll one task queue until SIGTERM, then drain gracefully."""
@@ -30,4 +33,4 @@ def run(
     except KeyError as exc:
         fail(str(exc.args[0]), ExitCode.BAD_INPUT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_worker(settings, queue, metrics_port))
+    asyncio.run(run_worker(settings, queue, metrics_port, metrics_host))

@@ -20,16 +20,23 @@ log = logging.getLogger("geoledger.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
-async def run_worker(settings: Settings, queue: str, metrics_port: int | None = None) -> None:
-    """Poll `queue` until SIGTERM or SIGINT, then let running activities finish."""
+async def run_worker(
+    settings: Settings,
+    queue: str,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> None:
+    """Poll `queue` until SIGTERM or SIGINT, then let running activities finish. `/metrics` is
+    served on `metrics_host` (0.0.0.0 in a container, for a scraper in another one)."""
     registration = registration_for(queue, settings)
     sdk_address = f"127.0.0.1:{free_port()}"
     client = await connect(settings, sdk_address)
     port = serve_metrics(
         settings.temporal.worker_metrics_port if metrics_port is None else metrics_port,
         sdk_address,
+        metrics_host,
     )
-    log.info("worker for %s: metrics on http://127.0.0.1:%d/metrics", queue, port)
+    log.info("worker for %s: metrics on http://%s:%d/metrics", queue, metrics_host, port)
     worker = Worker(
         client,
         task_queue=queue,
