@@ -75,6 +75,12 @@ def _published(service: dict[str, Any]) -> list[tuple[int, int]]:
     return pairs
 
 
+def _node_port(serve_params: dict[str, Any]) -> int:
+    """The configured port of the node an `ingest serve` command runs."""
+    nodes = SETTINGS.region(serve_params["region"]).nodes
+    return next(node.port for node in nodes if node.name == serve_params["node"])
+
+
 def _port(url: str) -> int:
     port = urlparse(url).port
     assert port is not None, url
@@ -128,6 +134,9 @@ def test_one_ingest_node_per_configured_node_on_its_port() -> None:
             assert params["node"] is not None, name
             assert params["port"] is None, f"{name}: the port comes from the configuration"
             served[(params["region"], params["node"])] = _published(service)
+            # Its health check asks the node's own port.
+            health_url = f"127.0.0.1:{_node_port(params)}/healthz"
+            assert health_url in " ".join(service["healthcheck"]["test"]), name
     expected = {
         (region, node.name): [(node.port, node.port)]
         for region, config in SETTINGS.regions.items()
@@ -221,9 +230,8 @@ def test_prometheus_scrapes_each_process_where_it_serves_metrics() -> None:
                 path, params = _command_path(command), _resolve(command)
                 # Prometheus is another container: loopback would be out of its reach.
                 if path == ("ingest", "serve"):
-                    region = SETTINGS.region(params["region"])
-                    node = next(n for n in region.nodes if n.name == params["node"])
-                    assert int(port) == node.port and group["labels"]["region"] == params["region"]
+                    assert int(port) == _node_port(params)
+                    assert group["labels"]["region"] == params["region"]
                     assert params["host"] == ANY_ADDRESS, target
                 else:
                     assert path == ("worker", "run") and int(port) == metrics_port, target
