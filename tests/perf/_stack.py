@@ -107,17 +107,19 @@ class BenchStack:
     def stack(self) -> EmbeddedStack:
         return self._stack
 
-    async def fresh_region(self, region: str, tag: str) -> RegionConfig:
-        """`region`'s configuration with its own new databases (control + 2 shards, migrated)
-        and its own WAL directory, so nothing another measurement wrote is seen."""
+    async def fresh_region(self, region: str, tag: str, shards: int = 2) -> RegionConfig:
+        """`region`'s configuration with its own new databases (control + `shards` shards,
+        migrated, routed on a ring of all of them) and its own WAL directory, so nothing another
+        measurement wrote is seen."""
         base = self.settings.region(region)
-        names = [f"{tag}_control", f"{tag}_shard0", f"{tag}_shard1"]
+        names = [f"{tag}_control", *(f"{tag}_shard{i}" for i in range(shards))]
         await self.postgres.ensure_databases(names)
         dsns = [self.postgres.dsn(name) for name in names]
         config = base.model_copy(
             update={
                 "control_dsn": dsns[0],
                 "shard_dsns": dsns[1:],
+                "initial_ring": shards,
                 "wal_dir": self.root / "wal" / tag,
             }
         )
