@@ -9,7 +9,7 @@ SDK_PY := $(wildcard sdk/python/pyproject.toml)
 # CI sets REQUIRE_ALL_SDKS=1: a missing Go or Node toolchain is then a failure, not a skip.
 REQUIRE_ALL_SDKS ?= 0
 
-.PHONY: bootstrap demo test lint pytest sdk-test bench soak down clean
+.PHONY: bootstrap demo test lint pytest sdk-test bench perf soak down clean
 
 bootstrap: $(STAMP)
 
@@ -39,6 +39,11 @@ sdk-test: bootstrap
 
 bench: bootstrap
 	@for b in tests/perf/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# k6 load on both regions' ingest nodes, once per ring size: figures, summary.json and k6's HTML
+# reports in one folder per run (printed). GEOLEDGER_K6_* variables lengthen it (tests/perf/k6/run.py).
+perf: bootstrap
+	$(BIN)/python tests/perf/k6/run.py
 
 # Fuzzing: hypothesis examples per property and atheris seconds per target (override either).
 FUZZ_EXAMPLES ?= 5000
