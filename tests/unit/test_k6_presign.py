@@ -40,7 +40,7 @@ def test_no_repeats_when_the_share_is_zero() -> None:
     assert all(batch.events == batch.fresh for batch in batches)
 
 
-@pytest.mark.parametrize(("size", "share"), [(0, 0.1), (5, 1.0), (5, -0.1)])
+@pytest.mark.parametrize(("size", "share"), [(0, 0.1), (5, 1.0), (5, -0.1), (1, 0.6)])
 def test_sizes_and_shares_out_of_range_are_refused(size: int, share: float) -> None:
     with pytest.raises(ValueError, match="repeat_share"):
         with_repeats(events(3), size, share)

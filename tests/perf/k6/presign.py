@@ -36,10 +36,14 @@ def with_repeats(events: Sequence[dict[str, Any]], size: int, repeat_share: floa
     repeat_share)` events of the batch before it (its first ones) followed by the next fresh
     events. Every event of `events` is sent once fresh, in order.
 
-    Requires size >= 1 and 0 <= repeat_share < 1."""
-    if size < 1 or not 0 <= repeat_share < 1:
-        raise ValueError(f"size >= 1, 0 <= repeat_share < 1 expected: got {size}, {repeat_share}")
+    Requires size >= 1 and 0 <= repeat_share with fewer than `size` repeats (each batch carries
+    at least one fresh event, so the batches end)."""
     repeats = round(size * repeat_share)
+    if size < 1 or repeat_share < 0 or repeats >= size:
+        raise ValueError(
+            f"size >= 1 and a repeat_share leaving a fresh event a batch expected: got {size},"
+            f" {repeat_share}"
+        )
     batches: list[Batch] = []
     previous: list[dict[str, Any]] = []
     cursor = 0

@@ -59,7 +59,7 @@ from tests.perf._stack import (
     start_geoledger,
     wait_for,
 )
-from tests.perf.k6.presign import Batch, signed_batches, tenant_public_key
+from tests.perf.k6.presign import TENANT, Batch, signed_batches, tenant_public_key
 from tests.perf.k6.report import print_report, ring_figures
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -124,7 +124,7 @@ async def start_nodes(stack: BenchStack, ring: int, logs: Path) -> dict[str, Nod
     }
     settings = stack.with_regions(regions)
     async with await KeyRegistry.open(settings) as registry:
-        await registry.create("bench", tenant_public_key())
+        await registry.create(TENANT, tenant_public_key())
     nodes: dict[str, Node] = {}
     try:
         for name, config in regions.items():
