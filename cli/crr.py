@@ -26,6 +26,7 @@ from storage.objectstore import ObjectStoreError
 from workers.crr_control import signal_crr, start_crr
 from workers.crr_repair import StoreRepairSummary, repair_stores
 from workers.crr_report import StoreTargetStatus, StreamTargetStatus, crr_report, store_report
+from workers.retired_report import RetiredStreamStatus, retired_report
 
 crr_app = typer.Typer(help="Cross-region replication: shippers and replayers.")
 
@@ -99,16 +100,20 @@ def status(
     per ship target whether it holds every manifest and segment its peers hold."""
     settings = settings_from(config)
 
-    async def run() -> tuple[list[StreamTargetStatus], list[StoreTargetStatus]]:
+    async def run() -> tuple[
+        list[StreamTargetStatus], list[StoreTargetStatus], list[RetiredStreamStatus]
+    ]:
         rows = await crr_report(await temporal_client(settings), settings)
-        return rows, (await store_report(settings) if stores else [])
+        store_rows = await store_report(settings) if stores else []
+        return rows, store_rows, await retired_report(settings)
 
-    rows, store_rows = asyncio.run(run())
+    rows, store_rows, retired = asyncio.run(run())
     if json_output:
         print_json(
             {
                 "streams": [row.as_dict() for row in rows],
                 "stores": [row.as_dict() for row in store_rows],
+                "retired": [row.as_dict() for row in retired],
             }
         )
         return
@@ -141,6 +146,19 @@ def status(
     console.print(table)
     if store_rows:
         _print_stores(store_rows)
+    if retired:
+        _print_retired(retired)
+
+
+def _print_retired(rows: list[RetiredStreamStatus]) -> None:
+    table = Table(title="retired streams (their nodes left: nothing more comes)")
+    for column in ("stream", "last seq", "applied", "state"):
+        table.add_column(column)
+    for row in rows:
+        applied = ", ".join(f"{region}@{seq}" for region, seq in row.applied.items())
+        state = "retired, complete" if row.complete else "retired, replaying"
+        table.add_row(row.stream, str(row.last_seq), applied, state)
+    console.print(table)
 
 
 def _print_stores(rows: list[StoreTargetStatus]) -> None:

@@ -17,7 +17,7 @@ from cli.common import ConfigOption, ExitCode, JsonOption, console, fail, print_
 from ledger.errors import EventSchemaError
 from ledger.events_file import batches
 
-ingest_app = typer.Typer(help="The ingest API: serve a node, send events to one.")
+ingest_app = typer.Typer(help="The ingest API: serve a node, send events to one, retire one.")
 
 RETRIES = 5
 

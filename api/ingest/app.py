@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from ipaddress import ip_address
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -87,15 +88,36 @@ def create_app(
         return JSONResponse(stored)
 
     @app.get("/healthz")
-    async def healthz(node: Node) -> Response:
+    async def healthz(node: Node, probe: Literal["ready", "live"] = "ready") -> Response:
+        """503 when the node takes no writes (readiness: a draining node leaves the Service);
+        `?probe=live` is 503 only when its WAL failed, so a drain is never killed as dead."""
         health = node.health()
-        return JSONResponse(health, status_code=200 if health["ok"] else 503)
+        healthy = health["ok"] if probe == "ready" else health["live"]
+        return JSONResponse(health, status_code=200 if healthy else 503)
+
+    @app.post("/drain")
+    async def drain(request: Request, node: Node) -> Response:
+        """Stop taking writes and seal the open segment (`geoledger ingest retire`, run beside
+        the node). Loopback callers only: the route needs no credential, and a drained node
+        takes no writes until it restarts."""
+        if not _from_loopback(request):
+            return _error(403, "forbidden", "drain is accepted from the node's own host only")
+        last_seq = await node.drain()
+        return JSONResponse({"stream": node.stream, "last_seq": last_seq, "draining": True})
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _from_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _error(

@@ -20,6 +20,16 @@ class NodeUnavailable(IngestError):
     """The node cannot accept writes (its WAL failed, or it is shutting down)."""
 
 
+class NodeDraining(NodeUnavailable):
+    """The node is leaving (`geoledger ingest retire`): it takes no more writes, and the client
+    sends the batch to another node of the region."""
+
+
+class StreamRetired(IngestError):
+    """The node's stream was retired at a seq its WAL no longer reaches (its volume went): it
+    would number new records with seqs already shipped, so the node does not start."""
+
+
 class EventUnreadable(IngestError):
     """A stored event's body could not be read back verified from the tier it is in (damaged,
     or its store is unreachable); nothing is returned. `status`/`code` as docs/api.md says."""

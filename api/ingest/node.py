@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
 from api.ingest.batch import BatchItem, parse_batch
-from api.ingest.errors import EventRestoring, EventUnreadable, NodeUnavailable
+from api.ingest.errors import EventRestoring, EventUnreadable, NodeDraining, NodeUnavailable
 from api.ingest.results import EventResult, Reason, Status
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
@@ -66,6 +66,12 @@ class IngestNode:
         self.stream = str(StreamId(region, node))
         self._wal, self._dedup, self._clock, self._applier = wal, dedup, clock, applier
         self._verifier = SignatureVerifier(keys)
+        # Draining (a node leaving): no write starts any more; `drain` seals once the writes
+        # already started are in the WAL, so every acknowledged record is in a sealed segment.
+        self._draining = False
+        self._writing = 0
+        self._writes_done = asyncio.Event()
+        self._writes_done.set()
 
     @classmethod
     async def open(
@@ -88,7 +94,31 @@ class IngestNode:
 
     async def ingest(self, body: bytes) -> list[EventResult]:
         """Answer one request body. Raises `BatchRejected` (nothing written) for whole-batch
-        problems and `NodeUnavailable` when the WAL or dedup store cannot take the batch."""
+        problems and `NodeUnavailable` when the WAL or dedup store cannot take the batch
+        (`NodeDraining` once the node is leaving)."""
+        if self._draining:
+            raise NodeDraining(f"{self.stream} is leaving and takes no more writes")
+        self._writing += 1
+        self._writes_done.clear()
+        try:
+            return await self._ingest(body)
+        finally:
+            self._writing -= 1
+            if self._writing == 0:
+                self._writes_done.set()
+
+    async def drain(self) -> int:
+        """Stop taking writes, wait for the writes already started, seal the open segment, and
+        return the stream's last seq: every acknowledged record is then in a sealed segment,
+        which the node's shipper ships. Idempotent; the node keeps serving reads."""
+        self._draining = True
+        await self._writes_done.wait()
+        if self._wal.failed:
+            raise NodeUnavailable(f"the WAL of {self.stream} failed: nothing more can be sealed")
+        await self._wal.seal()
+        return self._wal.last_seq
+
+    async def _ingest(self, body: bytes) -> list[EventResult]:
         items = parse_batch(body)
         metrics.BATCH_SIZE.observe(len(items))
         started = time.perf_counter()
@@ -179,9 +209,13 @@ class IngestNode:
             log.warning("%s: the restore could not be started", archived, exc_info=True)
 
     def health(self) -> dict[str, Any]:
+        """`ok` is whether the node takes writes (a readiness answer): false once its WAL
+        failed or while it drains; `live` is false only when its WAL failed."""
         failed = self._wal.failed
         return {
-            "ok": not failed,
+            "ok": not failed and not self._draining,
+            "live": not failed,
+            "draining": self._draining,
             "stream": self.stream,
             "wal_last_seq": self._wal.last_seq,
             "wal_failed": failed,

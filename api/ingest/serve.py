@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import gc
+import logging
 from pathlib import Path
 
 import uvicorn
 
 from api.ingest import metrics
 from api.ingest.app import create_app
+from api.ingest.errors import StreamRetired
 from api.ingest.keys import RegistryKeyResolver
 from api.ingest.node import IngestNode, Restores
 from ledger.config import Settings
 from ledger.stream_id import StreamId
+from storage.crr.retired import read_retired, unmark_retired
 from storage.dedup.route_watch import RouteNode, RouteWatchOptions
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
 from storage.tiering.reader import TierReadOptions
 from storage.wal import WalWriter, stream_directory
+
+log = logging.getLogger("geoledger.ingest")
 
 
 async def open_node(
@@ -34,6 +39,11 @@ async def open_node(
         max_segment_age_s=settings.wal.max_segment_age_s,
         on_commit=_observe_commit,
     )
+    try:
+        await _continue_retired_stream(settings, region, wal)
+    except BaseException:
+        await wal.close()
+        raise
     dedup = await DedupStore.open(
         region_config,
         tiering=TierReadOptions.from_settings(settings),
@@ -45,6 +55,31 @@ async def open_node(
     return await IngestNode.open(
         region, node, wal, dedup, keys, on_close=registry.close, restores=restores
     )
+
+
+async def _continue_retired_stream(settings: Settings, region: str, wal: WalWriter) -> None:
+    """A node whose stream was retired may come back only where the stream left off: with its
+    WAL (its volume kept), or as a stream that never wrote. Its mark is then removed in every
+    region, since the stream goes on; otherwise raises StreamRetired."""
+    retired = (await read_retired(settings.region(region).control_dsn)).get(wal.stream)
+    if retired is None:
+        return
+    if wal.last_seq < retired.last_seq:
+        raise StreamRetired(
+            f"stream {wal.stream} was retired at seq {retired.last_seq} and this node's WAL ends "
+            f"at seq {wal.last_seq} (its volume went): new records would reuse shipped seqs; "
+            "give the node a name no stream had"
+        )
+    dsns = {name: r.control_dsn for name, r in settings.regions.items()}
+    _, failed = await unmark_retired(dsns, wal.stream)
+    log.warning("%s was retired at seq %d and continues now", wal.stream, retired.last_seq)
+    for where, why in failed.items():
+        log.error(
+            "%s is still marked retired in %s (%s): delete its retired_streams row there",
+            wal.stream,
+            where,
+            why,
+        )
 
 
 def _freeze_long_lived_objects() -> None:

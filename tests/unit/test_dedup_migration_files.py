@@ -21,6 +21,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0011_control_audit_witness_forks.sql",
         "0012_control_migration_plans.sql",
         "0013_control_route_nodes.sql",
+        "0014_control_retired_streams.sql",
     ]
     assert [m.file_name for m in load_migrations("shard")] == [
         "0003_shard_dedup.sql",
@@ -50,6 +51,7 @@ def test_each_table_of_the_design_is_created_by_its_target() -> None:
         "witness_checkpoints",
         "dedup_migration_plans",
         "dedup_route_nodes",
+        "retired_streams",
     ):
         assert f"CREATE TABLE {table}" in control and table not in shard
     for relation in ("TABLE dedup_events", "TABLE dedup_copies", "VIEW dedup_conflicts"):
