@@ -128,10 +128,13 @@ def status(
         "last error",
     ):
         table.add_column(column)
+    retired_streams = {row.stream for row in retired}
     for row in rows:
         state = "paused" if row.ship_paused or row.replay_paused else "running"
         if row.ship_paused is None and row.replay_paused is None:
             state = "not started"
+        if row.stream in retired_streams:
+            state += ", retired"
         if row.gap_at_seq:
             state += f", gap at {row.gap_at_seq}"
         table.add_row(
