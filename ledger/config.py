@@ -24,6 +24,7 @@ from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
 from ledger.migrate_config import MigrateConfig
 from ledger.ops_config import OpsConfig
+from ledger.read_config import ReadsConfig
 from ledger.stream_id import NAME_RULE, is_name
 from ledger.tier_config import (
     TenantPolicy,
@@ -243,6 +244,7 @@ class Settings(BaseSettings):
     witnesses: dict[str, WitnessConfig] = Field(default_factory=dict)
     migrate: MigrateConfig = MigrateConfig()
     ops: OpsConfig = OpsConfig()
+    reads: ReadsConfig = ReadsConfig()
 
     @field_validator("regions")
     @classmethod

@@ -85,3 +85,7 @@ class ReceiptError(LedgerError):
         super().__init__(f"{step}: {detail}")
         self.step = step
         self.detail = detail
+
+
+class ReadCredentialError(LedgerError):
+    """An `Authorization` header of a signed read is not one we can parse (ledger/read_signing)."""

@@ -2,9 +2,9 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-tunable sections ([wal], [crr], [tiering], every [tier_*] and [migrate]) are rendered from the
-settings model's defaults, so the file shows every tunable without holding a second copy of any
-default.
+tunable sections ([wal], [crr], [tiering], every [tier_*], [reads] and [migrate]) are rendered
+from the settings model's defaults, so the file shows every tunable without holding a second copy
+of any default.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.config import CrrConfig, DevStackConfig, RegionConfig, WalConfig
 from ledger.migrate_config import MigrateConfig
+from ledger.read_config import ReadsConfig
 from ledger.tier_config import (
     TierDemotionConfig,
     TierDictionaryConfig,
@@ -165,6 +166,12 @@ task_max_attempts = {audit.task_max_attempts!r}
 sample_interval_s = {audit.sample_interval_s!r}
 # A region's log origin is origin_prefix + its name (witnesses below name the logs they cosign).
 origin_prefix = "{audit.origin_prefix}"
+
+[reads]
+# A signed read (GET /v1/events/..., docs/DECISIONS.md "Authenticated reads") is accepted while
+# its timestamp is at most max_skew_s seconds behind or ahead of the node's clock; inside that
+# window a captured read can be replayed, and reads the same data again.
+max_skew_s = {reads.max_skew_s!r}
 
 [migrate]
 # The copy throttle of `dedup-migrate`, in keys per second: `dedup-migrate plan` estimates the copy
@@ -318,6 +325,7 @@ def render_dev_config(
         witness=_WitnessDefaults(),
         audit=DEMO_AUDIT,
         migrate=MigrateConfig(),
+        reads=ReadsConfig(),
         audit_default_age=AuditConfig().batch_max_age_s,
         us_origin=DEMO_AUDIT.origin("us"),
         eu_origin=DEMO_AUDIT.origin("eu"),
