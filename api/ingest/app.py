@@ -14,8 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.ingest import metrics
 from api.ingest.deprecation import DEPRECATIONS, Deprecation, DeprecationMiddleware
-from api.ingest.errors import BatchRejected, EventRestoring, EventUnreadable, NodeUnavailable
+from api.ingest.errors import (
+    BatchRejected,
+    EventRestoring,
+    EventUnreadable,
+    NodeUnavailable,
+    ReadUnauthorized,
+)
 from api.ingest.node import IngestNode, NodeFactory
+from api.ingest.read_auth import SignedReader, unauthorized
 
 API_VERSION = "v1"
 
@@ -64,6 +71,10 @@ def create_app(
         headers = {"Retry-After": "1"} if exc.status == 503 else None
         return _error(exc.status, exc.code, exc.message, headers=headers)
 
+    @app.exception_handler(ReadUnauthorized)
+    async def read_unauthorized(request: Request, exc: ReadUnauthorized) -> JSONResponse:
+        return unauthorized(exc)
+
     @app.exception_handler(EventRestoring)
     async def restoring(request: Request, exc: EventRestoring) -> JSONResponse:
         return JSONResponse(
@@ -81,8 +92,11 @@ def create_app(
         return {"results": [result.as_dict() for result in results]}
 
     @app.get(f"/{API_VERSION}/events/{{tenant_id}}/{{event_id}}")
-    async def get_event(tenant_id: str, event_id: str, node: Node) -> Response:
-        stored = await node.get(tenant_id, event_id)
+    async def get_event(
+        tenant_id: str, event_id: str, node: Node, reader: SignedReader
+    ) -> Response:
+        # Another tenant's key is answered as an unknown event: no existence leak.
+        stored = await node.get(tenant_id, event_id) if reader.may_read(tenant_id) else None
         if stored is None:
             return _error(404, "not_found", f"no event {event_id!r} for tenant {tenant_id!r}")
         return JSONResponse(stored)

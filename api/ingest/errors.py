@@ -46,3 +46,12 @@ class EventRestoring(IngestError):
     def __init__(self, retry_after_s: int, message: str) -> None:
         super().__init__(message)
         self.retry_after_s, self.message = retry_after_s, message
+
+
+class ReadUnauthorized(IngestError):
+    """A read without a valid credential of a registered, unrevoked key (api/ingest/read_auth):
+    answered 401 with `detail` naming what was wrong, as docs/api.md says."""
+
+    def __init__(self, detail: str, message: str) -> None:
+        super().__init__(message)
+        self.detail, self.message = detail, message

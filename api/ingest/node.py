@@ -20,9 +20,11 @@ from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
 from api.ingest.batch import BatchItem, parse_batch
 from api.ingest.errors import EventRestoring, EventUnreadable, NodeDraining, NodeUnavailable
+from api.ingest.read_auth import ReadAuthenticator
 from api.ingest.results import EventResult, Reason, Status
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
+from ledger.read_config import DEFAULT_MAX_SKEW_S
 from ledger.record import WalRecord, decode_record, encode_record
 from ledger.stream_id import StreamId
 from storage.dedup.from_wal import dedup_record_from
@@ -59,6 +61,7 @@ class IngestNode:
         applier: OrderedApplier,
         on_close: Callable[[], Awaitable[None]] | None = None,
         restores: Restores | None = None,
+        read_max_skew_s: int = DEFAULT_MAX_SKEW_S,
     ) -> None:
         self.region, self.node = region, node
         self._on_close = on_close
@@ -72,6 +75,8 @@ class IngestNode:
         self._writing = 0
         self._writes_done = asyncio.Event()
         self._writes_done.set()
+        # Reads are signed with the same registered keys as events (api/ingest/read_auth).
+        self.reads = ReadAuthenticator(keys, read_max_skew_s)
 
     @classmethod
     async def open(
@@ -83,14 +88,18 @@ class IngestNode:
         keys: KeyResolver,
         on_close: Callable[[], Awaitable[None]] | None = None,
         restores: Restores | None = None,
+        read_max_skew_s: int = DEFAULT_MAX_SKEW_S,
     ) -> IngestNode:
         """`restores` starts the restore of an archived pack a read meets; None: such reads
-        still answer "restoring", and an operator starts the restore."""
+        still answer "restoring", and an operator starts the restore. `read_max_skew_s` is
+        `[reads] max_skew_s`."""
         stream = str(StreamId(region, node))
         clock = HybridLogicalClock(_wall_ms, last=_newest_hlc(wal))
         await catch_up_dedup(wal, dedup, stream)
         applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
-        return cls(region, node, wal, dedup, keys, clock, applier, on_close, restores)
+        return cls(
+            region, node, wal, dedup, keys, clock, applier, on_close, restores, read_max_skew_s
+        )
 
     async def ingest(self, body: bytes) -> list[EventResult]:
         """Answer one request body. Raises `BatchRejected` (nothing written) for whole-batch

@@ -53,7 +53,14 @@ async def open_node(
     registry = await KeyRegistry.open(settings, regions=[region])
     keys = RegistryKeyResolver(registry, KeyCache(registry))
     return await IngestNode.open(
-        region, node, wal, dedup, keys, on_close=registry.close, restores=restores
+        region,
+        node,
+        wal,
+        dedup,
+        keys,
+        on_close=registry.close,
+        restores=restores,
+        read_max_skew_s=settings.reads.max_skew_s,
     )
 
 

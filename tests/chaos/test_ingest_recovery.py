@@ -26,7 +26,7 @@ from storage.dedup.store import DedupStore
 from tests.conftest import RunningStack
 from tests.support.isolated import isolated_settings
 from tests.support.processes import GRACEFUL_EXITS, IngestProcess, ProcessGroup, start_ingest_node
-from tests.support.tenants import register, tenant
+from tests.support.tenants import register, signed_read, tenant
 
 ACME = tenant("acme")
 REGION = "us"
@@ -73,7 +73,7 @@ async def assert_readable(http: httpx.AsyncClient, events: list[dict[str, Any]])
 
     async def check(event: dict[str, Any]) -> None:
         async with slots:
-            answer = await http.get(f"/v1/events/{event['tenant_id']}/{event['event_id']}")
+            answer = await signed_read(http, event["tenant_id"], event["event_id"])
         assert answer.status_code == 200, f"{event['event_id']}: {answer.text}"
         assert answer.json()["event"] == event, event["event_id"]
 

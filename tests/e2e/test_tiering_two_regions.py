@@ -37,7 +37,7 @@ from tests.e2e.test_crr_two_regions import wait_converged
 from tests.support.cluster import Cluster, running_cluster
 from tests.support.isolated import isolated_settings, settings_env
 from tests.support.processes import run_geoledger
-from tests.support.tenants import register, tenant
+from tests.support.tenants import register, signed_read, tenant
 from tests.support.tiering_worker import tiering_worker
 from workers.crr_control import start_crr
 from workers.geo_check import run_geo_check
@@ -140,7 +140,7 @@ class Ledger:
         return keys
 
     async def read(self, region: str, key: str) -> bytes:
-        answer = await self.cluster.nodes[region].get(f"/v1/events/{OWNER.tenant_id}/{key}")
+        answer = await signed_read(self.cluster.nodes[region], OWNER.tenant_id, key)
         assert answer.status_code == 200, (region, key, answer.text)
         return canonical_bytes(answer.json()["event"])
 
@@ -291,7 +291,7 @@ async def outage_story(settings: Settings, moto: PrivateMoto) -> None:
         moto.stop()
         # Cold reads fail clearly, for as long as the store is down; hot and warm serve.
         node = cluster.nodes["us"]
-        answer = await node.get(f"/v1/events/{OWNER.tenant_id}/{cold[0]}")
+        answer = await signed_read(node, OWNER.tenant_id, cold[0])
         assert answer.status_code == 503, answer.text
         assert answer.headers["Retry-After"] == "1"
         error = answer.json()["error"]

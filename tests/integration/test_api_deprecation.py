@@ -24,7 +24,7 @@ from ledger.errors import ConfigError
 from storage.dedup.store import DedupStore
 from tests.conftest import RunningStack
 from tests.support.isolated import isolated_settings
-from tests.support.tenants import body, register, tenant
+from tests.support.tenants import body, register, signed_read, tenant
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -107,7 +107,7 @@ async def test_a_deprecated_version_announces_itself_on_every_answer(
     table = deprecated_v1(deprecated_days_ago=30, sunset_in_days=400)
     async with serving(settings, "deprecated", table) as http:
         accepted = await http.post("/v1/events", content=body([ACME.event("dep-1")]))
-        missing = await http.get("/v1/events/acme/no-such-event")
+        missing = await signed_read(http, ACME.tenant_id, "no-such-event")
         refused = await http.post("/v1/events", content=b'{"events": [')
         assert (accepted.status_code, missing.status_code, refused.status_code) == (200, 404, 400)
         for answer in (accepted, missing, refused):

@@ -18,7 +18,7 @@ from ledger.config import Settings
 from storage.wal import iter_records, stream_directory
 from tests.conftest import RunningStack
 from tests.support.isolated import isolated_settings
-from tests.support.tenants import body, register, tenant
+from tests.support.tenants import body, register, signed_read, tenant
 
 ACME = tenant("acme")
 GLOBEX = tenant("globex")
@@ -62,13 +62,13 @@ async def test_accepted_duplicate_conflict_and_read_back(client: httpx.AsyncClie
     rival = await post(client, [ACME.event("order-1", {"total": 11})])
     assert rival[0]["status"] == "conflict"
 
-    read = await client.get("/v1/events/acme/order-1")
+    read = await signed_read(client, "acme", "order-1")
     assert read.status_code == 200
     stored = read.json()
     assert stored["event"] == first
     assert stored["stream"] == "us/n1"
     assert stored["seq"] == results[0]["seq"]
-    assert (await client.get("/v1/events/acme/nope")).status_code == 404
+    assert (await signed_read(client, "acme", "nope")).status_code == 404
 
 
 async def _wal_count(settings: Settings) -> int:

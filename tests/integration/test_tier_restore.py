@@ -23,7 +23,7 @@ from storage.tiering.packs import pack_key
 from tests.conftest import RunningStack
 from tests.integration.tiering_support import make_cold, stored_record
 from tests.support.isolated import isolated_settings
-from tests.support.tenants import body, register, tenant
+from tests.support.tenants import body, register, signed_read, tenant
 from tests.support.tiering_worker import tiering_worker
 from workers.client import connect
 from workers.tier_restore import TemporalRestores
@@ -88,9 +88,7 @@ async def test_an_archived_body_answers_restoring_until_the_workflow_restored_it
             RestoreStatus.RESTORING,
             RestoreStatus.RESTORED,  # moto's immediate restore may already be done
         )
-        path = f"/v1/events/{OWNER.tenant_id}/{event['event_id']}"
-
-        answer = await http.get(path)
+        answer = await signed_read(http, OWNER.tenant_id, event["event_id"])
 
         assert answer.status_code == 202, answer.text
         assert answer.headers["Retry-After"] == str(RETRY_AFTER_S)
@@ -101,7 +99,7 @@ async def test_an_archived_body_answers_restoring_until_the_workflow_restored_it
         assert await handle.result() == RestoreStatus.RESTORED.value
         assert (await handle.describe()).run_id == run_id  # one run for the pack
 
-        again = await http.get(path)
+        again = await signed_read(http, OWNER.tenant_id, event["event_id"])
 
         assert again.status_code == 200, again.text
         assert canonical_bytes(again.json()["event"]) == canonical
@@ -116,7 +114,7 @@ async def test_a_gcs_archive_pack_reads_directly(settings: Settings) -> None:
     ):
         event, canonical, _ = await cold_event(settings, "eu", http)
 
-        answer = await http.get(f"/v1/events/{OWNER.tenant_id}/{event['event_id']}")
+        answer = await signed_read(http, OWNER.tenant_id, event["event_id"])
 
         assert answer.status_code == 200, answer.text
         assert canonical_bytes(answer.json()["event"]) == canonical

@@ -32,7 +32,7 @@ from tests.integration.tiering_support import make_cold, make_warm, stored_recor
 from tests.support import tenants
 from tests.support.isolated import isolated_settings, settings_env
 from tests.support.processes import CommandOutcome, run_geoledger
-from tests.support.tenants import body, register, tenant
+from tests.support.tenants import body, register, signed_read, tenant
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -132,7 +132,7 @@ async def test_a_body_below_hot_reads_back_identical_and_stays_without_promotion
     before = promotions()
 
     for (event, record), tier in zip(accepted, (1, 2, 0), strict=True):
-        answer = await region.http.get(f"/v1/events/{record.tenant_id}/{record.event_id}")
+        answer = await signed_read(region.http, record.tenant_id, record.event_id)
         assert answer.status_code == 200, answer.text
         assert canonical_bytes(answer.json()["event"]) == record.event
         assert answer.json()["event"] == event
@@ -151,7 +151,7 @@ async def test_a_body_below_hot_is_promoted_when_the_policy_says_so(region: Regi
     before = promotions()
 
     for record in records:
-        answer = await region.http.get(f"/v1/events/{record.tenant_id}/{record.event_id}")
+        answer = await signed_read(region.http, record.tenant_id, record.event_id)
         assert answer.status_code == 200, answer.text
         assert canonical_bytes(answer.json()["event"]) == record.event
         assert await tier_of(region.shard(record), record) == 0
@@ -180,7 +180,7 @@ async def test_a_damaged_body_answers_500_and_the_cli_names_key_and_store(
     await region.store.put(key, bytes(data))
 
     for record, tier, reason in ((warm, "warm", "decode"), (cold, "cold", "corrupt")):
-        answer = await region.http.get(f"/v1/events/{record.tenant_id}/{record.event_id}")
+        answer = await signed_read(region.http, record.tenant_id, record.event_id)
         assert answer.status_code == 500, answer.text
         error = answer.json()["error"]
         assert error["code"] == "body_unreadable"
