@@ -55,6 +55,8 @@ type Client struct {
 	Retry      RetryPolicy
 	Logger     *slog.Logger
 	UserAgent  string
+	// Signer signs GetEvent's reads; its key must be registered for the tenant read.
+	Signer *Signer
 
 	mu          sync.Mutex
 	warned      bool
@@ -91,7 +93,7 @@ func (c *Client) Send(ctx context.Context, events []SignedEvent) (*SendResult, e
 		return result, err
 	}
 	for _, batch := range batches {
-		response, err := c.do(ctx, http.MethodPost, eventsPath, batch.body)
+		response, err := c.do(ctx, http.MethodPost, eventsPath, batch.body, nil)
 		if err != nil {
 			return result, err
 		}
@@ -111,10 +113,20 @@ func (c *Client) Send(ctx context.Context, events []SignedEvent) (*SendResult, e
 }
 
 // GetEvent returns the winning envelope stored for (tenantID, eventID) as decoded JSON (numbers
-// as json.Number). A 404 is an *EventNotFoundError.
+// as json.Number), the read signed with c.Signer (without one the server answers 401, an
+// *UnexpectedResponseError). A 404 is an *EventNotFoundError: no such event, or c.Signer's key
+// belongs to another tenant (the server answers both alike).
 func (c *Client) GetEvent(ctx context.Context, tenantID, eventID string) (map[string]any, error) {
 	path := eventsPath + "/" + url.PathEscape(tenantID) + "/" + url.PathEscape(eventID)
-	response, err := c.do(ctx, http.MethodGet, path, nil)
+	header := http.Header{}
+	if c.Signer != nil {
+		authorization, err := c.Signer.AuthorizeRead(http.MethodGet, path, nil, 0)
+		if err != nil {
+			return nil, err
+		}
+		header.Set("Authorization", authorization)
+	}
+	response, err := c.do(ctx, http.MethodGet, path, nil, header)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +153,7 @@ type answer struct {
 }
 
 // do performs one logical request, retrying 429, 5xx and transport errors as the policy allows.
-func (c *Client) do(ctx context.Context, method, path string, body []byte) (*answer, error) {
+func (c *Client) do(ctx context.Context, method, path string, body []byte, header http.Header) (*answer, error) {
 	attempts := max(c.Retry.MaxAttempts, 1)
 	var failure string
 	var lastStatus int
@@ -157,7 +169,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*ans
 			case <-timer.C:
 			}
 		}
-		response, err := c.attempt(ctx, method, path, body)
+		response, err := c.attempt(ctx, method, path, body, header)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -175,7 +187,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*ans
 	return nil, &RetriesExhaustedError{Attempts: attempts, LastFailure: failure, LastStatus: lastStatus, Err: lastErr}
 }
 
-func (c *Client) attempt(ctx context.Context, method, path string, body []byte) (*answer, error) {
+func (c *Client) attempt(ctx context.Context, method, path string, body []byte, header http.Header) (*answer, error) {
 	var reader io.Reader
 	if body != nil {
 		reader = bytes.NewReader(body)
@@ -183,6 +195,9 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte) 
 	request, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, reader)
 	if err != nil {
 		return nil, err
+	}
+	for name, values := range header {
+		request.Header[name] = values
 	}
 	if body != nil {
 		request.Header.Set("Content-Type", "application/json")

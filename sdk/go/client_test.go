@@ -3,6 +3,7 @@ package geoledger
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +32,9 @@ type stub struct {
 }
 
 type recorded struct {
-	method, path string
-	body         []byte
+	method, path  string
+	body          []byte
+	authorization string
 }
 
 func newStub(t *testing.T) *stub {
@@ -39,7 +42,7 @@ func newStub(t *testing.T) *stub {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
-		s.requests = append(s.requests, recorded{r.Method, r.URL.EscapedPath(), body})
+		s.requests = append(s.requests, recorded{r.Method, r.URL.EscapedPath(), body, r.Header.Get("Authorization")})
 		reply := s.always
 		if len(s.script) > 0 {
 			reply, s.script = s.script[0], s.script[1:]
@@ -313,6 +316,8 @@ func TestGetEvent(t *testing.T) {
 	s := newStub(t)
 	s.script = append(s.script, status(503, ""), status(200, `{"tenant_id":"acme","payload":{"n":9007199254740991}}`), status(404, "{}"))
 	client := testClient(s.URL)
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	client.Signer = NewSigner(key, "acme")
 	document, err := client.GetEvent(context.Background(), "acme", "evt-1")
 	if err != nil || document["payload"].(map[string]any)["n"] != json.Number("9007199254740991") {
 		t.Fatalf("unexpected %v, %v", document, err)
@@ -324,5 +329,26 @@ func TestGetEvent(t *testing.T) {
 	}
 	if s.requests[1].path != "/v1/events/acme/evt-1" || s.requests[2].path != "/v1/events/acme/evt%2Funknown" {
 		t.Fatalf("unexpected paths %q %q", s.requests[1].path, s.requests[2].path)
+	}
+	assertSignedRead(t, s.requests[2].authorization, s.requests[2].path, client.Signer)
+}
+
+// assertSignedRead checks that authorization is signer's signature of a GET of path, now.
+func assertSignedRead(t *testing.T, authorization, path string, signer *Signer) {
+	t.Helper()
+	params, ok := strings.CutPrefix(authorization, AuthScheme+" ")
+	fields := map[string]string{}
+	for _, part := range strings.Split(params, ", ") {
+		name, value, _ := strings.Cut(part, "=")
+		fields[name] = value
+	}
+	ts, err := strconv.ParseInt(fields["ts"], 10, 64)
+	if !ok || err != nil || fields["key_id"] != signer.KeyID || time.Since(time.Unix(ts, 0)).Abs() > time.Minute {
+		t.Fatalf("unexpected Authorization %q", authorization)
+	}
+	message, err := ReadSigningString("GET", path, nil, ts, signer.KeyID)
+	signature, decodeErr := b64url.DecodeString(fields["sig"])
+	if err != nil || decodeErr != nil || !ed25519.Verify(signer.Key.Public().(ed25519.PublicKey), message, signature) {
+		t.Fatalf("the read signature does not verify: %q", authorization)
 	}
 }

@@ -87,6 +87,7 @@ type goldenDoc struct {
 		TypedIntegersOnly bool            `json:"typed_integers_only"`
 		Field             string          `json:"field"`
 	} `json:"invalid_envelopes"`
+	ReadRequests goldenReads `json:"read_requests"`
 }
 
 func loadGolden(t *testing.T) *goldenDoc {

@@ -15,6 +15,8 @@ Each part of the document is a table of frozen cases in its own module, and the 
   and stores SHA-256 digests instead of hex bytes (recipes.py).
 - `invalid_envelopes` (invalid_envelopes.py): envelopes the reference rejects, with the field it
   names.
+- `read_requests` (read_requests.py): signed reads with their canonical request string and
+  `Authorization` header, and tampered copies the reference refuses.
 
 The package imports as `golden` (pyproject.toml maps it from sdk/golden).
 """

@@ -7,6 +7,7 @@ import json
 from golden.invalid_envelopes import INVALID_ENVELOPES, invalid_entry
 from golden.keys import KEY_NAMES, key_entry
 from golden.numbers import number_vectors
+from golden.read_requests import read_requests_section
 from golden.receipts import receipts_section
 from golden.recipes import REPEAT_RECIPE_TEXT
 from golden.signed_cases import SIGNED_CASES, signed_entry
@@ -39,6 +40,7 @@ def build_vectors() -> Json:
         "cases": [signed_entry(index, case) for index, case in enumerate(SIGNED_CASES)],
         "invalid_envelopes": [invalid_entry(case) for case in INVALID_ENVELOPES],
         "receipts": receipts_section(),
+        "read_requests": read_requests_section(),
     }
 
 

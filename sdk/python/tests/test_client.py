@@ -4,9 +4,11 @@ errors, deprecation notices."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +25,7 @@ from geoledger_sdk import (
     Signer,
     UnexpectedResponseError,
     private_key_from_seed,
+    read_signing_string,
 )
 
 from .ingest_stub import IngestStub, Reply, running_stub
@@ -199,13 +202,38 @@ def test_no_deprecation_without_headers(stub: IngestStub) -> None:
 def test_get_event(stub: IngestStub) -> None:
     stored = events(1)[0].envelope.to_dict()
     stub.script = [Reply(503, b""), Reply(200, json.dumps(stored).encode()), Reply(404, b"{}")]
-    with Client(stub.url, retry=FAST) as client:
+    with Client(stub.url, retry=FAST, signer=SIGNER) as client:
         assert client.get_event("acme", "evt-0") == stored
         with pytest.raises(EventNotFoundError):
             client.get_event("acme", "evt/unknown")
     assert stub.requests[1].method == "GET"
     assert stub.requests[1].path == "/v1/events/acme/evt-0"
     assert stub.requests[2].path == "/v1/events/acme/evt%2Funknown"
+    assert_signed_read(stub.requests[2].headers["authorization"], "/v1/events/acme/evt%2Funknown")
+
+
+def test_async_get_event_signs_the_path_it_sends(stub: IngestStub) -> None:
+    stub.script = [Reply(200, b"{}")]
+
+    async def scenario() -> Any:
+        async with AsyncClient(stub.url, retry=FAST, signer=SIGNER) as client:
+            return await client.get_event("acme", "a b/c")
+
+    assert asyncio.run(scenario()) == {}
+    assert stub.requests[0].path == "/v1/events/acme/a%20b%2Fc"
+    assert_signed_read(stub.requests[0].headers["authorization"], "/v1/events/acme/a%20b%2Fc")
+
+
+def assert_signed_read(authorization: str, path: str) -> None:
+    """The header is SIGNER's signature of a GET of `path` with an empty body, at a ts now."""
+    scheme, _, params = authorization.partition(" ")
+    fields = dict(part.split("=", 1) for part in params.split(", "))
+    assert scheme == "GEOLEDGER-ED25519"
+    assert fields["key_id"] == SIGNER.key_id
+    assert abs(int(fields["ts"]) - time.time()) < 60
+    signature = base64.urlsafe_b64decode(fields["sig"] + "==")
+    message = read_signing_string("GET", path, b"", int(fields["ts"]), SIGNER.key_id)
+    SIGNER.private_key.public_key().verify(signature, message)
 
 
 def test_async_client_retries_then_succeeds(stub: IngestStub) -> None:

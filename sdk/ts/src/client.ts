@@ -10,6 +10,7 @@ import {
   UnexpectedResponseError,
 } from "./errors.js";
 import { deprecationFrom, EVENT_STATUSES, isOk, type DeprecationNotice, type EventResult, type SendResult } from "./results.js";
+import type { Signer } from "./signer.js";
 import { VERSION } from "./version.js";
 
 export const MAX_BATCH_EVENTS = 1000;
@@ -37,6 +38,8 @@ export interface ClientOptions {
   /** Where the one-time deprecation warning goes (default: console). */
   logger?: { warn(message: string): void };
   fetch?: typeof fetch;
+  /** Signs getEvent's reads; its key must be registered for the tenant read. */
+  signer?: Signer;
 }
 
 interface Answer {
@@ -64,6 +67,7 @@ export class Client {
   private readonly headers: Record<string, string>;
   private readonly logger: { warn(message: string): void };
   private readonly fetchImpl: typeof fetch;
+  private readonly signer: Signer | undefined;
   private warned = false;
   /** The most recent Deprecation/Sunset notice the server sent. */
   deprecation: DeprecationNotice | undefined;
@@ -78,6 +82,7 @@ export class Client {
     this.headers = { "user-agent": `geoledger-sdk-ts/${VERSION}`, ...options.headers };
     this.logger = options.logger ?? console;
     this.fetchImpl = options.fetch ?? fetch;
+    this.signer = options.signer;
   }
 
   /**
@@ -106,10 +111,15 @@ export class Client {
     return { results, deprecation, allOk: results.every(isOk) };
   }
 
-  /** The winning envelope stored for (tenantId, eventId); throws EventNotFoundError on 404. */
+  /**
+   * The winning envelope stored for (tenantId, eventId), the read signed with `options.signer`
+   * (without one the server answers 401, an UnexpectedResponseError). Throws EventNotFoundError on
+   * 404: no such event, or the signer's key belongs to another tenant (the server answers both alike).
+   */
   async getEvent(tenantId: string, eventId: string): Promise<Record<string, unknown>> {
     const path = `${EVENTS_PATH}/${encodeURIComponent(tenantId)}/${encodeURIComponent(eventId)}`;
-    const answer = await this.request("GET", path, undefined);
+    const signed: Record<string, string> = this.signer ? { authorization: this.signer.authorizeRead("GET", path) } : {};
+    const answer = await this.request("GET", path, undefined, signed);
     if (answer.status === 404) {
       throw new EventNotFoundError(tenantId, eventId);
     }
@@ -129,8 +139,13 @@ export class Client {
   }
 
   /** One logical request, retried on 429, 5xx and transport errors as the policy allows. */
-  private async request(method: string, path: string, body: string | undefined): Promise<Answer> {
-    const headers: Record<string, string> = { ...this.headers };
+  private async request(
+    method: string,
+    path: string,
+    body: string | undefined,
+    extra: Record<string, string> = {},
+  ): Promise<Answer> {
+    const headers: Record<string, string> = { ...this.headers, ...extra };
     if (body !== undefined) {
       headers["content-type"] = "application/json";
     }

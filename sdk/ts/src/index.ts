@@ -67,6 +67,7 @@ export {
   type EventStatus,
   type SendResult,
 } from "./results.js";
+export { AUTH_SCHEME, READ_SIGNING_VERSION, readSigningString, signRead } from "./readSigning.js";
 export { rfc3339Now, Signer } from "./signer.js";
 export { canonicalEnvelope, contentDigest, sign, signEvent, SIGNING_DOMAIN, signingInput, verify } from "./signing.js";
 export { VERSION } from "./version.js";

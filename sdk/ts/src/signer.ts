@@ -5,6 +5,7 @@ import type { KeyObject } from "node:crypto";
 import type { JsonValue } from "./canonical.js";
 import type { SignedEvent } from "./envelope.js";
 import { keyIdFor } from "./keys.js";
+import { signRead } from "./readSigning.js";
 import { signEvent } from "./signing.js";
 
 /** The current UTC time as RFC 3339 with milliseconds, e.g. 2025-01-31T12:00:00.123Z. */
@@ -34,5 +35,10 @@ export class Signer {
       type,
       payload,
     });
+  }
+
+  /** The Authorization header value of a read signed with this key; `ts` (Unix seconds) defaults to now. */
+  authorizeRead(method: string, path: string, body?: Uint8Array, ts?: number): string {
+    return signRead(this.privateKey, this.keyId, method, path, body, ts);
   }
 }

@@ -1,6 +1,7 @@
 /** Client against a real HTTP server on loopback: retries, batching, typed errors, deprecation notices. */
 
 import assert from "node:assert/strict";
+import { createPublicKey, verify as edVerify } from "node:crypto";
 import { createServer } from "node:net";
 import { afterEach, beforeEach, test } from "node:test";
 
@@ -10,6 +11,7 @@ import {
   EventNotFoundError,
   planBatches,
   privateKeyFromSeed,
+  readSigningString,
   Reason,
   RetriesExhaustedError,
   Signer,
@@ -200,10 +202,22 @@ test("no deprecation without headers", async () => {
 test("getEvent", async () => {
   const stored = { tenant_id: "acme", event_id: "evt-0", payload: { n: 0 } };
   stub.script.push(status(503, ""), status(200, JSON.stringify(stored)), status(404, "{}"));
-  const client = new Client(stub.url, fast);
+  const client = new Client(stub.url, { ...fast, signer });
   assert.deepEqual(await client.getEvent("acme", "evt-0"), stored);
   await assert.rejects(client.getEvent("acme", "evt/unknown"), EventNotFoundError);
   assert.equal(stub.requests[1]?.method, "GET");
   assert.equal(stub.requests[1]?.path, "/v1/events/acme/evt-0");
   assert.equal(stub.requests[2]?.path, "/v1/events/acme/evt%2Funknown");
+  assertSignedRead(String(stub.requests[2]?.headers.authorization), "/v1/events/acme/evt%2Funknown");
 });
+
+/** The header is `signer`'s signature of a GET of `path` with an empty body, at a ts now. */
+function assertSignedRead(authorization: string, path: string): void {
+  const match = /^GEOLEDGER-ED25519 key_id=([^,]+), ts=(\d+), sig=(\S+)$/.exec(authorization);
+  assert.ok(match, authorization);
+  const [, keyId, ts, sig] = match;
+  assert.equal(keyId, signer.keyId);
+  assert.ok(Math.abs(Number(ts) - Date.now() / 1000) < 60);
+  const message = Buffer.from(readSigningString("GET", path, new Uint8Array(), Number(ts), signer.keyId), "ascii");
+  assert.ok(edVerify(null, message, createPublicKey(signer.privateKey), Buffer.from(String(sig), "base64url")));
+}

@@ -55,6 +55,19 @@ export interface Case {
   tampered: Variant[];
 }
 
+export interface ReadCase {
+  name: string;
+  key: string;
+  key_id: string;
+  method: string;
+  path: string;
+  body_hex: string;
+  ts: number;
+  canonical: string;
+  signature: string;
+  authorization: string;
+}
+
 export interface Golden {
   generated_by: string;
   format: number;
@@ -69,6 +82,7 @@ export interface Golden {
     typed_integers_only?: boolean;
     field: string;
   }[];
+  read_requests: { version: string; scheme: string; cases: ReadCase[] };
 }
 
 export function loadGolden(): Golden {

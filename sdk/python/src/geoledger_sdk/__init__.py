@@ -36,6 +36,7 @@ from geoledger_sdk.keys import (
     public_key_from_b64,
     public_key_to_b64,
 )
+from geoledger_sdk.read_signing import READ_SIGNING_VERSION, read_signing_string, sign_read
 from geoledger_sdk.receipt import VerifiedReceipt, verify_receipt
 from geoledger_sdk.results import DeprecationNotice, EventResult, Reason, SendResult
 from geoledger_sdk.signer import Signer, rfc3339_now
@@ -52,6 +53,7 @@ __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_BATCH_EVENTS",
     "MAX_PAYLOAD_BYTES",
+    "READ_SIGNING_VERSION",
     "SIGNING_DOMAIN",
     "AsyncClient",
     "BatchRejectedError",
@@ -85,9 +87,11 @@ __all__ = [
     "private_key_to_pem",
     "public_key_from_b64",
     "public_key_to_b64",
+    "read_signing_string",
     "rfc3339_now",
     "sign",
     "sign_event",
+    "sign_read",
     "signing_input",
     "verify",
     "verify_receipt",

@@ -29,6 +29,7 @@ from geoledger_sdk.errors import (
     UnexpectedResponseError,
 )
 from geoledger_sdk.results import DeprecationNotice, EventResult, SendResult
+from geoledger_sdk.signer import Signer
 
 logger = logging.getLogger("geoledger_sdk")
 
@@ -42,6 +43,7 @@ class AsyncClient:
     connection errors with backoff (resending the same events, which is safe because events are
     idempotent by `event_id`), and raises a `ClientError` subclass when it cannot get an answer.
     The most recent `Deprecation`/`Sunset` notice is kept in `deprecation` and logged once.
+    `get_event` signs its read with `signer`, a key registered for the tenant it reads.
     """
 
     def __init__(
@@ -53,8 +55,10 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.signer = signer
         self.retry = retry or RetryPolicy()
         self.deprecation: DeprecationNotice | None = None
         self._rng = rng or random.Random()
@@ -96,10 +100,13 @@ class AsyncClient:
     async def get_event(self, tenant_id: str, event_id: str) -> dict[str, Any]:
         """The winning envelope stored for `(tenant_id, event_id)`.
 
-        Raises `EventNotFoundError` when the server knows no such event.
+        Signed with `signer` (a read without one is answered 401, an `UnexpectedResponseError`).
+        Raises `EventNotFoundError` when the server knows no such event, or when `signer`'s key
+        belongs to another tenant (the server answers both alike).
         """
         path = f"{EVENTS_PATH}/{quote(tenant_id, safe='')}/{quote(event_id, safe='')}"
-        response = await self._request("GET", path, None)
+        signed = {"authorization": self.signer.authorize_read("GET", path)} if self.signer else {}
+        response = await self._request("GET", path, None, signed)
         if response.status_code == 404:
             raise EventNotFoundError(tenant_id, event_id)
         if response.status_code != 200:
@@ -112,9 +119,11 @@ class AsyncClient:
             raise UnexpectedResponseError(200, f"expected a JSON object, got {document!r:.300}")
         return document
 
-    async def _request(self, method: str, path: str, body: bytes | None) -> httpx.Response:
+    async def _request(
+        self, method: str, path: str, body: bytes | None, extra: Mapping[str, str] | None = None
+    ) -> httpx.Response:
         """One logical request: retried on 429, 5xx and transport errors, as the policy allows."""
-        headers = dict(self._headers)
+        headers = {**self._headers, **(extra or {})}
         if body is not None:
             headers["content-type"] = "application/json"
         failure, status, retry_after = "", None, None

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from geoledger_sdk.envelope import Envelope, SignedEvent
 from geoledger_sdk.keys import key_id_for
+from geoledger_sdk.read_signing import sign_read
 from geoledger_sdk.signing import sign_event
 
 
@@ -46,3 +47,9 @@ class Signer:
             payload=payload,
         )
         return sign_event(self.private_key, envelope)
+
+    def authorize_read(
+        self, method: str, path: str, body: bytes = b"", ts: int | None = None
+    ) -> str:
+        """The `Authorization` header value of a read signed with this key (`ts`: now)."""
+        return sign_read(self.private_key, self.key_id, method, path, body, ts)
