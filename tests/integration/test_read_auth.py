@@ -12,6 +12,7 @@ import pytest
 
 from api.ingest.app import create_app
 from api.ingest.serve import open_node
+from geoledger_sdk import AsyncClient, EventNotFoundError, Signer
 from ledger.config import Settings
 from ledger.read_signing import authorization_header, parse_authorization
 from storage.keys import KeyRegistry
@@ -117,3 +118,11 @@ async def test_another_tenants_signature_reads_as_an_unknown_event(
     assert (existing.status_code, missing.status_code) == (404, 404)
     assert existing.content == missing.content.replace(b"secret-9", b"secret-1")
     assert existing.headers["content-type"] == missing.headers["content-type"]
+
+
+async def test_the_python_sdk_signs_what_the_node_verifies(http: httpx.AsyncClient) -> None:
+    own = AsyncClient("http://node", http_client=http, signer=Signer(ACME.private_key, "acme"))
+    assert (await own.get_event("acme", "secret-1"))["event"] == ACME.event("secret-1")
+    other = AsyncClient("http://node", http_client=http, signer=Signer(GLOBEX.private_key, "x"))
+    with pytest.raises(EventNotFoundError):
+        await other.get_event("acme", "secret-1")
