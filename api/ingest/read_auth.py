@@ -73,14 +73,15 @@ class ReadAuthenticator:
         known = await self._key(credential.key_id)
         if known is None:
             raise ReadUnauthorized("unknown_key", f"key {credential.key_id!r} is not registered")
-        if known.revoked:
-            raise ReadUnauthorized("revoked_key", f"key {credential.key_id!r} has been revoked")
         if not verify_read(known.public_key, credential, method, path, body):
             raise ReadUnauthorized(
                 "bad_signature",
                 "the signature does not verify under key_id for this request (method, path, "
                 "body digest, ts, key_id)",
             )
+        # Checked after the signature: only the key's holder learns that it was revoked.
+        if known.revoked:
+            raise ReadUnauthorized("revoked_key", f"key {credential.key_id!r} has been revoked")
         return Reader(known.key_id, known.tenant_id)
 
     async def _key(self, key_id: str) -> KnownKey | None:
