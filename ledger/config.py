@@ -22,6 +22,7 @@ from pydantic_settings import (
 from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
+from ledger.limits_config import LimitsConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.ops_config import OpsConfig
 from ledger.read_config import ReadsConfig
@@ -245,6 +246,7 @@ class Settings(BaseSettings):
     migrate: MigrateConfig = MigrateConfig()
     ops: OpsConfig = OpsConfig()
     reads: ReadsConfig = ReadsConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @field_validator("regions")
     @classmethod

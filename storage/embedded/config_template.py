@@ -2,9 +2,9 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-tunable sections ([wal], [crr], [tiering], every [tier_*], [reads] and [migrate]) are rendered
-from the settings model's defaults, so the file shows every tunable without holding a second copy
-of any default.
+tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [migrate] and [limits]) are
+rendered from the settings model's defaults, so the file shows every tunable without holding a
+second copy of any default.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.config import CrrConfig, DevStackConfig, RegionConfig, WalConfig
+from ledger.limits_config import LimitsConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.read_config import ReadsConfig
 from ledger.tier_config import (
@@ -198,6 +199,24 @@ acks_poll_s = {migrate.acks_poll_s!r}
 heartbeat_timeout_s = {migrate.heartbeat_timeout_s!r}
 sample_interval_s = {migrate.sample_interval_s!r}
 
+[limits]
+# Each tenant's token buckets on each ingest node: events refill at events_per_s up to
+# events_burst (every event of a POST /v1/events batch takes one; events_burst is at least 1000,
+# the largest batch), reads at reads_per_s up to reads_burst (one per GET). A batch or read the
+# bucket cannot cover is answered 429 with Retry-After, whole: nothing of it is written.
+events_per_s = {limits.events_per_s!r}
+events_burst = {limits.events_burst!r}
+reads_per_s = {limits.reads_per_s!r}
+reads_burst = {limits.reads_burst!r}
+# Requests a node verifies and applies at once; the next is answered 429 with Retry-After
+# in_flight_retry_after_s before its body is read. /healthz and /metrics are never limited.
+max_in_flight = {limits.max_in_flight!r}
+in_flight_retry_after_s = {limits.in_flight_retry_after_s!r}
+# One tenant's own buckets; the fields left out keep the values above. Read when a node starts.
+# [limits.tenants.acme]
+# events_per_s = 200000.0
+# events_burst = 400000
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -326,6 +345,7 @@ def render_dev_config(
         audit=DEMO_AUDIT,
         migrate=MigrateConfig(),
         reads=ReadsConfig(),
+        limits=LimitsConfig(),
         audit_default_age=AuditConfig().batch_max_age_s,
         us_origin=DEMO_AUDIT.origin("us"),
         eu_origin=DEMO_AUDIT.origin("eu"),

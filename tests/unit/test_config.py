@@ -18,6 +18,7 @@ from ledger.config import (
     load_settings,
 )
 from ledger.errors import ConfigError
+from ledger.limits_config import LimitsConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.tier_policy import TierPolicy, merge_policy
 from ledger.tier_prices import TierPrices
@@ -39,6 +40,8 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     assert set(shown["tier_demotion"]) == set(TierDemotionConfig.model_fields)
     assert set(shown["tier_dictionaries"]) == set(TierDictionaryConfig.model_fields)
     assert set(shown["migrate"]) == set(MigrateConfig.model_fields)
+    # Per-tenant overrides are shown as a commented example.
+    assert set(shown["limits"]) == set(LimitsConfig.model_fields) - {"tenants"}
 
 
 def test_committed_config_shows_every_tier_status_setting_and_price() -> None:
