@@ -21,6 +21,7 @@ from api.ingest.errors import (
     NodeUnavailable,
     ReadUnauthorized,
 )
+from api.ingest.limits_middleware import LoadLimitMiddleware
 from api.ingest.node import IngestNode, NodeFactory
 from api.ingest.read_auth import SignedReader, unauthorized
 
@@ -52,6 +53,7 @@ def create_app(
             await node.close()
 
     app = FastAPI(title="geoledger ingest", version="1", lifespan=lifespan)
+    app.add_middleware(LoadLimitMiddleware)
     app.add_middleware(
         DeprecationMiddleware,
         deprecations=DEPRECATIONS if deprecations is None else deprecations,

@@ -55,3 +55,14 @@ class ReadUnauthorized(IngestError):
     def __init__(self, detail: str, message: str) -> None:
         super().__init__(message)
         self.detail, self.message = detail, message
+
+
+class Throttled(IngestError):
+    """The request is refused whole (429) before anything of it is verified or written: its
+    tenant's bucket cannot cover it (`reason` "tenant_rate") or the node has its in-flight budget
+    of requests already (`reason` "node_in_flight"). `retry_after_s` is the Retry-After."""
+
+    def __init__(self, reason: str, code: str, retry_after_s: int, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.code = reason, code
+        self.retry_after_s, self.message = retry_after_s, message

@@ -18,7 +18,9 @@ INGEST_REJECTIONS = Counter(
 )
 INGEST_BATCHES_REFUSED = Counter(
     "ingest_batches_refused_total",
-    "Whole requests refused before anything was written, by error code.",
+    "Whole requests refused, by error code: the 4xx codes before anything was written; "
+    "`unavailable` (503) when the WAL or the dedup store could not take the batch (its events "
+    "may be in the WAL: resent, they are duplicates).",
     ["code"],
 )
 ACK_LATENCY = Histogram(
@@ -52,3 +54,17 @@ DEDUP_APPLY_SECONDS = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 WAL_LAST_SEQ = Gauge("wal_last_seq", "Newest durable sequence number of this node's stream.")
+# Unlike the metrics above these carry the node's region themselves; the scrape job of the ingest
+# nodes honours it (deploy/prometheus/prometheus.yml), so it is the same `region` label.
+THROTTLED = Counter(
+    "geoledger_ingest_throttled_total",
+    "Requests answered 429 with Retry-After before anything was verified or written, by reason: "
+    "tenant_rate (the tenant's bucket could not cover it), node_in_flight (the node's in-flight "
+    "budget was spent).",
+    ["region", "reason"],
+)
+REQUESTS_IN_FLIGHT = Gauge(
+    "geoledger_ingest_requests_in_flight",
+    "Requests of POST /v1/events and GET /v1/events/... being verified, applied or read now.",
+    ["region"],
+)

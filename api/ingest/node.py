@@ -19,7 +19,9 @@ from typing import Any, Protocol
 from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
 from api.ingest.batch import BatchItem, parse_batch
+from api.ingest.batch_tenants import events_per_tenant
 from api.ingest.errors import EventRestoring, EventUnreadable, NodeDraining, NodeUnavailable
+from api.ingest.limits import LoadLimits
 from api.ingest.read_auth import ReadAuthenticator
 from api.ingest.results import EventResult, Reason, Status
 from api.ingest.verify import KeyResolver, SignatureVerifier
@@ -59,11 +61,13 @@ class IngestNode:
         keys: KeyResolver,
         clock: HybridLogicalClock,
         applier: OrderedApplier,
+        limits: LoadLimits,
         on_close: Callable[[], Awaitable[None]] | None = None,
         restores: Restores | None = None,
         read_max_skew_s: int = DEFAULT_MAX_SKEW_S,
     ) -> None:
         self.region, self.node = region, node
+        self.limits = limits
         self._on_close = on_close
         self._restores = restores
         self.stream = str(StreamId(region, node))
@@ -86,6 +90,7 @@ class IngestNode:
         wal: WalWriter,
         dedup: DedupStore,
         keys: KeyResolver,
+        limits: LoadLimits,
         on_close: Callable[[], Awaitable[None]] | None = None,
         restores: Restores | None = None,
         read_max_skew_s: int = DEFAULT_MAX_SKEW_S,
@@ -98,13 +103,24 @@ class IngestNode:
         await catch_up_dedup(wal, dedup, stream)
         applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
         return cls(
-            region, node, wal, dedup, keys, clock, applier, on_close, restores, read_max_skew_s
+            region,
+            node,
+            wal,
+            dedup,
+            keys,
+            clock,
+            applier,
+            limits,
+            on_close,
+            restores,
+            read_max_skew_s,
         )
 
     async def ingest(self, body: bytes) -> list[EventResult]:
         """Answer one request body. Raises `BatchRejected` (nothing written) for whole-batch
-        problems and `NodeUnavailable` when the WAL or dedup store cannot take the batch
-        (`NodeDraining` once the node is leaving)."""
+        problems, `Throttled` (nothing written) when a tenant of the batch is over its rate, and
+        `NodeUnavailable` when the WAL or dedup store cannot take the batch (`NodeDraining` once
+        the node is leaving)."""
         if self._draining:
             raise NodeDraining(f"{self.stream} is leaving and takes no more writes")
         self._writing += 1
@@ -128,7 +144,15 @@ class IngestNode:
         return self._wal.last_seq
 
     async def _ingest(self, body: bytes) -> list[EventResult]:
+        # Charged before anything is verified or written, and before the batch counts as sent
+        # (the ingest SLO's denominator): a tenant over its rate is answered 429 whole. A body the
+        # shallow count cannot read is charged by its parsed items.
+        charged = events_per_tenant(body)
+        if charged is not None:
+            self.limits.tenants.admit_events(charged)
         items = parse_batch(body)
+        if charged is None:
+            self.limits.tenants.admit_events(Counter(i.tenant_id for i in items if i.tenant_id))
         metrics.BATCH_SIZE.observe(len(items))
         started = time.perf_counter()
         items = await self._verifier.check(items)

@@ -12,6 +12,7 @@ from api.ingest import metrics
 from api.ingest.app import create_app
 from api.ingest.errors import StreamRetired
 from api.ingest.keys import RegistryKeyResolver
+from api.ingest.limits import LoadLimits
 from api.ingest.node import IngestNode, Restores
 from ledger.config import Settings
 from ledger.stream_id import StreamId
@@ -58,6 +59,7 @@ async def open_node(
         wal,
         dedup,
         keys,
+        LoadLimits(settings.limits, region),
         on_close=registry.close,
         restores=restores,
         read_max_skew_s=settings.reads.max_skew_s,
