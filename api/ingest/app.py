@@ -66,6 +66,7 @@ def create_app(
 
     @app.exception_handler(NodeUnavailable)
     async def unavailable(request: Request, exc: NodeUnavailable) -> JSONResponse:
+        metrics.INGEST_BATCHES_REFUSED.labels("unavailable").inc()
         return _error(503, "unavailable", str(exc), headers={"Retry-After": "1"})
 
     @app.exception_handler(EventUnreadable)
