@@ -26,7 +26,8 @@ const eventsPath = "/v1/events"
 
 // RetryPolicy is exponential backoff with jitter for 429, 5xx, timeouts and connection errors.
 // Retry n (1 for the second attempt) waits a uniformly random time in [d/2, d] with
-// d = min(MaxDelay, BaseDelay * 2**(n-1)); a Retry-After header raises the wait, up to MaxDelay.
+// d = min(MaxDelay, BaseDelay * 2**(n-1)); a Retry-After header raises the wait. A Retry-After over
+// MaxDelay ends the retries at once: RetriesExhaustedError.RetryAfter says how long the server asked.
 type RetryPolicy struct {
 	MaxAttempts int
 	BaseDelay   time.Duration
@@ -183,8 +184,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, heade
 		}
 		failure, lastStatus, lastErr = "HTTP "+strconv.Itoa(response.status), response.status, nil
 		retryAfter = parseRetryAfter(response.header.Get("Retry-After"))
+		if retryAfter > c.Retry.MaxDelay {
+			// A retry sooner than the server asked would be refused again: hand the wait to the caller.
+			return nil, &RetriesExhaustedError{Attempts: attempt, LastFailure: failure, LastStatus: lastStatus, RetryAfter: retryAfter}
+		}
 	}
-	return nil, &RetriesExhaustedError{Attempts: attempts, LastFailure: failure, LastStatus: lastStatus, Err: lastErr}
+	return nil, &RetriesExhaustedError{Attempts: attempts, LastFailure: failure, LastStatus: lastStatus, RetryAfter: retryAfter, Err: lastErr}
 }
 
 func (c *Client) attempt(ctx context.Context, method, path string, body []byte, header http.Header) (*answer, error) {

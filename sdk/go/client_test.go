@@ -155,6 +155,19 @@ func Test429WithRetryAfterIsRetried(t *testing.T) {
 	}
 }
 
+func TestALongRetryAfterIsNotRetriedSooner(t *testing.T) {
+	s := newStub(t)
+	s.always = status(429, `{"error":{"code":"rate_limited","message":"slow down"}}`, "Retry-After", "30")
+	_, err := testClient(s.URL).Send(context.Background(), testEvents(t, 1, 0))
+	var exhausted *RetriesExhaustedError
+	if !errors.As(err, &exhausted) || exhausted.Attempts != 1 || exhausted.LastStatus != 429 || exhausted.RetryAfter != 30*time.Second {
+		t.Fatalf("expected RetriesExhaustedError after 1 attempt with RetryAfter 30s, got %#v", err)
+	}
+	if len(s.requests) != 1 {
+		t.Fatalf("expected 1 request, got %d", len(s.requests))
+	}
+}
+
 func TestBatchRejectionsAreNotRetried(t *testing.T) {
 	for _, code := range []int{400, 413, 422} {
 		s := newStub(t)

@@ -1,6 +1,9 @@
 package geoledger
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // InvalidEventError reports an envelope that breaks a field rule; nothing was signed or sent.
 // Field names the offending field ("tenant_id", "payload", ...; "event" for the object itself).
@@ -35,16 +38,23 @@ func (e *BatchRejectedError) Error() string {
 }
 
 // RetriesExhaustedError is returned when every attempt got a retryable answer (429, 5xx) or a
-// transport error. LastStatus is 0 when the last failure was a transport error (Err).
+// transport error, or when the server asked for a longer wait than the policy's MaxDelay.
+// LastStatus is 0 when the last failure was a transport error (Err). RetryAfter is the last
+// answer's Retry-After (0 without one): when to send again.
 type RetriesExhaustedError struct {
 	Attempts    int
 	LastFailure string
 	LastStatus  int
+	RetryAfter  time.Duration
 	Err         error
 }
 
 func (e *RetriesExhaustedError) Error() string {
-	return fmt.Sprintf("gave up after %d attempts; last failure: %s", e.Attempts, e.LastFailure)
+	wait := ""
+	if e.RetryAfter > 0 {
+		wait = fmt.Sprintf(" (server asked to retry after %s)", e.RetryAfter)
+	}
+	return fmt.Sprintf("gave up after %d attempts; last failure: %s%s", e.Attempts, e.LastFailure, wait)
 }
 
 func (e *RetriesExhaustedError) Unwrap() error { return e.Err }

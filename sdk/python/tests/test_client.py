@@ -71,6 +71,25 @@ def test_429_is_retried(stub: IngestStub) -> None:
     assert len(stub.requests) == 2
 
 
+def test_429_gives_up_with_the_servers_retry_after(stub: IngestStub) -> None:
+    stub.always = Reply(
+        429, b'{"error": {"code": "rate_limited", "message": "slow down"}}', {"Retry-After": "0"}
+    )
+    with Client(stub.url, retry=FAST) as client, pytest.raises(RetriesExhaustedError) as caught:
+        client.send(events(1))
+    assert (caught.value.attempts, caught.value.last_status) == (4, 429)
+    assert caught.value.retry_after == 0.0
+
+
+def test_a_retry_after_over_max_delay_is_not_retried_sooner(stub: IngestStub) -> None:
+    stub.always = Reply(429, b"{}", {"Retry-After": "30"})
+    with Client(stub.url, retry=FAST) as client, pytest.raises(RetriesExhaustedError) as caught:
+        client.send(events(1))
+    assert (caught.value.attempts, caught.value.retry_after) == (1, 30.0)
+    assert "retry after 30s" in str(caught.value)
+    assert len(stub.requests) == 1
+
+
 def test_persistent_5xx_gives_up_after_max_attempts(stub: IngestStub) -> None:
     stub.always = Reply(502, b"bad gateway")
     with Client(stub.url, retry=FAST) as client, pytest.raises(RetriesExhaustedError) as caught:
@@ -257,4 +276,17 @@ def test_async_client_batch_rejection(stub: IngestStub) -> None:
 
     with pytest.raises(BatchRejectedError):
         asyncio.run(scenario())
+    assert len(stub.requests) == 1
+
+
+def test_async_client_gives_up_at_once_on_a_long_retry_after(stub: IngestStub) -> None:
+    stub.always = Reply(429, b"{}", {"Retry-After": "30"})
+
+    async def scenario() -> None:
+        async with AsyncClient(stub.url, retry=FAST) as client:
+            await client.send(events(1))
+
+    with pytest.raises(RetriesExhaustedError) as caught:
+        asyncio.run(scenario())
+    assert (caught.value.attempts, caught.value.retry_after) == (1, 30.0)
     assert len(stub.requests) == 1

@@ -20,7 +20,8 @@ const EVENTS_PATH = "/v1/events";
 /**
  * Exponential backoff with jitter for 429, 5xx, timeouts and connection errors. Retry n (1 for
  * the second attempt) waits a random time in [d/2, d], d = min(maxDelayMs, baseDelayMs * 2**(n-1));
- * a Retry-After header raises the wait, up to maxDelayMs.
+ * a Retry-After header raises the wait. A Retry-After over maxDelayMs ends the retries at once:
+ * RetriesExhaustedError.retryAfterMs says how long the server asked to wait.
  */
 export interface RetryPolicy {
   maxAttempts: number;
@@ -180,8 +181,12 @@ export class Client {
       failure = `HTTP ${answer.status}`;
       lastStatus = answer.status;
       retryAfterMs = parseRetryAfter(answer.headers.get("retry-after"));
+      if (retryAfterMs !== undefined && retryAfterMs > this.retry.maxDelayMs) {
+        // A retry sooner than the server asked would be refused again: hand the wait to the caller.
+        throw new RetriesExhaustedError(attempt, failure, lastStatus, retryAfterMs);
+      }
     }
-    throw new RetriesExhaustedError(this.retry.maxAttempts, failure, lastStatus, { cause: lastError });
+    throw new RetriesExhaustedError(this.retry.maxAttempts, failure, lastStatus, retryAfterMs, { cause: lastError });
   }
 
   private noteDeprecation(headers: Headers): void {

@@ -42,15 +42,21 @@ export class BatchRejectedError extends ClientError {
   }
 }
 
-/** Every attempt got a retryable answer (429, 5xx) or a transport error. `lastStatus` is undefined for transport errors. */
+/**
+ * Every attempt got a retryable answer (429, 5xx) or a transport error, or the server asked for a
+ * longer wait than the policy's maxDelayMs. `lastStatus` is undefined for transport errors;
+ * `retryAfterMs` is the last answer's Retry-After (undefined without one): when to send again.
+ */
 export class RetriesExhaustedError extends ClientError {
   constructor(
     readonly attempts: number,
     readonly lastFailure: string,
     readonly lastStatus: number | undefined,
+    readonly retryAfterMs?: number,
     options?: ErrorOptions,
   ) {
-    super(`gave up after ${attempts} attempts; last failure: ${lastFailure}`, options);
+    const wait = retryAfterMs === undefined ? "" : ` (server asked to retry after ${retryAfterMs / 1000}s)`;
+    super(`gave up after ${attempts} attempts; last failure: ${lastFailure}${wait}`, options);
   }
 }
 

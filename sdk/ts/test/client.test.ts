@@ -65,6 +65,18 @@ test("429 with Retry-After is retried", async () => {
   assert.equal(stub.requests.length, 2);
 });
 
+test("a Retry-After over maxDelayMs is not retried sooner and is handed to the caller", async () => {
+  stub.always = status(429, '{"error":{"code":"rate_limited","message":"slow down"}}', { "retry-after": "30" });
+  await assert.rejects(new Client(stub.url, fast).send(events(1)), (error: unknown) => {
+    assert.ok(error instanceof RetriesExhaustedError);
+    assert.equal(error.attempts, 1);
+    assert.equal(error.lastStatus, 429);
+    assert.equal(error.retryAfterMs, 30_000);
+    return true;
+  });
+  assert.equal(stub.requests.length, 1);
+});
+
 test("persistent 5xx exhausts retries", async () => {
   stub.always = status(502, "bad gateway");
   await assert.rejects(new Client(stub.url, fast).send(events(2)), (error: unknown) => {

@@ -30,8 +30,10 @@ class RetryPolicy:
     """Exponential backoff with jitter for 429, 5xx, timeouts and connection errors.
 
     Attempt n (n >= 2) waits a uniformly random time in [d/2, d], d = min(max_delay,
-    base_delay * 2**(n-2)); a `Retry-After` answer header raises the wait (capped at max_delay).
-    Events are idempotent by `event_id`, so resending the same batch is always safe.
+    base_delay * 2**(n-2)); a `Retry-After` answer header raises the wait. A `Retry-After` over
+    max_delay ends the retries at once: `RetriesExhaustedError.retry_after` says how long the
+    server asked to wait. Events are idempotent by `event_id`, so resending the same batch is
+    always safe.
     """
 
     max_attempts: int = 5
@@ -43,6 +45,10 @@ class RetryPolicy:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
         if self.base_delay < 0 or self.max_delay < 0:
             raise ValueError(f"delays must be >= 0, got {self.base_delay}, {self.max_delay}")
+
+    def may_wait(self, retry_after: float | None) -> bool:
+        """Whether the policy waits as long as the server's `Retry-After` asks."""
+        return retry_after is None or retry_after <= self.max_delay
 
     def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry number `retry` (1 for the second attempt)."""

@@ -148,7 +148,9 @@ class AsyncClient:
                 return response
             failure = f"HTTP {response.status_code}"
             status, retry_after = response.status_code, parse_retry_after(response.headers)
-        raise RetriesExhaustedError(self.retry.max_attempts, failure, status) from last_exc
+            if not self.retry.may_wait(retry_after):
+                break  # a retry sooner than the server asked would be refused again
+        raise RetriesExhaustedError(attempt, failure, status, retry_after) from last_exc
 
     def _note_deprecation(self, response: httpx.Response) -> None:
         notice = DeprecationNotice.from_headers(response.headers)

@@ -53,13 +53,23 @@ class BatchRejectedError(ClientError):
 
 
 class RetriesExhaustedError(ClientError):
-    """Every attempt failed with a retryable answer (429, 5xx) or a transport error."""
+    """Every attempt failed with a retryable answer (429, 5xx) or a transport error, or the
+    server asked for a longer wait than the retry policy's max_delay. `retry_after` is the last
+    answer's `Retry-After` in seconds (None without one): when to send again."""
 
-    def __init__(self, attempts: int, last_failure: str, last_status: int | None) -> None:
-        super().__init__(f"gave up after {attempts} attempts; last failure: {last_failure}")
+    def __init__(
+        self,
+        attempts: int,
+        last_failure: str,
+        last_status: int | None,
+        retry_after: float | None = None,
+    ) -> None:
+        wait = "" if retry_after is None else f" (server asked to retry after {retry_after:g}s)"
+        super().__init__(f"gave up after {attempts} attempts; last failure: {last_failure}{wait}")
         self.attempts = attempts
         self.last_failure = last_failure
         self.last_status = last_status
+        self.retry_after = retry_after
 
 
 class UnexpectedResponseError(ClientError):
