@@ -98,6 +98,9 @@ def create_app(
     async def get_event(
         tenant_id: str, event_id: str, node: Node, reader: SignedReader
     ) -> Response:
+        # Charged to the tenant whose key signed it, once the signature verified: an unsigned
+        # flood cannot spend a tenant's read budget.
+        node.limits.tenants.admit_read(reader.tenant_id)
         # Another tenant's key is answered as an unknown event: no existence leak.
         stored = await node.get(tenant_id, event_id) if reader.may_read(tenant_id) else None
         if stored is None:

@@ -1,15 +1,14 @@
 """Answering 429 with Retry-After for the node's load limits (api/ingest/limits.py).
 
-The in-flight budget is checked as a request arrives, before its body is read; a read is charged
-to its tenant's read bucket here too. A batch is charged in the node once it is parsed (only then
-are its tenants and events known), before it is verified; the Throttled it raises comes back
-through here and is answered the same way. `/healthz` and `/metrics` are never limited: a node
-shedding load must still say whether it is alive and how loaded it is.
+The in-flight budget is checked as a request arrives, before its body is read. A read is charged
+to its tenant's read bucket by the read route once its signature verified (api/ingest/app.py), a
+batch in the node before it is verified (only then are its tenants and events known); the
+Throttled either raises comes back through here and is answered the same way. `/healthz` and
+`/metrics` are never limited: a node shedding load must still say whether it is alive and how
+loaded it is.
 """
 
 from __future__ import annotations
-
-import re
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,7 +17,6 @@ from api.ingest.errors import Throttled
 from api.ingest.limits import LoadLimits
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})
-_READ_PATH = re.compile(r"/v1/events/(?P<tenant>[^/]+)/[^/]+")
 
 
 class LoadLimitMiddleware:
@@ -38,9 +36,6 @@ class LoadLimitMiddleware:
             await _answer(refused, scope, receive, send)
             return
         try:
-            read = _READ_PATH.fullmatch(scope["path"]) if scope["method"] == "GET" else None
-            if read is not None:
-                limits.tenants.admit_read(read["tenant"])
             await self.app(scope, receive, send)
         except Throttled as refused:
             await _answer(refused, scope, receive, send)

@@ -181,3 +181,25 @@ async def test_in_flight_budget_refuses_beyond_its_maximum(settings: Settings) -
     assert {a.json()["error"]["code"] for a in refused} == {"node_busy"}
     assert answers[-1].status_code == 200
     assert 'geoledger_ingest_throttled_total{reason="node_in_flight",region="eu"} 10.0' in metrics
+
+
+async def test_reads_are_charged_to_the_signing_tenant_once_authenticated(
+    settings: Settings,
+) -> None:
+    """Unsigned reads are refused 401 without spending the tenant's read bucket; signed reads
+    spend it, and the one past the burst is 429 with Retry-After."""
+    limits = LimitsConfig(tenants={CALM.tenant_id: {"reads_per_s": 0.5, "reads_burst": 3}})
+    app = create_app(lambda: open_node(settings.model_copy(update={"limits": limits}), "us", "n1"))
+    path = f"/v1/events/{CALM.tenant_id}/read-1"
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://node") as http,
+    ):
+        answer = await http.post("/v1/events", content=body([CALM.event("read-1")]))
+        assert answer.status_code == 200, answer.text
+        for _ in range(10):
+            assert (await http.get(path)).status_code == 401
+        statuses = [(await http.get(path, headers=CALM.read_headers(path))) for _ in range(4)]
+    assert [answer.status_code for answer in statuses] == [200, 200, 200, 429]
+    assert int(statuses[-1].headers["Retry-After"]) >= 1
+    assert statuses[-1].json()["error"]["code"] == "rate_limited"
