@@ -36,6 +36,7 @@ from ledger.tier_config import (
     TierStatusConfig,
 )
 from ledger.tier_policy import TierPolicy, merge_policy
+from ledger.tracing_config import TracingConfig
 
 CONFIG_ENV_VAR = "GEOLEDGER_CONFIG"
 DEFAULT_CONFIG_FILE = "geoledger.toml"
@@ -247,6 +248,7 @@ class Settings(BaseSettings):
     ops: OpsConfig = OpsConfig()
     reads: ReadsConfig = ReadsConfig()
     limits: LimitsConfig = LimitsConfig()
+    tracing: TracingConfig = TracingConfig()
 
     @field_validator("regions")
     @classmethod

@@ -1,13 +1,17 @@
 """One Temporal client per process, with the pydantic data converter that every client and worker
-shares, and one SDK `Runtime` that exports the SDK's own `temporal_*` metrics."""
+shares, the tracing interceptor every worker built on it inherits when [tracing] is on, and one
+SDK `Runtime` that exports the SDK's own `temporal_*` metrics."""
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from opentelemetry import trace
+from temporalio.client import Client, Interceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from ledger.config import Settings
+from storage.telemetry.tracing import process_tracer
 
 _runtime: Runtime | None = None
 
@@ -27,10 +31,26 @@ def sdk_runtime_started() -> bool:
     return _runtime is not None
 
 
-async def connect(settings: Settings, sdk_metrics_address: str | None = None) -> Client:
+def client_interceptors(tracer: trace.Tracer | None) -> list[Interceptor]:
+    """With `tracer`, spans for starting workflows and for every workflow run and activity, each
+    in the trace of whoever started the workflow."""
+    interceptors: list[Interceptor] = []
+    if tracer is not None:
+        # Most workflows start from schedules or as children of long-running ones, with no
+        # client span to hang under: without this their activities would go untraced.
+        interceptors.append(TracingInterceptor(tracer, always_create_workflow_spans=True))
+    return interceptors
+
+
+async def connect(
+    settings: Settings, sdk_metrics_address: str | None = None, tracer: trace.Tracer | None = None
+) -> Client:
+    """A client of `settings.temporal` whose workers trace with `tracer`, by default the
+    process's under [tracing] (no tracing while it is off)."""
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
         data_converter=pydantic_data_converter,
         runtime=sdk_runtime(sdk_metrics_address),
+        interceptors=client_interceptors(tracer or process_tracer(settings.tracing)),
     )

@@ -90,7 +90,7 @@ def create_app(
     async def post_events(request: Request, node: Node) -> dict[str, Any]:
         received = time.perf_counter()
         body = await request.body()
-        results = await node.ingest(body)
+        results = await node.ingest(body, request.headers)
         metrics.ACK_LATENCY.observe(time.perf_counter() - received)
         return {"results": [result.as_dict() for result in results]}
 

@@ -13,8 +13,10 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
+
+from opentelemetry import trace
 
 from api.ingest import metrics
 from api.ingest.applier import OrderedApplier
@@ -24,6 +26,16 @@ from api.ingest.errors import EventRestoring, EventUnreadable, NodeDraining, Nod
 from api.ingest.limits import LoadLimits
 from api.ingest.read_auth import ReadAuthenticator
 from api.ingest.results import EventResult, Reason, Status
+from api.ingest.tracing import (
+    DEDUP_APPLY_SPAN,
+    VERIFY_SPAN,
+    WAL_APPEND_SPAN,
+    batch_span,
+    batch_tenant,
+    describe_batch,
+    describe_results,
+    stage_span,
+)
 from api.ingest.verify import KeyResolver, SignatureVerifier
 from ledger.hlc import HybridLogicalClock
 from ledger.read_config import DEFAULT_MAX_SKEW_S
@@ -65,11 +77,13 @@ class IngestNode:
         on_close: Callable[[], Awaitable[None]] | None = None,
         restores: Restores | None = None,
         read_max_skew_s: int = DEFAULT_MAX_SKEW_S,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.region, self.node = region, node
         self.limits = limits
         self._on_close = on_close
         self._restores = restores
+        self._tracer = tracer
         self.stream = str(StreamId(region, node))
         self._wal, self._dedup, self._clock, self._applier = wal, dedup, clock, applier
         self._verifier = SignatureVerifier(keys)
@@ -94,10 +108,12 @@ class IngestNode:
         on_close: Callable[[], Awaitable[None]] | None = None,
         restores: Restores | None = None,
         read_max_skew_s: int = DEFAULT_MAX_SKEW_S,
+        tracer: trace.Tracer | None = None,
     ) -> IngestNode:
         """`restores` starts the restore of an archived pack a read meets; None: such reads
         still answer "restoring", and an operator starts the restore. `read_max_skew_s` is
-        `[reads] max_skew_s`."""
+        `[reads] max_skew_s`. `tracer` records a span per batch (api/ingest/tracing.py); None
+        records none."""
         stream = str(StreamId(region, node))
         clock = HybridLogicalClock(_wall_ms, last=_newest_hlc(wal))
         await catch_up_dedup(wal, dedup, stream)
@@ -114,19 +130,23 @@ class IngestNode:
             on_close,
             restores,
             read_max_skew_s,
+            tracer,
         )
 
-    async def ingest(self, body: bytes) -> list[EventResult]:
+    async def ingest(
+        self, body: bytes, trace_parent: Mapping[str, str] | None = None
+    ) -> list[EventResult]:
         """Answer one request body. Raises `BatchRejected` (nothing written) for whole-batch
         problems, `Throttled` (nothing written) when a tenant of the batch is over its rate, and
         `NodeUnavailable` when the WAL or dedup store cannot take the batch (`NodeDraining` once
-        the node is leaving)."""
+        the node is leaving). `trace_parent` (the request's headers) may carry the W3C trace
+        context the batch's span continues."""
         if self._draining:
             raise NodeDraining(f"{self.stream} is leaving and takes no more writes")
         self._writing += 1
         self._writes_done.clear()
         try:
-            return await self._ingest(body)
+            return await self._ingest(body, trace_parent)
         finally:
             self._writing -= 1
             if self._writing == 0:
@@ -143,19 +163,28 @@ class IngestNode:
         await self._wal.seal()
         return self._wal.last_seq
 
-    async def _ingest(self, body: bytes) -> list[EventResult]:
-        # Charged before anything is verified or written, and before the batch counts as sent
-        # (the ingest SLO's denominator): a tenant over its rate is answered 429 whole. A body the
-        # shallow count cannot read is charged by its parsed items.
-        charged = events_per_tenant(body)
-        if charged is not None:
-            self.limits.tenants.admit_events(charged)
-        items = parse_batch(body)
-        if charged is None:
-            self.limits.tenants.admit_events(Counter(i.tenant_id for i in items if i.tenant_id))
+    async def _ingest(
+        self, body: bytes, trace_parent: Mapping[str, str] | None
+    ) -> list[EventResult]:
+        with batch_span(self._tracer, trace_parent) as span:
+            # Charged before anything is verified or written, and before the batch counts as
+            # sent (the ingest SLO's denominator): a tenant over its rate is answered 429 whole.
+            # A body the shallow count cannot read is charged by its parsed items.
+            charged = events_per_tenant(body)
+            if charged is not None:
+                self.limits.tenants.admit_events(charged)
+            items = parse_batch(body)
+            if charged is None:
+                self.limits.tenants.admit_events(Counter(i.tenant_id for i in items if i.tenant_id))
+            if span is not None:
+                describe_batch(span, self.region, self.node, batch_tenant(items), len(items))
+            return await self._answer(items, span)
+
+    async def _answer(self, items: list[BatchItem], span: trace.Span | None) -> list[EventResult]:
         metrics.BATCH_SIZE.observe(len(items))
         started = time.perf_counter()
-        items = await self._verifier.check(items)
+        with stage_span(self._tracer, VERIFY_SPAN):
+            items = await self._verifier.check(items)
         metrics.VERIFY_SECONDS.observe(time.perf_counter() - started)
         valid = [item for item in items if item.event is not None]
         applied: dict[int, tuple[int, ApplyResult]] = {}
@@ -166,10 +195,13 @@ class IngestNode:
         results = [_result(item, applied.get(item.index)) for item in items]
         # One increment per distinct label rather than per event: each labelled increment takes
         # the metric's lock.
-        for status, count in Counter(result.status for result in results).items():
+        statuses = Counter(result.status for result in results)
+        for status, count in statuses.items():
             metrics.INGEST_RESULTS.labels(status).inc(count)
         for reason, count in Counter(r.reason for r in results if r.reason).items():
             metrics.INGEST_REJECTIONS.labels(reason).inc(count)
+        if span is not None:
+            describe_results(span, statuses)
         return results
 
     async def _write_and_apply(self, valid: list[BatchItem]) -> dict[int, tuple[int, ApplyResult]]:
@@ -186,7 +218,8 @@ class IngestNode:
             if item.event is not None
         ]
         try:
-            seqs = await self._wal.append([encode_record(record) for record in records])
+            with stage_span(self._tracer, WAL_APPEND_SPAN):
+                seqs = await self._wal.append([encode_record(record) for record in records])
         except WalError as exc:
             raise NodeUnavailable(f"the WAL of {self.stream} cannot take writes: {exc}") from exc
         metrics.WAL_LAST_SEQ.set(seqs[-1])
@@ -195,7 +228,8 @@ class IngestNode:
             dedup_record_from(record, seq) for record, seq in zip(records, seqs, strict=True)
         ]
         try:
-            outcomes = await self._applier.apply(seqs[0], dedup_records)
+            with stage_span(self._tracer, DEDUP_APPLY_SPAN):
+                outcomes = await self._applier.apply(seqs[0], dedup_records)
         except Exception as exc:
             raise NodeUnavailable(
                 f"events are durable in the WAL of {self.stream} but the dedup store did not "

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import uvicorn
+from opentelemetry import trace
 
 from api.ingest import metrics
 from api.ingest.app import create_app
@@ -20,6 +21,7 @@ from storage.crr.retired import read_retired, unmark_retired
 from storage.dedup.route_watch import RouteNode, RouteWatchOptions
 from storage.dedup.store import DedupStore
 from storage.keys import KeyCache, KeyRegistry
+from storage.telemetry.tracing import process_tracer
 from storage.tiering.reader import TierReadOptions
 from storage.wal import WalWriter, stream_directory
 
@@ -27,10 +29,15 @@ log = logging.getLogger("geoledger.ingest")
 
 
 async def open_node(
-    settings: Settings, region: str, node: str, restores: Restores | None = None
+    settings: Settings,
+    region: str,
+    node: str,
+    restores: Restores | None = None,
+    tracer: trace.Tracer | None = None,
 ) -> IngestNode:
     """Recover the node's WAL, open its region's stores, and bring dedup up to the WAL;
-    `restores` starts the restores of archived packs reads meet."""
+    `restores` starts the restores of archived packs reads meet. Batches are traced with
+    `tracer`, by default the process's under [tracing] (none while it is off)."""
     region_config = settings.region(region)
     stream = str(StreamId(region, node))
     wal = await WalWriter.open(
@@ -63,6 +70,7 @@ async def open_node(
         on_close=registry.close,
         restores=restores,
         read_max_skew_s=settings.reads.max_skew_s,
+        tracer=tracer or process_tracer(settings.tracing),
     )
 
 

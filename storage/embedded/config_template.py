@@ -2,9 +2,9 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [migrate] and [limits]) are
-rendered from the settings model's defaults, so the file shows every tunable without holding a
-second copy of any default.
+tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [migrate], [limits] and
+[tracing]) are rendered from the settings model's defaults, so the file shows every tunable
+without holding a second copy of any default.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ledger.tier_config import (
     TierStatusConfig,
 )
 from ledger.tier_policy import COLD_CLASSES, RESTORE_CLASSES, TierPolicy
+from ledger.tracing_config import TracingConfig
 
 _TEMPLATE = """\
 # geoledger configuration: two regions on the embedded stack (`geoledger dev up`).
@@ -217,6 +218,15 @@ in_flight_retry_after_s = {limits.in_flight_retry_after_s!r}
 # events_per_s = 200000.0
 # events_burst = 400000
 
+[tracing]
+# OpenTelemetry spans of each ingest batch and of every workflow's activities: exporter "none"
+# (nothing installed, nothing paid), "otlp" (OTLP/HTTP to otlp_endpoint, a collector's traces
+# URL) or "console" (JSON on standard output). sample_ratio is the share of new traces kept.
+exporter = "{tracing.exporter}"
+otlp_endpoint = "{tracing.otlp_endpoint}"
+service_name = "{tracing.service_name}"
+sample_ratio = {tracing.sample_ratio!r}
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -346,6 +356,7 @@ def render_dev_config(
         migrate=MigrateConfig(),
         reads=ReadsConfig(),
         limits=LimitsConfig(),
+        tracing=TracingConfig(),
         audit_default_age=AuditConfig().batch_max_age_s,
         us_origin=DEMO_AUDIT.origin("us"),
         eu_origin=DEMO_AUDIT.origin("eu"),

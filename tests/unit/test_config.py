@@ -22,6 +22,7 @@ from ledger.limits_config import LimitsConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.tier_policy import TierPolicy, merge_policy
 from ledger.tier_prices import TierPrices
+from ledger.tracing_config import TracingConfig
 from storage.embedded.config_template import render_dev_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,7 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     assert set(shown["migrate"]) == set(MigrateConfig.model_fields)
     # Per-tenant overrides are shown as a commented example.
     assert set(shown["limits"]) == set(LimitsConfig.model_fields) - {"tenants"}
+    assert set(shown["tracing"]) == set(TracingConfig.model_fields)
 
 
 def test_committed_config_shows_every_tier_status_setting_and_price() -> None:

@@ -1,0 +1,1 @@
+"""What the processes tell operators besides metrics: OpenTelemetry traces (tracing.py)."""
