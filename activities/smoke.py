@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -12,6 +13,8 @@ from activities.smoke_models import ObjectRoundTripInput, ObjectRoundTripResult
 from ledger import error_types
 from ledger.config import Settings
 from storage.objectstore import ObjectStoreError, open_object_store
+
+log = logging.getLogger("geoledger.smoke")
 
 
 class SmokeActivities:
@@ -38,6 +41,7 @@ class SmokeActivities:
                 type=error_types.SMOKE_MISMATCH,
                 non_retryable=True,
             )
+        log.info("%d bytes went through %s/%s and back", len(data), store.describe(), request.key)
         return ObjectRoundTripResult(
             region=request.region,
             store=store.describe(),

@@ -35,6 +35,7 @@ def serve(
     """Run one ingest node: it owns the WAL stream <region>/<node>. A read of a body whose
     cold pack is archived starts the pack's RestoreWorkflow through Temporal ([temporal])."""
     from api.ingest.serve import run_node
+    from storage.telemetry.json_logs import configure_logging
     from workers.tier_restore import TemporalRestores
 
     settings = settings_from(config)
@@ -46,6 +47,7 @@ def serve(
             f"{[n.name for n in region_config.nodes]}",
             ExitCode.BAD_INPUT,
         )
+    configure_logging(settings.logging)
     run_node(
         settings,
         region,

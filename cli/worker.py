@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated
 
 import typer
 
 from cli.common import ConfigOption, ExitCode, fail, settings_from
+from storage.telemetry.json_logs import configure_logging
 from workers.registry import registration_for
 from workers.run import run_worker
 
@@ -32,5 +32,5 @@ def run(
         registration_for(queue, settings)
     except KeyError as exc:
         fail(str(exc.args[0]), ExitCode.BAD_INPUT)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings.logging)
     asyncio.run(run_worker(settings, queue, metrics_port, metrics_host))

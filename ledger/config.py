@@ -23,6 +23,7 @@ from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
 from ledger.limits_config import LimitsConfig
+from ledger.logging_config import LoggingConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.ops_config import OpsConfig
 from ledger.read_config import ReadsConfig
@@ -249,6 +250,7 @@ class Settings(BaseSettings):
     reads: ReadsConfig = ReadsConfig()
     limits: LimitsConfig = LimitsConfig()
     tracing: TracingConfig = TracingConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     @field_validator("regions")
     @classmethod

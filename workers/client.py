@@ -1,6 +1,6 @@
 """One Temporal client per process, with the pydantic data converter that every client and worker
-shares, the tracing interceptor every worker built on it inherits when [tracing] is on, and one
-SDK `Runtime` that exports the SDK's own `temporal_*` metrics."""
+shares, the interceptors every worker built on it inherits (log labels; tracing when [tracing] is
+on), and one SDK `Runtime` that exports the SDK's own `temporal_*` metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from ledger.config import Settings
 from storage.telemetry.tracing import process_tracer
+from workers.log_labels import LogLabelsInterceptor
 
 _runtime: Runtime | None = None
 
@@ -32,9 +33,9 @@ def sdk_runtime_started() -> bool:
 
 
 def client_interceptors(tracer: trace.Tracer | None) -> list[Interceptor]:
-    """With `tracer`, spans for starting workflows and for every workflow run and activity, each
-    in the trace of whoever started the workflow."""
-    interceptors: list[Interceptor] = []
+    """Log labels for every activity; with `tracer`, spans for starting workflows and for every
+    workflow run and activity, each in the trace of whoever started the workflow."""
+    interceptors: list[Interceptor] = [LogLabelsInterceptor()]
     if tracer is not None:
         # Most workflows start from schedules or as children of long-running ones, with no
         # client span to hang under: without this their activities would go untraced.

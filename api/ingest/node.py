@@ -45,6 +45,7 @@ from storage.dedup.from_wal import dedup_record_from
 from storage.dedup.models import ApplyResult, Outcome
 from storage.dedup.store import DedupStore
 from storage.faults import crash_point
+from storage.telemetry.log_labels import log_labels
 from storage.tiering.read_errors import BodyArchived, TieredReadError
 from storage.wal import WalError, WalWriter, iter_records
 
@@ -117,7 +118,9 @@ class IngestNode:
         stream = str(StreamId(region, node))
         clock = HybridLogicalClock(_wall_ms, last=_newest_hlc(wal))
         await catch_up_dedup(wal, dedup, stream)
-        applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
+        # The applier's task copies the labels now, so its own records name the stream too.
+        with log_labels(region=region, node=node):
+            applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
         return cls(
             region,
             node,
@@ -176,9 +179,11 @@ class IngestNode:
             items = parse_batch(body)
             if charged is None:
                 self.limits.tenants.admit_events(Counter(i.tenant_id for i in items if i.tenant_id))
+            tenant = batch_tenant(items)
             if span is not None:
-                describe_batch(span, self.region, self.node, batch_tenant(items), len(items))
-            return await self._answer(items, span)
+                describe_batch(span, self.region, self.node, tenant, len(items))
+            with log_labels(region=self.region, node=self.node, tenant=tenant):
+                return await self._answer(items, span)
 
     async def _answer(self, items: list[BatchItem], span: trace.Span | None) -> list[EventResult]:
         metrics.BATCH_SIZE.observe(len(items))
@@ -202,6 +207,9 @@ class IngestNode:
             metrics.INGEST_REJECTIONS.labels(reason).inc(count)
         if span is not None:
             describe_results(span, statuses)
+        if log.isEnabledFor(logging.DEBUG):
+            tally = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+            log.debug("batch of %d events answered: %s", len(items), tally)
         return results
 
     async def _write_and_apply(self, valid: list[BatchItem]) -> dict[int, tuple[int, ApplyResult]]:
@@ -246,6 +254,10 @@ class IngestNode:
         from whatever tier it is in. Raises EventUnreadable when that body cannot be read back
         verified: 503 while its store is unreachable, 500 when it is damaged; EventRestoring
         while its pack is archived, after starting the pack's restore."""
+        with log_labels(region=self.region, node=self.node, tenant=tenant_id):
+            return await self._get(tenant_id, event_id)
+
+    async def _get(self, tenant_id: str, event_id: str) -> dict[str, Any] | None:
         try:
             stored = await self._dedup.get_event(tenant_id, event_id)
         except BodyArchived as exc:

@@ -128,4 +128,6 @@ def run_node(
         return opened
 
     app = create_app(open_serving_node)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's records go through the handler [logging] configured
+    # (storage/telemetry/json_logs.py) instead of handlers of its own.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)

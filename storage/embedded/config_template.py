@@ -2,9 +2,9 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [migrate], [limits] and
-[tracing]) are rendered from the settings model's defaults, so the file shows every tunable
-without holding a second copy of any default.
+tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [migrate], [limits],
+[tracing] and [logging]) are rendered from the settings model's defaults, so the file shows every
+tunable without holding a second copy of any default.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.config import CrrConfig, DevStackConfig, RegionConfig, WalConfig
 from ledger.limits_config import LimitsConfig
+from ledger.logging_config import LoggingConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.read_config import ReadsConfig
 from ledger.tier_config import (
@@ -227,6 +228,13 @@ otlp_endpoint = "{tracing.otlp_endpoint}"
 service_name = "{tracing.service_name}"
 sample_ratio = {tracing.sample_ratio!r}
 
+[logging]
+# `geoledger ingest serve` and `geoledger worker run` log to standard error as "text" or "json"
+# (one object per line: ts, level, logger, message and region, node, shard, tenant, workflow_id,
+# activity where they apply), from level on (DEBUG, INFO, WARNING or ERROR).
+format = "{logging.format}"
+level = "{logging.level}"
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -357,6 +365,7 @@ def render_dev_config(
         reads=ReadsConfig(),
         limits=LimitsConfig(),
         tracing=TracingConfig(),
+        logging=LoggingConfig(),
         audit_default_age=AuditConfig().batch_max_age_s,
         us_origin=DEMO_AUDIT.origin("us"),
         eu_origin=DEMO_AUDIT.origin("eu"),

@@ -19,6 +19,7 @@ from ledger.config import (
 )
 from ledger.errors import ConfigError
 from ledger.limits_config import LimitsConfig
+from ledger.logging_config import LoggingConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.tier_policy import TierPolicy, merge_policy
 from ledger.tier_prices import TierPrices
@@ -44,6 +45,7 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     # Per-tenant overrides are shown as a commented example.
     assert set(shown["limits"]) == set(LimitsConfig.model_fields) - {"tenants"}
     assert set(shown["tracing"]) == set(TracingConfig.model_fields)
+    assert set(shown["logging"]) == set(LoggingConfig.model_fields)
 
 
 def test_committed_config_shows_every_tier_status_setting_and_price() -> None:
