@@ -25,6 +25,7 @@ from cli.sdk import sdk_app
 from cli.tier import tier_app
 from cli.witness import witness_app
 from cli.worker import worker_app
+from storage.telemetry.tracing import shutdown_tracing
 from workers.client import sdk_runtime_started
 
 
@@ -48,6 +49,7 @@ def _exit_now(code: object) -> NoReturn:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
+    shutdown_tracing()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -18,6 +18,7 @@ from ledger.tracing_config import TracingConfig
 # The instrumentation scope of geoledger's own spans.
 TRACER_NAME = "geoledger"
 
+_process_provider: TracerProvider | None = None
 _process_tracer: trace.Tracer | None = None
 
 
@@ -49,13 +50,21 @@ def process_tracer(config: TracingConfig) -> trace.Tracer | None:
     """The process's tracer under `config`, None when tracing is off. The first call with an
     exporter installs its provider as the process's global one (which is settable once); later
     calls return the same tracer."""
-    global _process_tracer
+    global _process_provider, _process_tracer
     if config.exporter == "none":
         return None
     if _process_tracer is None:
         exporter = span_exporter(config)
         assert exporter is not None  # every exporter but "none" is built
-        provider = tracer_provider(config, exporter)
-        trace.set_tracer_provider(provider)
-        _process_tracer = provider.get_tracer(TRACER_NAME)
+        _process_provider = tracer_provider(config, exporter)
+        trace.set_tracer_provider(_process_provider)
+        _process_tracer = _process_provider.get_tracer(TRACER_NAME)
     return _process_tracer
+
+
+def shutdown_tracing() -> None:
+    """Export the spans still waiting for their batch and stop the process's provider; nothing
+    when none was installed. The provider does this at interpreter exit, which a process leaving
+    through os._exit skips (cli/main.py)."""
+    if _process_provider is not None:
+        _process_provider.shutdown()

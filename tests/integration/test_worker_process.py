@@ -1,11 +1,13 @@
 """`geoledger worker run` as the process an operator deploys: it runs workflows from its task
-queue, serves our metrics and the Temporal SDK's on one /metrics, refuses a queue it does not
-know, and stops cleanly on SIGTERM - against the session's real Temporal dev server and stores."""
+queue, serves our metrics and the Temporal SDK's on one /metrics, logs and traces as [logging]
+and [tracing] say, refuses a queue it does not know, and stops cleanly on SIGTERM - against the
+session's real Temporal dev server and stores."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import re
 import signal
@@ -19,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from activities.names import SMOKE_OBJECT_ROUND_TRIP
 from activities.smoke import ObjectRoundTripInput
 from storage.embedded.process import free_port
 from tests.conftest import REPO_ROOT, RunningStack
@@ -93,12 +96,14 @@ async def test_ops_worker_runs_smoke_serves_both_metrics_and_stops_on_sigterm(
 ) -> None:
     port = free_port()
     log_path = tmp_path / "worker.log"
+    # JSON logs, and spans printed on standard output: both land in the log read below.
+    telemetry = {"GEOLEDGER_LOGGING__FORMAT": "json", "GEOLEDGER_TRACING__EXPORTER": "console"}
     with log_path.open("wb") as log:
         worker = await asyncio.create_subprocess_exec(
             str(GEOLEDGER),
             *("worker", "run", "--queue", queues.OPS, "--metrics-port", str(port)),
             cwd=REPO_ROOT,
-            env=worker_env(running_stack),
+            env={**worker_env(running_stack), **telemetry},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -109,10 +114,11 @@ async def test_ops_worker_runs_smoke_serves_both_metrics_and_stops_on_sigterm(
         # The smoke workflow runs on this worker: nothing else polls the ops queue.
         client = await connect(running_stack.settings)
         key = f"smoke/worker-process-{uuid.uuid4().hex[:8]}.bin"
+        workflow_id = f"smoke-worker-process-{uuid.uuid4().hex[:8]}"
         result = await client.execute_workflow(
             SmokeWorkflow.run,
             SmokeInput(regions=["eu", "us"], object_key=key),
-            id=f"smoke-worker-process-{uuid.uuid4().hex[:8]}",
+            id=workflow_id,
             task_queue=queues.OPS,
             execution_timeout=timedelta(minutes=1),
         )
@@ -138,6 +144,15 @@ async def test_ops_worker_runs_smoke_serves_both_metrics_and_stops_on_sigterm(
         log_text = await read_log(log_path)
         assert code == 0, log_text[-3000:]
         assert f"worker for {queues.OPS} stopped" in log_text
+        # Each activity's record is a JSON line with its labels; its span was exported before
+        # the process left (it exits without interpreter finalization: cli/main.py).
+        records = [json.loads(line) for line in log_text.splitlines() if line.startswith('{"ts"')]
+        smoke = [r for r in records if r["logger"] == "geoledger.smoke"]
+        assert [(r["region"], r["workflow_id"], r["activity"]) for r in smoke] == [
+            ("eu", workflow_id, SMOKE_OBJECT_ROUND_TRIP),
+            ("us", workflow_id, SMOKE_OBJECT_ROUND_TRIP),
+        ]
+        assert log_text.count(f'"name": "RunActivity:{SMOKE_OBJECT_ROUND_TRIP}"') == 2
     finally:
         if worker.returncode is None:
             worker.kill()
