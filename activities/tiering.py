@@ -226,7 +226,13 @@ class TieringActivities:
         re-sharding may have begun after the plan."""
         resharding = _resharding(await (await self._resources.dedup(region)).refresh_routing())
         if resharding is not None:
-            log.info("tiering holds region %s shard %d: %s", region, shard, resharding)
+            log.info(
+                "tiering holds region %s shard %d: %s",
+                region,
+                shard,
+                resharding,
+                extra={"region": region, "shard": shard},
+            )
         return resharding
 
     async def _current_dictionary(

@@ -12,9 +12,7 @@ from typing import Any
 
 from temporalio import activity, client, worker
 
-from storage.telemetry.log_labels import log_labels
-
-Label = str | int | None
+from storage.telemetry.log_labels import Label, log_labels
 
 
 class LogLabelsInterceptor(client.Interceptor, worker.Interceptor):

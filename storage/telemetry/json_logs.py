@@ -21,8 +21,8 @@ TEXT_FORMAT = "%(asctime)s %(name)s %(message)s"
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: ts (UTC, RFC 3339 with milliseconds), level, logger, message,
-    the labels that apply (a label passed in `extra=` wins over the context's), and `exception`
-    when the record carries one."""
+    the labels that apply as strings (a label passed in `extra=` wins over the context's), and
+    `exception` when the record carries one."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
@@ -38,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             if value is None:
                 value = labels.get(name)
             if value is not None:
-                entry[name] = value
+                entry[name] = str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.stack_info:
