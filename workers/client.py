@@ -38,7 +38,8 @@ def client_interceptors(tracer: trace.Tracer | None) -> list[Interceptor]:
     interceptors: list[Interceptor] = [LogLabelsInterceptor()]
     if tracer is not None:
         # Most workflows start from schedules or as children of long-running ones, with no
-        # client span to hang under: without this their activities would go untraced.
+        # client span to hang under: without this each of their activities would be a trace of
+        # its own, not a span of its workflow's.
         interceptors.append(TracingInterceptor(tracer, always_create_workflow_spans=True))
     return interceptors
 
