@@ -22,7 +22,12 @@ from cli.common import (
 from ledger.config import Settings
 from storage.embedded.stack import EmbeddedStack
 from workers.drills.rebuild import RebuildReport, rebuild_region
-from workers.drills.region_outage import DrillPreconditionError, OutageReport, region_outage
+from workers.drills.region_outage import (
+    DrillPreconditionError,
+    OutageReport,
+    StackRegionProcesses,
+    region_outage,
+)
 
 drill_app = typer.Typer(help="Drills that codify the runbooks (run against `geoledger demo`).")
 
@@ -34,16 +39,18 @@ def outage(
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Stop a region's nodes and shippers, ingest through the other region with client
-    failover, restore, and verify convergence. Exit 1 when anything was lost or diverged."""
+    """Crash a region (SIGKILL its nodes and shippers) while its clients write, fail them over
+    to the other region, restart it on the disks it had, and measure RTO and RPO. Exit 1 when
+    anything acknowledged was lost or the regions diverged."""
     settings = settings_from(config)
     settings.region(region)
 
     async def run() -> OutageReport:
         client = await temporal_client(settings)
         state_dir = EmbeddedStack(settings).state_dir
+        processes = StackRegionProcesses(settings, state_dir, region)
         return await region_outage(
-            client, settings, state_dir, region, events, say=_say(json_output)
+            client, settings, state_dir, processes, region, events, say=_say(json_output)
         )
 
     try:
@@ -59,11 +66,16 @@ def outage(
         table.add_column("measure")
         table.add_column("value", justify="right")
         for name, value in (
-            ("outage (s)", report.outage_seconds),
-            ("events sent during outage", report.events_sent),
-            ("batches failed over", report.failovers),
+            ("events sent", report.events_sent),
             ("events acknowledged", report.accepted),
+            (f"acknowledged by {region} before the crash", report.acked_before_kill),
+            (f"of those not yet in {report.survivor} at the crash", report.exposed_at_kill),
+            ("batches failed over", report.failovers),
+            ("RTO: crash to first failover acknowledgement (s)", report.rto_seconds),
+            ("outage until restarted (s)", report.outage_seconds),
             ("converged after restore (s)", report.converge_seconds),
+            (f"RPO: acknowledged events missing in {report.survivor}", report.rpo_events),
+            (f"acknowledged events missing in {region} after restore", report.missing_in_restored),
             ("divergent keys", report.divergent_keys),
         ):
             table.add_row(name, str(value))

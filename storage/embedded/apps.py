@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.embedded.process import pid_alive, spawn, stop_pid
+from storage.embedded.process import kill_pid, pid_alive, spawn, stop_pid
 
 APPS_FILE = "apps.json"
 
@@ -72,6 +72,16 @@ class AppProcesses:
         if current is None or not current.alive:
             return False
         stop_pid(current.pid)
+        return True
+
+    def kill(self, name: str) -> bool:
+        """SIGKILL the process group of `name` at once (a crash: nothing in it runs any more),
+        keeping its record so `ensure` restarts it with the same command; False when it was not
+        running."""
+        current = self.all().get(name)
+        if current is None or not current.alive:
+            return False
+        kill_pid(current.pid)
         return True
 
     def stop_all(self) -> list[str]:

@@ -119,18 +119,31 @@ def pid_alive(pid: int) -> bool:
 def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
     """SIGTERM the process group of `pid`, then SIGKILL what is left after `timeout_s`."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
+        if _signal_and_reap(pid, sig, timeout_s):
             return
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not pid_alive(pid) or _is_zombie(pid):
-                _reap(pid)
-                return
-            time.sleep(0.05)
+
+
+def kill_pid(pid: int, timeout_s: float = 10.0) -> None:
+    """SIGKILL the process group of `pid` and reap it: a crash, with no shutdown code run."""
+    _signal_and_reap(pid, signal.SIGKILL, timeout_s)
+
+
+def _signal_and_reap(pid: int, sig: signal.Signals, timeout_s: float) -> bool:
+    """Send `sig` to the process group of `pid`; True once it is gone (reaped) within
+    `timeout_s`."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid) or _is_zombie(pid):
+            _reap(pid)
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _is_zombie(pid: int) -> bool:
