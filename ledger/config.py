@@ -37,6 +37,7 @@ from ledger.tier_config import (
     TierStatusConfig,
 )
 from ledger.tier_policy import TierPolicy, merge_policy
+from ledger.tls_config import TlsConfig
 from ledger.tracing_config import TracingConfig
 
 CONFIG_ENV_VAR = "GEOLEDGER_CONFIG"
@@ -251,6 +252,7 @@ class Settings(BaseSettings):
     limits: LimitsConfig = LimitsConfig()
     tracing: TracingConfig = TracingConfig()
     logging: LoggingConfig = LoggingConfig()
+    tls: TlsConfig = TlsConfig()
 
     @field_validator("regions")
     @classmethod

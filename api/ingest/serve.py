@@ -6,7 +6,6 @@ import gc
 import logging
 from pathlib import Path
 
-import uvicorn
 from opentelemetry import trace
 
 from api.ingest import metrics
@@ -15,6 +14,7 @@ from api.ingest.errors import StreamRetired
 from api.ingest.keys import RegistryKeyResolver
 from api.ingest.limits import LoadLimits
 from api.ingest.node import IngestNode, Restores
+from api.server_tls import serve
 from ledger.config import Settings
 from ledger.stream_id import StreamId
 from storage.crr.retired import read_retired, unmark_retired
@@ -128,6 +128,4 @@ def run_node(
         return opened
 
     app = create_app(open_serving_node)
-    # log_config=None: uvicorn's records go through the handler [logging] configured
-    # (storage/telemetry/json_logs.py) instead of handlers of its own.
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
+    serve(app, host, port, settings.tls)

@@ -40,6 +40,15 @@ namespace = "default"
 ui_url = "http://127.0.0.1:{temporal_ui_port}"
 worker_metrics_port = 0
 
+[tls]
+# HTTPS for `geoledger ingest serve` and `geoledger ops serve`, off while cert_file is unset:
+# the PEM certificate chain and key they present, re-read on SIGHUP (new connections get the new
+# certificate, nothing restarts). With client_ca_file a client must present a certificate that
+# CA signed (mutual TLS; a new client_ca_file needs a restart).
+# cert_file = "/etc/geoledger/tls/api.pem"
+# key_file = "/etc/geoledger/tls/api-key.pem"
+# client_ca_file = "/etc/geoledger/tls/api-clients-ca.pem"
+
 [wal]
 # Segments are sealed at max_segment_bytes or at max_segment_age_s, whichever comes first, and
 # only sealed segments ship: the age is the floor of replication lag (the RPO if this region's disk

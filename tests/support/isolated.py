@@ -76,7 +76,7 @@ async def fresh_config_file(running_stack: RunningStack, directory: Path, label:
 def settings_env(settings: Settings, config_path: Path) -> dict[str, str]:
     """Environment that makes a `geoledger …` subprocess load exactly `settings`: the session's
     file for everything else, and the regions (with their private databases), the witnesses, and
-    the [audit], [migrate] and [limits] settings as JSON."""
+    the [audit], [migrate], [limits] and [tls] settings as JSON."""
     return {
         "GEOLEDGER_CONFIG": str(config_path),
         "GEOLEDGER_REGIONS": json.dumps(
@@ -88,4 +88,5 @@ def settings_env(settings: Settings, config_path: Path) -> dict[str, str]:
         "GEOLEDGER_AUDIT": settings.audit.model_dump_json(),
         "GEOLEDGER_MIGRATE": settings.migrate.model_dump_json(),
         "GEOLEDGER_LIMITS": settings.limits.model_dump_json(),
+        "GEOLEDGER_TLS": settings.tls.model_dump_json(),
     }

@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -166,18 +167,21 @@ async def start_ingest_node(
     config_path: Path,
     region: str,
     crash_at: str | None = None,
+    verify: ssl.SSLContext | None = None,
 ) -> IngestProcess:
     """`geoledger ingest serve` for the region's first node on its configured port; returns once
-    /healthz answers 200, i.e. once WAL recovery and the dedup catch-up are done."""
+    /healthz answers 200, i.e. once WAL recovery and the dedup catch-up are done. A node with
+    [tls] is asked over HTTPS, verified with `verify`."""
     node = settings.region(region).nodes[0]
     process = group.start(
         f"ingest-{region}-{node.name}",
         ["ingest", "serve", "--region", region, "--node", node.name, "--port", str(node.port)],
         geoledger_env(settings, config_path, crash_at),
     )
-    base_url = f"http://{node.host}:{node.port}"
+    scheme = "https" if settings.tls.enabled else "http"
+    base_url = f"{scheme}://{node.host}:{node.port}"
     deadline = time.monotonic() + START_TIMEOUT_S
-    async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=2, verify=verify or True) as client:
         while True:
             process.check_alive("answering /healthz")
             try:
