@@ -64,5 +64,7 @@ async def temporal_client(settings: Settings) -> Client:
     """Connect to Temporal, or exit with code 3 naming the address."""
     try:
         return await connect(settings)
+    except ConfigError as exc:  # a [temporal] TLS file that cannot be read
+        fail(str(exc), ExitCode.BAD_INPUT)
     except RuntimeError as exc:
         fail(f"Temporal at {settings.temporal.address} is unreachable: {exc}", ExitCode.UNAVAILABLE)

@@ -37,7 +37,7 @@ from ledger.tier_config import (
     TierStatusConfig,
 )
 from ledger.tier_policy import TierPolicy, merge_policy
-from ledger.tls_config import TlsConfig
+from ledger.tls_config import TemporalTlsFields, TlsConfig
 from ledger.tracing_config import TracingConfig
 
 CONFIG_ENV_VAR = "GEOLEDGER_CONFIG"
@@ -155,7 +155,9 @@ class RegionConfig(_Strict):
         return self
 
 
-class TemporalConfig(_Strict):
+class TemporalConfig(TemporalTlsFields):
+    """[temporal]: the frontend every client connects to; its TLS fields in ledger/tls_config.py."""
+
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
     ui_url: str = "http://127.0.0.1:8233"

@@ -13,6 +13,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from ledger.config import Settings
 from storage.telemetry.tracing import process_tracer
 from workers.log_labels import LogLabelsInterceptor
+from workers.temporal_tls import temporal_tls
 
 _runtime: Runtime | None = None
 
@@ -52,6 +53,7 @@ async def connect(
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
+        tls=temporal_tls(settings.temporal),
         data_converter=pydantic_data_converter,
         runtime=sdk_runtime(sdk_metrics_address),
         interceptors=client_interceptors(tracer or process_tracer(settings.tracing)),

@@ -39,6 +39,14 @@ address = "127.0.0.1:{temporal_port}"
 namespace = "default"
 ui_url = "http://127.0.0.1:{temporal_ui_port}"
 worker_metrics_port = 0
+# Mutual TLS to the frontend, off while none is set (the embedded dev server is plaintext). The
+# client certificate and key every client and worker presents, the CA of the frontend's
+# certificate (default: the system's CAs), and the name it is checked against when `address`
+# does not carry it. The files are read when a client connects.
+# tls_client_cert_file = "/etc/geoledger/tls/temporal-client.pem"
+# tls_client_key_file = "/etc/geoledger/tls/temporal-client-key.pem"
+# tls_server_ca_file = "/etc/geoledger/tls/temporal-ca.pem"
+# tls_server_name = "temporal.internal"
 
 [tls]
 # HTTPS for `geoledger ingest serve` and `geoledger ops serve`, off while cert_file is unset:
