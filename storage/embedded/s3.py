@@ -17,6 +17,7 @@ from storage.embedded.process import LOOPBACK, ensure_port_free, spawn, wait_unt
 
 PART = "s3 (moto)"
 # The emulator accepts any credentials; these make boto3's default chain resolve offline.
+# pragma: allowlist nextline secret (moto's placeholder pair, only for the embedded stack)
 DEV_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "geoledger-dev", "AWS_SECRET_ACCESS_KEY": "geoledger-dev"}
 
 

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.timeout(120)
 
 REGION = "us"
 HOST = "127.0.0.1"
-OPS_TOKEN = "operator-token-for-the-tls-test"  # pragma: allowlist secret
+OPS_TOKEN = "operator-token-for-the-tls-test"  # pragma: allowlist secret (this test's own)
 
 
 @pytest.fixture
