@@ -27,6 +27,7 @@ from ledger.logging_config import LoggingConfig
 from ledger.migrate_config import MigrateConfig
 from ledger.ops_config import OpsConfig
 from ledger.read_config import ReadsConfig
+from ledger.store_credentials import refuse_credentials
 from ledger.stream_id import NAME_RULE, is_name
 from ledger.tier_config import (
     TenantPolicy,
@@ -64,6 +65,12 @@ class ObjectStoreConfig(_Strict):
     kms_key_id: str | None = None
     # GCS only: customer-managed encryption key (projects/…/cryptoKeys/…).
     kms_key_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, section: Any) -> Any:
+        # Before the fields: a key gets this message, not "extra inputs are not permitted".
+        return refuse_credentials(section)
 
     @field_validator("url")
     @classmethod
