@@ -25,6 +25,7 @@ from workflows import queues
 # Native sidecars (an init container with restartPolicy Always) are on by default from 1.29 and
 # GA in 1.33: the ingest pod's shipper must outlive the node's preStop.
 KUBERNETES_VERSION = "1.33"
+# pragma: allowlist nextline secret (a custom resource kind's name)
 CUSTOM_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ExternalSecret": "external-secrets.io/v1"}
 KEDA_QUEUES = {queues.AUDIT, queues.CRR, queues.TIERING, queues.MIGRATE}
 POD_OWNERS = ("StatefulSet", "Deployment")
