@@ -32,8 +32,13 @@ lint: bootstrap
 	$(BIN)/mypy ledger storage workflows activities workers api cli
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 
+# Test processes: each starts its own embedded stack on private ports and takes whole test files
+# (--dist loadfile, so a module's fixtures stay in one process). Most of a run waits on servers,
+# workers and sealed segments, so two processes on two cores take little over half the time.
+PYTEST_WORKERS ?= 2
+
 pytest: bootstrap
-	$(BIN)/pytest -q -m "not slow" --durations=15
+	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 sdk-test: bootstrap
 	@if [ -x sdk/run-tests.sh ]; then \
