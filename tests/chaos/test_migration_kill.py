@@ -28,6 +28,7 @@ from workflows.migration_ids import migration_workflow_id
 pytestmark = pytest.mark.timeout(420)
 
 KEYS = 600
+RATE = 60.0  # keys a second
 EVERY_PASS = (
     PassKind.COPY,
     PassKind.VERIFY,
@@ -69,8 +70,10 @@ async def test_a_migrate_worker_killed_in_each_phase_resumes_and_loses_nothing(
     group = ProcessGroup(tmp_path / "logs")
     try:
         worker = await start_worker(group, settings, running_stack.config_path, queues.MIGRATE)
-        # Slow: each pass spans several runs, so every kill lands inside one.
-        await start(client, settings, plan, queues.MIGRATE, auto_approve=True, rate=150)
+        # Slow: each pass spans several runs and seconds, so every kill lands inside one even
+        # when queries answer slowly on a busy machine (at 150 keys/s a catch-up pass of four
+        # half-second runs once ended between two polls).
+        await start(client, settings, plan, queues.MIGRATE, auto_approve=True, rate=RATE)
         for kind in kill_in:
             await wait_for(client, plan.id, mid_pass(kind), timeout_s=120)
             assert worker.kill() == -signal.SIGKILL

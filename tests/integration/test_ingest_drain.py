@@ -65,4 +65,5 @@ async def test_writes_racing_a_drain_end_up_sealed_or_refused(
             # A second drain finds the same end; reads still work.
             assert (await client.post("/drain")).json()["last_seq"] == last_seq
             read_back = next(a for a in answers if a.status_code == 200).json()["results"][0]
-            assert (await client.get(f"/v1/events/acme/{read_back['event_id']}")).is_success
+            path = f"/v1/events/acme/{read_back['event_id']}"
+            assert (await client.get(path, headers=ACME.read_headers(path))).is_success
