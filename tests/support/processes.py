@@ -203,11 +203,13 @@ async def start_worker(
     config_path: Path,
     queue: str,
     crash_at: str | None = None,
+    metrics_port: int = 0,
 ) -> GeoledgerProcess:
-    """`geoledger worker run --queue QUEUE`; returns once its Temporal worker polls."""
+    """`geoledger worker run --queue QUEUE`; returns once its Temporal worker polls. Its /metrics
+    is on `metrics_port` (0: a free one nobody is told about)."""
     process = group.start(
         f"worker-{queue}",
-        ["worker", "run", "--queue", queue, "--metrics-port", "0"],
+        ["worker", "run", "--queue", queue, "--metrics-port", str(metrics_port)],
         geoledger_env(settings, config_path, crash_at),
     )
     await process.wait_for_log(WORKER_READY)

@@ -9,9 +9,7 @@ but fail under CI (CI=true), where .ci/run installs it.
 from __future__ import annotations
 
 import copy
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.prometheus_tools import prometheus_tool
 from tests.unit.test_runbooks import REQUIRED_SECTIONS, load_runbook
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -73,12 +72,7 @@ def _rule_id(rule: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not on PATH; CI must install Debian's `prometheus` package")
-        pytest.skip("promtool is not installed (Debian package `prometheus`)")
-    return path
+    return prometheus_tool("promtool")
 
 
 def _run(promtool: str, *arguments: str | Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,190 @@
+"""A real Prometheus for a chaos test: on loopback, scraping the test's processes every second,
+evaluating deploy/prometheus/geoledger-rules.yml (its `for:` scaled down, tests/support/
+chaos_rules.py) every second, and asked through its HTTP API which alerts fire.
+
+The `prometheus` binary comes with promtool in Debian's `prometheus` package, which .ci/run
+installs. Without it a chaos test fails in CI (CI=true) and skips on a workstation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from storage.embedded.process import free_port
+from tests.support.chaos_artifacts import ChaosArtifacts
+from tests.support.chaos_rules import write_scaled_rules
+from tests.support.prometheus_tools import prometheus_tool
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+INTERVAL = "1s"
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One process to scrape: its job (the rules select on `job`), `host:port` and labels."""
+
+    job: str
+    address: str
+    labels: dict[str, str]
+
+
+def scrape_config(targets: list[ScrapeTarget], rules: Path) -> dict[str, Any]:
+    """deploy/prometheus/prometheus.yml's shape with the test's targets and one-second cycles."""
+    jobs: dict[str, list[ScrapeTarget]] = {}
+    for target in targets:
+        jobs.setdefault(target.job, []).append(target)
+    return {
+        "global": {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL},
+        "rule_files": [str(rules)],
+        "scrape_configs": [
+            {
+                "job_name": job,
+                # As in deploy/prometheus/prometheus.yml: ship metrics keep their own `region`.
+                "honor_labels": True,
+                "scrape_timeout": INTERVAL,
+                "static_configs": [
+                    {"targets": [t.address], "labels": t.labels} for t in job_targets
+                ],
+            }
+            for job, job_targets in jobs.items()
+        ],
+    }
+
+
+@dataclass
+class AlertWatch:
+    """The alerts Prometheus reports, polled; every change goes to the timeline artifact."""
+
+    base_url: str
+    artifacts: ChaosArtifacts
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    _last: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=3) as client:
+            answer = await client.get("/api/v1/alerts")
+        answer.raise_for_status()
+        alerts: list[dict[str, Any]] = answer.json()["data"]["alerts"]
+        self._record(alerts)
+        return alerts
+
+    def _record(self, alerts: list[dict[str, Any]]) -> None:
+        now = {
+            (a["labels"]["alertname"], tuple(sorted(a["labels"].items()))): a["state"]
+            for a in alerts
+        }
+        for key in now.keys() | self._last.keys():
+            state = now.get(key, "inactive")
+            if state != self._last.get(key, "inactive"):
+                self.timeline.append(
+                    {"at": time.time(), "alert": key[0], "labels": dict(key[1]), "state": state}
+                )
+        self._last = now
+        self.artifacts.write_json("alert-timeline", self.timeline)
+
+    async def wait_firing(
+        self, name: str, labels: dict[str, str], timeout_s: float
+    ) -> dict[str, Any]:
+        """The first alert `name` whose labels include `labels`, once it is firing."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for alert in await self.alerts():
+                if _matches(alert, name, labels) and alert["state"] == "firing":
+                    return alert
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{name} {labels} not firing after {timeout_s}s; timeline: {self.timeline}"
+                )
+            await asyncio.sleep(0.5)
+
+    async def wait_gone(self, name: str, labels: dict[str, str], timeout_s: float) -> None:
+        """Until no alert `name` with `labels` is pending or firing any more."""
+        deadline = time.monotonic() + timeout_s
+        while any(_matches(alert, name, labels) for alert in await self.alerts()):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{name} {labels} still active after {timeout_s}s; timeline: {self.timeline}"
+                )
+            await asyncio.sleep(0.5)
+
+
+def _matches(alert: dict[str, Any], name: str, labels: dict[str, str]) -> bool:
+    have = alert["labels"]
+    return have.get("alertname") == name and all(have.get(k) == v for k, v in labels.items())
+
+
+@dataclass
+class RunningPrometheus:
+    popen: subprocess.Popen[bytes]
+    base_url: str
+    watch: AlertWatch
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def _spawn(
+    binary: str, config: Path, workdir: Path, address: str, log_path: Path
+) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+                f"--web.listen-address={address}",
+                # No console is served; Debian's default template paths differ from upstream's.
+                f"--web.console.templates={workdir}",
+                f"--web.console.libraries={workdir}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def start_prometheus(
+    artifacts: ChaosArtifacts, targets: list[ScrapeTarget], workdir: Path
+) -> RunningPrometheus:
+    """Prometheus scraping `targets` with the scaled rules; returns once it is ready. Its log is
+    logs/prometheus.log of the artifacts, its configuration prometheus.yml beside it."""
+    binary = prometheus_tool("prometheus")
+    rules = write_scaled_rules(artifacts.folder)
+    config = artifacts.folder / "prometheus.yml"
+    config.write_text(yaml.safe_dump(scrape_config(targets, rules), sort_keys=False))
+    address = f"127.0.0.1:{free_port()}"
+    popen = _spawn(binary, config, workdir, address, artifacts.logs / "prometheus.log")
+    running = RunningPrometheus(
+        popen, f"http://{address}", AlertWatch(f"http://{address}", artifacts)
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=2) as client:
+        while True:
+            if popen.poll() is not None:
+                log = (artifacts.logs / "prometheus.log").read_text(errors="replace")
+                raise AssertionError(f"prometheus exited with {popen.returncode}:\n{log[-3000:]}")
+            try:
+                if (await client.get("/-/ready")).status_code == 200:
+                    return running
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                running.stop()
+                raise AssertionError(f"prometheus not ready within {START_TIMEOUT_S}s")
+            await asyncio.sleep(0.2)
