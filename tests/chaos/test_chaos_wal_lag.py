@@ -1,0 +1,59 @@
+"""WAL lag injection: region us's shipper paused (`geoledger crr pause --region us`, the switch
+an operator uses) under load until its stream is more than WalReplicationLag's 30 s behind in eu.
+The alert fires in a real Prometheus; once shipping resumes it clears, the regions converge and
+every acknowledged event is in both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningStack
+from tests.support.chaos_artifacts import ChaosArtifacts
+from tests.support.chaos_prometheus import start_prometheus
+from tests.support.chaos_system import Acknowledged, ChaosSystem, running_load, settle
+from tests.support.cluster import terminate_crr
+from tests.support.isolated import isolated_settings
+from tests.support.processes import ProcessGroup
+from tests.support.tenants import register, tenant
+from workers.client import connect
+
+pytestmark = pytest.mark.timeout(300)
+
+ACME = tenant("acme")
+# The rule's threshold is 30 s of lag and its `for:` (5m) becomes 5 s: about 40 s after the pause,
+# plus scrape and evaluation cycles and a loaded machine.
+FIRE_TIMEOUT_S = 90
+CLEAR_TIMEOUT_S = 60
+CONVERGE_TIMEOUT_S = 90
+LAG_ALERT = {"source": "us/n1", "target": "eu", "severity": "warning"}
+
+
+async def test_paused_shipper_fires_wal_replication_lag_and_clears_on_resume(
+    running_stack: RunningStack, tmp_path: Path, chaos_artifacts: ChaosArtifacts
+) -> None:
+    settings = await isolated_settings(running_stack, tmp_path, "chaos_lag")
+    await register(settings, ACME)
+    group = ProcessGroup(chaos_artifacts.logs)
+    system = ChaosSystem(settings, running_stack.config_path, group, chaos_artifacts)
+    acked = Acknowledged()
+    prometheus = None
+    try:
+        await system.start()
+        prometheus = await start_prometheus(chaos_artifacts, system.scrape_targets(), tmp_path)
+        async with running_load(system, acked, ACME, "lag"):
+            await system.geoledger("crr", "pause", "--region", "us")
+            alert = await prometheus.watch.wait_firing(
+                "WalReplicationLag", LAG_ALERT, FIRE_TIMEOUT_S
+            )
+            assert float(alert["value"]) > 30, alert
+            await chaos_artifacts.snapshot_metrics("fault", system.metric_addresses())
+            await system.geoledger("crr", "resume", "--region", "us")
+            await prometheus.watch.wait_gone("WalReplicationLag", LAG_ALERT, CLEAR_TIMEOUT_S)
+        await settle(system, acked, CONVERGE_TIMEOUT_S)
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        await terminate_crr(await connect(settings), settings)
+        group.close()
