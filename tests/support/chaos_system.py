@@ -124,7 +124,12 @@ class Acknowledged:
     # (tenant_id, event_id) -> the regions that acknowledged it.
     keys: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     last_seq: dict[str, int] = field(default_factory=dict)
+    # "<region> <HTTP status>" (or "<region> unreachable") -> how many batches got it.
     answers: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def count(self, region: str) -> int:
+        """Events acknowledged by `region` so far."""
+        return sum(1 for regions in self.keys.values() if region in regions)
 
     def record(self, stream: str, region: str, events: list[Any], results: list[Any]) -> None:
         for event, result in zip(events, results, strict=True):
@@ -144,9 +149,9 @@ async def post(
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
             answer = await client.post("/v1/events", json={"events": events})
     except httpx.TransportError:
-        acked.answers["unreachable"] += 1
+        acked.answers[f"{region} unreachable"] += 1
         return None
-    acked.answers[str(answer.status_code)] += 1
+    acked.answers[f"{region} {answer.status_code}"] += 1
     if answer.status_code == 200:
         acked.record(system.stream(region), region, events, answer.json()["results"])
     return answer
