@@ -14,13 +14,10 @@ import pytest
 
 from tests.conftest import RunningStack
 from tests.support.chaos_artifacts import ChaosArtifacts
-from tests.support.chaos_prometheus import start_prometheus
-from tests.support.chaos_system import Acknowledged, ChaosSystem, running_load, settle
-from tests.support.cluster import terminate_crr
+from tests.support.chaos_run import chaos_run
+from tests.support.chaos_system import running_load, settle
 from tests.support.isolated import isolated_settings
-from tests.support.processes import ProcessGroup
 from tests.support.tenants import register, tenant
-from workers.client import connect
 from workflows import queues
 
 pytestmark = pytest.mark.timeout(300)
@@ -41,13 +38,8 @@ async def test_killed_region_fires_geo_region_down_and_restores_without_loss(
 ) -> None:
     settings = await isolated_settings(running_stack, tmp_path, "chaos_region")
     await register(settings, ACME)
-    group = ProcessGroup(chaos_artifacts.logs)
-    system = ChaosSystem(settings, running_stack.config_path, group, chaos_artifacts)
-    acked = Acknowledged()
-    prometheus = None
-    try:
-        await system.start()
-        prometheus = await start_prometheus(chaos_artifacts, system.scrape_targets(), tmp_path)
+    async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
+        system, prometheus, acked = run.system, run.prometheus, run.acked
         async with running_load(system, acked, ACME, "region"):
             await asyncio.sleep(LOAD_BEFORE_KILL_S)
             assert acked.count(KILLED) > 0, acked.answers
@@ -70,8 +62,3 @@ async def test_killed_region_fires_geo_region_down_and_restores_without_loss(
             assert acked.count(KILLED) > restored, acked.answers
         assert acked.answers[f"{KILLED} unreachable"] > 0, acked.answers
         await settle(system, acked, CONVERGE_TIMEOUT_S)
-    finally:
-        if prometheus is not None:
-            prometheus.stop()
-        await terminate_crr(await connect(settings), settings)
-        group.close()

@@ -11,13 +11,10 @@ import pytest
 
 from tests.conftest import RunningStack
 from tests.support.chaos_artifacts import ChaosArtifacts
-from tests.support.chaos_prometheus import start_prometheus
-from tests.support.chaos_system import Acknowledged, ChaosSystem, running_load, settle
-from tests.support.cluster import terminate_crr
+from tests.support.chaos_run import chaos_run
+from tests.support.chaos_system import running_load, settle
 from tests.support.isolated import isolated_settings
-from tests.support.processes import ProcessGroup
 from tests.support.tenants import register, tenant
-from workers.client import connect
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,13 +32,8 @@ async def test_paused_shipper_fires_wal_replication_lag_and_clears_on_resume(
 ) -> None:
     settings = await isolated_settings(running_stack, tmp_path, "chaos_lag")
     await register(settings, ACME)
-    group = ProcessGroup(chaos_artifacts.logs)
-    system = ChaosSystem(settings, running_stack.config_path, group, chaos_artifacts)
-    acked = Acknowledged()
-    prometheus = None
-    try:
-        await system.start()
-        prometheus = await start_prometheus(chaos_artifacts, system.scrape_targets(), tmp_path)
+    async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
+        system, prometheus, acked = run.system, run.prometheus, run.acked
         async with running_load(system, acked, ACME, "lag"):
             await system.geoledger("crr", "pause", "--region", "us")
             alert = await prometheus.watch.wait_firing(
@@ -52,8 +44,3 @@ async def test_paused_shipper_fires_wal_replication_lag_and_clears_on_resume(
             await system.geoledger("crr", "resume", "--region", "us")
             await prometheus.watch.wait_gone("WalReplicationLag", LAG_ALERT, CLEAR_TIMEOUT_S)
         await settle(system, acked, CONVERGE_TIMEOUT_S)
-    finally:
-        if prometheus is not None:
-            prometheus.stop()
-        await terminate_crr(await connect(settings), settings)
-        group.close()

@@ -9,7 +9,6 @@ installs. Without it a chaos test fails in CI (CI=true) and skips on a workstati
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,8 @@ from storage.embedded.process import free_port
 from tests.support.chaos_artifacts import ChaosArtifacts
 from tests.support.chaos_rules import write_scaled_rules
 from tests.support.prometheus_tools import prometheus_tool
+from tests.support.tool_process import ToolProcess, spawn
 
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 INTERVAL = "1s"
 
 
@@ -91,6 +89,13 @@ class AlertWatch:
         self._last = now
         self.artifacts.write_json("alert-timeline", self.timeline)
 
+    async def firing(self, name: str, labels: dict[str, str]) -> bool:
+        """Whether an alert `name` whose labels include `labels` fires now."""
+        return any(
+            _matches(alert, name, labels) and alert["state"] == "firing"
+            for alert in await self.alerts()
+        )
+
     async def wait_firing(
         self, name: str, labels: dict[str, str], timeout_s: float
     ) -> dict[str, Any]:
@@ -124,39 +129,12 @@ def _matches(alert: dict[str, Any], name: str, labels: dict[str, str]) -> bool:
 
 @dataclass
 class RunningPrometheus:
-    popen: subprocess.Popen[bytes]
+    process: ToolProcess
     base_url: str
     watch: AlertWatch
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-
-
-def _spawn(
-    binary: str, config: Path, workdir: Path, address: str, log_path: Path
-) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'prometheus-data'}",
-                f"--web.listen-address={address}",
-                # No console is served; Debian's default template paths differ from upstream's.
-                f"--web.console.templates={workdir}",
-                f"--web.console.libraries={workdir}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.process.stop()
 
 
 async def start_prometheus(
@@ -169,22 +147,19 @@ async def start_prometheus(
     config = artifacts.folder / "prometheus.yml"
     config.write_text(yaml.safe_dump(scrape_config(targets, rules), sort_keys=False))
     address = f"127.0.0.1:{free_port()}"
-    popen = _spawn(binary, config, workdir, address, artifacts.logs / "prometheus.log")
-    running = RunningPrometheus(
-        popen, f"http://{address}", AlertWatch(f"http://{address}", artifacts)
+    process = spawn(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+            f"--web.listen-address={address}",
+            # No console is served; Debian's default template paths differ from upstream's.
+            f"--web.console.templates={workdir}",
+            f"--web.console.libraries={workdir}",
+        ],
+        artifacts.logs / "prometheus.log",
     )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    async with httpx.AsyncClient(base_url=running.base_url, timeout=2) as client:
-        while True:
-            if popen.poll() is not None:
-                log = (artifacts.logs / "prometheus.log").read_text(errors="replace")
-                raise AssertionError(f"prometheus exited with {popen.returncode}:\n{log[-3000:]}")
-            try:
-                if (await client.get("/-/ready")).status_code == 200:
-                    return running
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                running.stop()
-                raise AssertionError(f"prometheus not ready within {START_TIMEOUT_S}s")
-            await asyncio.sleep(0.2)
+    base_url = f"http://{address}"
+    await process.wait_ready(f"{base_url}/-/ready")
+    return RunningPrometheus(process, base_url, AlertWatch(base_url, artifacts))
