@@ -9,7 +9,12 @@ SDK_PY := $(wildcard sdk/python/pyproject.toml)
 # CI sets REQUIRE_ALL_SDKS=1: a missing Go or Node toolchain is then a failure, not a skip.
 REQUIRE_ALL_SDKS ?= 0
 
-.PHONY: bootstrap demo test lint pytest sdk-test bench perf soak down clean
+# The chaos suite's latency and fault proxy, built from its Go module; without Go the tests that
+# need it skip (and fail under CI=true, where Go is present for the Go SDK).
+TOXIPROXY_VERSION := v2.9.0
+TOXIPROXY         := $(VENV)/toxiproxy/server
+
+.PHONY: bootstrap demo test lint pytest sdk-test bench perf soak down clean toxiproxy
 
 bootstrap: $(STAMP)
 
@@ -18,6 +23,14 @@ $(STAMP): pyproject.toml $(SDK_PY)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]' $(if $(SDK_PY),-e sdk/python)
 	touch $@
+
+toxiproxy: $(STAMP)
+	@if [ ! -x $(TOXIPROXY) ]; then \
+		if command -v go >/dev/null 2>&1; then \
+			GOBIN=$(abspath $(VENV))/toxiproxy go install \
+				github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION); \
+		else echo "go not found: toxiproxy not built, the chaos tests that need it skip"; fi; \
+	fi
 
 demo: bootstrap
 	$(BIN)/geoledger demo
@@ -37,7 +50,7 @@ lint: bootstrap
 # workers and sealed segments, so two processes on two cores take little over half the time.
 PYTEST_WORKERS ?= 2
 
-pytest: bootstrap
+pytest: bootstrap toxiproxy
 	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 sdk-test: bootstrap
@@ -57,7 +70,7 @@ perf: bootstrap
 FUZZ_EXAMPLES ?= 5000
 FUZZ_SECONDS  ?= 120
 
-soak: bootstrap
+soak: bootstrap toxiproxy
 	GEOLEDGER_SOAK_ITERATIONS=2000 $(BIN)/pytest -q -m slow
 	GEOLEDGER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GEOLEDGER_FUZZ_SECONDS=$(FUZZ_SECONDS) \
 		$(BIN)/pytest -q tests/fuzz
