@@ -11,7 +11,6 @@ variant (`make soak`) also waits for it to clear."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 from storage.dedup.store import DedupStore
 from storage.objectstore import open_object_store
+from tests.chaos.conftest import wait_for_clear
 from tests.conftest import RunningStack
 from tests.integration.tiering_support import make_cold, stored_record
 from tests.support.chaos_artifacts import ChaosArtifacts
@@ -27,7 +27,7 @@ from tests.support.chaos_run import chaos_run
 from tests.support.chaos_system import ChaosSystem, post, running_load, settle
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
-from tests.support.toxiproxy import proxied_object_stores, start_toxiproxy, store_proxy
+from tests.support.toxiproxy import Toxiproxy, proxied_object_stores, store_proxy
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -64,50 +64,45 @@ async def read(system: ChaosSystem, event_id: str) -> httpx.Response:
         return await client.get(f"/v1/events/{ACME.tenant_id}/{event_id}")
 
 
-@pytest.mark.parametrize(
-    "wait_for_clear", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fires", "clears"]
-)
+@wait_for_clear
 async def test_refused_cold_store_fires_cold_tier_errors_and_reads_recover(
     running_stack: RunningStack,
     tmp_path: Path,
     chaos_artifacts: ChaosArtifacts,
+    toxiproxy: Toxiproxy,
     wait_for_clear: bool,
 ) -> None:
-    toxiproxy = await start_toxiproxy(chaos_artifacts.logs / "toxiproxy.log")
-    try:
-        settings = await isolated_settings(running_stack, tmp_path, "chaos_cold")
-        await register(settings, ACME)
-        settings = await proxied_object_stores(settings, toxiproxy)
-        async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
-            system, prometheus, acked = run.system, run.prometheus, run.acked
-            events = [ACME.event(f"cold-{i}", {"i": i}) for i in range(COLD_EVENTS + HOT_EVENTS)]
-            answer = await post(system, acked, REGION, events)
-            assert answer is not None and answer.status_code == 200, answer
-            cold = [e["event_id"] for e in events[:COLD_EVENTS]]
-            hot = [e["event_id"] for e in events[COLD_EVENTS:]]
-            await demote_to_cold(system, cold)
+    settings = await isolated_settings(running_stack, tmp_path, "chaos_cold")
+    await register(settings, ACME)
+    settings = await proxied_object_stores(settings, toxiproxy)
+    async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
+        system, prometheus, acked = run.system, run.prometheus, run.acked
+        events = [ACME.event(f"cold-{i}", {"i": i}) for i in range(COLD_EVENTS + HOT_EVENTS)]
+        answer = await post(system, acked, REGION, events)
+        assert answer is not None and answer.status_code == 200, answer
+        cold = [e["event_id"] for e in events[:COLD_EVENTS]]
+        hot = [e["event_id"] for e in events[COLD_EVENTS:]]
+        await demote_to_cold(system, cold)
 
-            async with running_load(system, acked, ACME, "cold"):
-                await toxiproxy.set_enabled(store_proxy(REGION), False)
-                refused = 0
-                while not await prometheus.watch.firing("ColdTierErrors", COLD_ALERT):
-                    answer = await read(system, cold[refused % COLD_EVENTS])
-                    assert answer.status_code == 503, answer.text
-                    assert answer.headers["Retry-After"], answer.headers
-                    refused += 1
-                    assert refused * READ_PAUSE_S < FIRE_TIMEOUT_S, prometheus.watch.timeline
-                    await asyncio.sleep(READ_PAUSE_S)
-                for event_id in hot:
-                    assert (await read(system, event_id)).status_code == 200
-                await chaos_artifacts.snapshot_metrics("fault", system.metric_addresses())
-                await toxiproxy.set_enabled(store_proxy(REGION), True)
+        async with running_load(system, acked, ACME, "cold"):
+            await toxiproxy.set_enabled(store_proxy(REGION), False)
+            refused = 0
+            while not await prometheus.watch.firing("ColdTierErrors", COLD_ALERT):
+                answer = await read(system, cold[refused % COLD_EVENTS])
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["Retry-After"], answer.headers
+                refused += 1
+                assert refused * READ_PAUSE_S < FIRE_TIMEOUT_S, prometheus.watch.timeline
+                await asyncio.sleep(READ_PAUSE_S)
+            for event_id in hot:
+                assert (await read(system, event_id)).status_code == 200
+            await chaos_artifacts.snapshot_metrics("fault", system.metric_addresses())
+            await toxiproxy.set_enabled(store_proxy(REGION), True)
 
-                for event, event_id in zip(events, cold, strict=False):
-                    answer = await read(system, event_id)
-                    assert answer.status_code == 200, answer.text
-                    assert answer.json()["event"] == json.loads(json.dumps(event)), event_id
-            if wait_for_clear:
-                await prometheus.watch.wait_gone("ColdTierErrors", COLD_ALERT, CLEAR_TIMEOUT_S)
-            await settle(system, acked, CONVERGE_TIMEOUT_S)
-    finally:
-        toxiproxy.stop()
+            for event in events[:COLD_EVENTS]:
+                answer = await read(system, event["event_id"])
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["event"] == event, event["event_id"]
+        if wait_for_clear:
+            await prometheus.watch.wait_gone("ColdTierErrors", COLD_ALERT, CLEAR_TIMEOUT_S)
+        await settle(system, acked, CONVERGE_TIMEOUT_S)

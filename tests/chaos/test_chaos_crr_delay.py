@@ -15,7 +15,7 @@ from tests.support.chaos_run import chaos_run
 from tests.support.chaos_system import running_load, settle
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
-from tests.support.toxiproxy import proxied_object_stores, start_toxiproxy, store_proxy
+from tests.support.toxiproxy import Toxiproxy, proxied_object_stores, store_proxy
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -31,26 +31,25 @@ LAG_ALERT = {"source": "us/n1", "target": "eu", "severity": "warning"}
 
 
 async def test_object_store_latency_fires_wal_replication_lag_and_clears(
-    running_stack: RunningStack, tmp_path: Path, chaos_artifacts: ChaosArtifacts
+    running_stack: RunningStack,
+    tmp_path: Path,
+    chaos_artifacts: ChaosArtifacts,
+    toxiproxy: Toxiproxy,
 ) -> None:
-    toxiproxy = await start_toxiproxy(chaos_artifacts.logs / "toxiproxy.log")
-    try:
-        settings = await isolated_settings(running_stack, tmp_path, "chaos_delay")
-        await register(settings, ACME)
-        settings = await proxied_object_stores(settings, toxiproxy)
-        async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
-            system, prometheus, acked = run.system, run.prometheus, run.acked
-            async with running_load(system, acked, ACME, "delay"):
-                for region in settings.regions:
-                    await toxiproxy.add_latency(store_proxy(region), LATENCY_MS)
-                alert = await prometheus.watch.wait_firing(
-                    "WalReplicationLag", LAG_ALERT, FIRE_TIMEOUT_S
-                )
-                assert float(alert["value"]) > 30, alert
-                await chaos_artifacts.snapshot_metrics("fault", system.metric_addresses())
-                for region in settings.regions:
-                    await toxiproxy.remove_toxic(store_proxy(region), "latency")
-                await prometheus.watch.wait_gone("WalReplicationLag", LAG_ALERT, CLEAR_TIMEOUT_S)
-            await settle(system, acked, CONVERGE_TIMEOUT_S)
-    finally:
-        toxiproxy.stop()
+    settings = await isolated_settings(running_stack, tmp_path, "chaos_delay")
+    await register(settings, ACME)
+    settings = await proxied_object_stores(settings, toxiproxy)
+    async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
+        system, prometheus, acked = run.system, run.prometheus, run.acked
+        async with running_load(system, acked, ACME, "delay"):
+            for region in settings.regions:
+                await toxiproxy.add_latency(store_proxy(region), LATENCY_MS)
+            alert = await prometheus.watch.wait_firing(
+                "WalReplicationLag", LAG_ALERT, FIRE_TIMEOUT_S
+            )
+            assert float(alert["value"]) > 30, alert
+            await chaos_artifacts.snapshot_metrics("fault", system.metric_addresses())
+            for region in settings.regions:
+                await toxiproxy.remove_toxic(store_proxy(region), "latency")
+            await prometheus.watch.wait_gone("WalReplicationLag", LAG_ALERT, CLEAR_TIMEOUT_S)
+        await settle(system, acked, CONVERGE_TIMEOUT_S)

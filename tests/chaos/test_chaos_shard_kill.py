@@ -16,6 +16,7 @@ the slow variant (`make soak`) also waits for it to clear."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -23,13 +24,14 @@ import pytest
 
 from ledger.config import Settings
 from storage.dedup.store import DedupStore
+from tests.chaos.conftest import wait_for_clear
 from tests.conftest import RunningStack
 from tests.support.chaos_artifacts import ChaosArtifacts
 from tests.support.chaos_run import chaos_run
 from tests.support.chaos_system import Acknowledged, ChaosSystem, post, running_load, settle
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
-from tests.support.toxiproxy import Toxiproxy, start_toxiproxy
+from tests.support.toxiproxy import Toxiproxy
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -75,50 +77,43 @@ async def probe(system: ChaosSystem, acked: Acknowledged, event_id: str) -> tupl
     return answer.status_code, answer.headers.get("Retry-After", "")
 
 
-@pytest.mark.parametrize(
-    "wait_for_clear", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fires", "clears"]
-)
+@wait_for_clear
 async def test_unreachable_shard_answers_503_fires_and_loses_nothing(
     running_stack: RunningStack,
     tmp_path: Path,
     chaos_artifacts: ChaosArtifacts,
+    toxiproxy: Toxiproxy,
     wait_for_clear: bool,
 ) -> None:
-    toxiproxy = await start_toxiproxy(chaos_artifacts.logs / "toxiproxy.log")
-    try:
-        settings = await isolated_settings(running_stack, tmp_path, "chaos_shard")
-        await register(settings, ACME)
-        settings = await with_proxied_shard(settings, toxiproxy)
-        probes = await keys_by_shard(settings, "probe")
-        async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
-            system, prometheus, acked = run.system, run.prometheus, run.acked
-            async with running_load(system, acked, ACME, "shard"):
-                # Answers before the fault: the rule's ratio needs ingest_events_total to exist.
-                while acked.count(REGION) == 0:
-                    await asyncio.sleep(0.2)
-                await toxiproxy.set_enabled(SHARD_PROXY, False)
-                on_killed = [await probe(system, acked, e) for e in probes[KILLED_SHARD]]
-                assert all(status == 503 and retry for status, retry in on_killed), on_killed
-                await prometheus.watch.wait_firing(
-                    "IngestErrorBudgetBurn", BURN_ALERT, FIRE_TIMEOUT_S
-                )
-                on_others = [await probe(system, acked, e) for e in probes[-1]]
-                chaos_artifacts.write_json(
-                    "probes", {"killed_shard": on_killed, "other_shards": on_others}
-                )
-                await chaos_artifacts.snapshot_metrics("fault", system.metric_addresses())
-                await toxiproxy.set_enabled(SHARD_PROXY, True)
-                # The node answers again once its applier's retry reaches the shard.
-                deadline = asyncio.get_running_loop().time() + CONVERGE_TIMEOUT_S
-                while (await probe(system, acked, f"after-{deadline}"))[0] != 200:
-                    assert asyncio.get_running_loop().time() < deadline, acked.answers
-                    await asyncio.sleep(0.5)
-            if wait_for_clear:
-                await prometheus.watch.wait_gone(
-                    "IngestErrorBudgetBurn", BURN_ALERT, CLEAR_TIMEOUT_S
-                )
-            await settle(system, acked, CONVERGE_TIMEOUT_S)
-    finally:
-        toxiproxy.stop()
+    settings = await isolated_settings(running_stack, tmp_path, "chaos_shard")
+    await register(settings, ACME)
+    settings = await with_proxied_shard(settings, toxiproxy)
+    probes = await keys_by_shard(settings, "probe")
+    async with chaos_run(settings, running_stack.config_path, chaos_artifacts, tmp_path) as run:
+        system, prometheus, acked = run.system, run.prometheus, run.acked
+        async with running_load(system, acked, ACME, "shard"):
+            # Answers before the fault: the rule's ratio needs ingest_events_total to exist.
+            deadline = time.monotonic() + FIRE_TIMEOUT_S
+            while acked.count(REGION) == 0:
+                assert time.monotonic() < deadline, acked.answers
+                await asyncio.sleep(0.2)
+            await toxiproxy.set_enabled(SHARD_PROXY, False)
+            on_killed = [await probe(system, acked, e) for e in probes[KILLED_SHARD]]
+            assert all(status == 503 and retry for status, retry in on_killed), on_killed
+            await prometheus.watch.wait_firing("IngestErrorBudgetBurn", BURN_ALERT, FIRE_TIMEOUT_S)
+            on_others = [await probe(system, acked, e) for e in probes[-1]]
+            chaos_artifacts.write_json(
+                "probes", {"killed_shard": on_killed, "other_shards": on_others}
+            )
+            await chaos_artifacts.snapshot_metrics("fault", system.metric_addresses())
+            await toxiproxy.set_enabled(SHARD_PROXY, True)
+            # The node answers again once its applier's retry reaches the shard.
+            deadline = time.monotonic() + CONVERGE_TIMEOUT_S
+            while (await probe(system, acked, "after-restore"))[0] != 200:
+                assert time.monotonic() < deadline, acked.answers
+                await asyncio.sleep(0.5)
+        if wait_for_clear:
+            await prometheus.watch.wait_gone("IngestErrorBudgetBurn", BURN_ALERT, CLEAR_TIMEOUT_S)
+        await settle(system, acked, CONVERGE_TIMEOUT_S)
     if any(status != 200 for status, _ in on_others):
         pytest.xfail(f"batches for the other shards got {on_others} while one shard was down")
