@@ -34,6 +34,8 @@ from tests.support.processes import (
     start_worker,
 )
 from tests.support.tenants import TestTenant
+from workers.client import connect
+from workers.crr_control import start_crr
 from workflows import queues
 
 ACKNOWLEDGED = frozenset({"accepted", "duplicate"})
@@ -109,7 +111,8 @@ class ChaosSystem:
             self.start_worker(queues.CRR), *(self.start_worker(q) for q in node_queues.values())
         )
         self.node_workers = dict(zip(node_queues, started[1:], strict=True))
-        await self.geoledger("crr", "start")
+        # In-process rather than `geoledger crr start`: one interpreter start less per test.
+        await start_crr(await connect(self.settings), self.settings)
 
     async def geoledger(self, *args: str, timeout_s: float = 90.0) -> str:
         outcome = await run_geoledger(self.env, *args, timeout_s=timeout_s)
