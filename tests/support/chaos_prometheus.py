@@ -133,6 +133,19 @@ class RunningPrometheus:
     base_url: str
     watch: AlertWatch
 
+    async def save_targets(self) -> None:
+        """Each scrape target's last health and error, as Prometheus saw them, to artifacts."""
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=3) as client:
+            answer = await client.get("/api/v1/targets")
+        active = answer.json()["data"]["activeTargets"]
+        self.watch.artifacts.write_json(
+            "scrape-targets",
+            [
+                {k: t.get(k) for k in ("labels", "health", "lastError", "lastScrape")}
+                for t in active
+            ],
+        )
+
     def stop(self) -> None:
         self.process.stop()
 

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from ledger.config import Settings
 from tests.support.chaos_artifacts import ChaosArtifacts
 from tests.support.chaos_prometheus import RunningPrometheus, start_prometheus
@@ -38,6 +40,8 @@ async def chaos_run(
         yield ChaosRun(system, prometheus, Acknowledged())
     finally:
         if prometheus is not None:
+            with contextlib.suppress(httpx.HTTPError):
+                await prometheus.save_targets()
             prometheus.stop()
         await terminate_crr(await connect(settings), settings)
         group.close()
