@@ -18,7 +18,6 @@ from tests.support.chaos_run import chaos_run
 from tests.support.chaos_system import running_load, settle
 from tests.support.isolated import isolated_settings
 from tests.support.tenants import register, tenant
-from workflows import queues
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -53,9 +52,7 @@ async def test_killed_region_fires_geo_region_down_and_restores_without_loss(
             assert acked.count(SURVIVOR) > survivor_before, acked.answers
 
             await system.start_ingest(KILLED)
-            system.node_workers[KILLED] = await system.start_worker(
-                queues.node_queue(KILLED, system.node(KILLED))
-            )
+            system.node_workers[KILLED] = await system.start_worker(system.node_queue(KILLED))
             await prometheus.watch.wait_gone("GeoRegionDown", REGION_DOWN, CLEAR_TIMEOUT_S)
             restored = acked.count(KILLED)
             await asyncio.sleep(LOAD_BEFORE_KILL_S)

@@ -61,6 +61,10 @@ class ChaosSystem:
     def node(self, region: str) -> str:
         return self.settings.region(region).nodes[0].name
 
+    def node_queue(self, region: str) -> str:
+        """The task queue of the region's node worker (its shipper and lag sampler)."""
+        return queues.node_queue(region, self.node(region))
+
     def stream(self, region: str) -> str:
         return f"{region}/{self.node(region)}"
 
@@ -80,14 +84,13 @@ class ChaosSystem:
             ScrapeTarget("geoledger-ingest", p.base_url.removeprefix("http://"), {"region": r})
             for r, p in self.ingest.items()
         ]
+        node_queue_regions = {self.node_queue(r): r for r in self.settings.regions}
         for name, port in self.worker_ports.items():
-            if name == queues.CRR:
-                targets.append(ScrapeTarget("geoledger-crr", f"127.0.0.1:{port}", {}))
+            if name in node_queue_regions:
+                labels = {"region": node_queue_regions[name]}
+                targets.append(ScrapeTarget("geoledger-crr-node", f"127.0.0.1:{port}", labels))
             else:
-                region = name.split("-")[2]  # geoledger-crr-<region>-<node>
-                targets.append(
-                    ScrapeTarget("geoledger-crr-node", f"127.0.0.1:{port}", {"region": region})
-                )
+                targets.append(ScrapeTarget("geoledger-crr", f"127.0.0.1:{port}", {}))
         return targets
 
     async def start_ingest(self, region: str) -> IngestProcess:
@@ -106,7 +109,7 @@ class ChaosSystem:
     async def start(self) -> None:
         """Every process, then the CRR workflows."""
         await asyncio.gather(*(self.start_ingest(region) for region in self.settings.regions))
-        node_queues = {r: queues.node_queue(r, self.node(r)) for r in self.settings.regions}
+        node_queues = {r: self.node_queue(r) for r in self.settings.regions}
         started = await asyncio.gather(
             self.start_worker(queues.CRR), *(self.start_worker(q) for q in node_queues.values())
         )
