@@ -61,7 +61,8 @@ async def demote_to_cold(system: ChaosSystem, event_ids: list[str]) -> None:
 
 async def read(system: ChaosSystem, event_id: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=system.ingest[REGION].base_url, timeout=10) as client:
-        return await client.get(f"/v1/events/{ACME.tenant_id}/{event_id}")
+        path = f"/v1/events/{ACME.tenant_id}/{event_id}"
+        return await client.get(path, headers=ACME.read_headers(path))
 
 
 @wait_for_clear
