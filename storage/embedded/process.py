@@ -106,14 +106,16 @@ def wait_until(
 
 
 def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists (also one owned by another user)."""
+    """True while a process with this pid runs (also one owned by another user). A zombie does
+    not: a killed process whose parent already exited waits as one until init reaps it, and
+    `AppProcesses.ensure` must restart it meanwhile, not take it for running."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
 
 
 def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
@@ -139,7 +141,7 @@ def _signal_and_reap(pid: int, sig: signal.Signals, timeout_s: float) -> bool:
         os.kill(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not pid_alive(pid) or _is_zombie(pid):
+        if not pid_alive(pid):
             _reap(pid)
             return True
         time.sleep(0.05)
