@@ -26,6 +26,7 @@ from storage.dedup.plan import plan_migration
 from storage.dedup.read import keys_per_shard
 from storage.dedup.store import DedupStore
 from workers import demo_story
+from workers.ingest_http import post_signed_batch
 from workers.migrate_control import migration_progress
 from workflows.migration_ids import migration_workflow_id
 
@@ -76,16 +77,12 @@ class Trickle:
         )[:TRICKLE_NEW]
         again = self.sent.get(region, [])[-TRICKLE_AGAIN:]
         stage = self.stage.value
-        body = '{"events":[' + ",".join(fresh + again) + "]}"
         try:
-            answer = await client.post(
-                "/v1/events", content=body, headers={"Content-Type": "application/json"}
-            )
-            answer.raise_for_status()
+            results = await post_signed_batch(client, fresh + again)
         except httpx.HTTPError as exc:
             self.failures.append(f"{region} during {stage}: {exc}")
             return
-        for i, result in enumerate(answer.json()["results"]):
+        for i, result in enumerate(results):
             self.answers[(stage, "new" if i < len(fresh) else "again", result["status"])] += 1
             stream = f"{region}/{self.settings.region(region).nodes[0].name}"
             self.last_seq[stream] = max(self.last_seq.get(stream, 0), result.get("seq", 0))

@@ -30,6 +30,7 @@ from storage.embedded.apps import AppProcesses
 from storage.keys import KeyRegistry
 from workers.crr_control import crr_statuses
 from workers.crr_report import crr_report
+from workers.ingest_http import post_signed_batch
 from workflows import queues
 from workflows.ship_wal import ShipStatus
 
@@ -148,12 +149,7 @@ async def send(url: str, lines: list[str], batch: int = 250) -> list[dict[str, A
     results: list[dict[str, Any]] = []
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         for start in range(0, len(lines), batch):
-            body = '{"events":[' + ",".join(lines[start : start + batch]) + "]}"
-            answer = await client.post(
-                "/v1/events", content=body, headers={"Content-Type": "application/json"}
-            )
-            answer.raise_for_status()
-            results += answer.json()["results"]
+            results += await post_signed_batch(client, lines[start : start + batch])
     return results
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from ledger.config import Settings
+from workers.ingest_http import post_signed_batch
 
 # How long a client waits for its home region before it tries the other one. A crashed node
 # refuses connections at once; the timeout bounds the failover of a node that stopped answering.
@@ -40,23 +41,12 @@ def node_url(settings: Settings, region: str) -> str:
     return f"http://{node.host}:{node.port}"
 
 
-async def post_batch(client: httpx.AsyncClient, lines: list[str]) -> list[dict[str, Any]]:
-    """POST one batch of signed envelope lines; raise on anything but a 200 answer."""
-    body = '{"events":[' + ",".join(lines) + "]}"
-    answer = await client.post(
-        "/v1/events", content=body, headers={"Content-Type": "application/json"}
-    )
-    answer.raise_for_status()
-    results: list[dict[str, Any]] = answer.json()["results"]
-    return results
-
-
 async def send(settings: Settings, region: str, lines: list[str]) -> SentBatches:
     """Post `lines` to `region` in batches; its answers."""
     sent = SentBatches()
     async with httpx.AsyncClient(base_url=node_url(settings, region), timeout=30) as client:
         for start in range(0, len(lines), BATCH_EVENTS):
-            sent.results += await post_batch(client, lines[start : start + BATCH_EVENTS])
+            sent.results += await post_signed_batch(client, lines[start : start + BATCH_EVENTS])
     return sent
 
 
@@ -72,10 +62,10 @@ async def send_with_failover(
         for start in range(0, len(lines), BATCH_EVENTS):
             batch = lines[start : start + BATCH_EVENTS]
             try:
-                sent.results += await post_batch(primary, batch)
+                sent.results += await post_signed_batch(primary, batch)
             except httpx.TransportError:
                 sent.failovers += 1
-                sent.results += await post_batch(secondary, batch)
+                sent.results += await post_signed_batch(secondary, batch)
                 if sent.first_failover_ack_at is None:
                     sent.first_failover_ack_at = time.monotonic()
     return sent
