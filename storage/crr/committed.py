@@ -1,20 +1,23 @@
-"""How far a stream is committed in a ship target: the last seq of its newest manifest there.
-Manifests are the commit markers (ARCHITECTURE §3), so listing them is enough: a manifest is
-written only after its segment is uploaded and verified."""
+"""How far a stream is committed in a ship target: the last seq of the gap-free run of its
+manifests there. Manifests are the commit markers (ARCHITECTURE §3), written only after their
+segment is uploaded and verified, and replay applies them strictly in order, so a manifest beyond
+a missing one commits nothing yet: it is counted once the gap is filled."""
 
 from __future__ import annotations
 
-from storage.crr.naming import manifest_start_after, manifests_prefix, parse_manifest_key
+from storage.crr.replay import list_manifests_after
 from storage.objectstore import ObjectStore
+
+MANIFESTS_PER_LISTING = 1000
 
 
 async def committed_through(store: ObjectStore, stream: str, after_seq: int = 0) -> int:
-    """The last seq of `stream`'s newest manifest in `store`, listing only the manifests after
-    `after_seq` (a seq known to be committed there); `after_seq` when there are none."""
+    """The last seq of `stream` committed in `store` without a gap after `after_seq` (a seq known
+    to be committed there); `after_seq` when no manifest follows it."""
     through = after_seq
-    prefix = manifests_prefix(stream)
-    async for info in store.list(prefix, start_after=manifest_start_after(stream, after_seq)):
-        ref = parse_manifest_key(stream, info.key)
-        if ref is not None:
-            through = max(through, ref.last_seq)
-    return through
+    while True:
+        listing = await list_manifests_after(store, stream, through, MANIFESTS_PER_LISTING)
+        if listing.ready:
+            through = listing.ready[-1].last_seq
+        if listing.gap_first_seq is not None or len(listing.ready) < MANIFESTS_PER_LISTING:
+            return through
