@@ -89,3 +89,8 @@ class ReceiptError(LedgerError):
 
 class ReadCredentialError(LedgerError):
     """An `Authorization` header of a signed read is not one we can parse (ledger/read_signing)."""
+
+
+class DpInputError(LedgerError, ValueError):
+    """A differentially private export or budget was asked for with parameters it cannot take
+    (epsilon not positive, lower above upper, an unknown query or mechanism, ...)."""

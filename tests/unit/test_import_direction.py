@@ -1,6 +1,7 @@
 """The architecture's import direction (ARCHITECTURE §2): cli → api, workers → workflows,
 activities → storage → ledger; workflows reach activities only for names and models; nothing
-imports cli; ledger is pure (stdlib, cryptography, nacl, rfc8785, pydantic, msgspec).
+imports cli; ledger is pure (stdlib, cryptography, nacl, rfc8785, pydantic, msgspec, and opendp,
+whose measurements are computation only: no I/O).
 
 Imports are followed transitively: what a module reaches through the modules it imports (and the
 package `__init__` files they run) counts as its own, so a workflow cannot reach `storage/`
@@ -38,6 +39,8 @@ LEDGER_THIRD_PARTY = {
     "pydantic_settings",
     "pydantic_core",
     "msgspec",
+    # ledger/dp_measure.py: DP measurements and their privacy maps, no I/O.
+    "opendp",
 }
 # Workflow modules may import these activity modules only: names and typed models, no I/O.
 WORKFLOW_ACTIVITY_MODULES = {
