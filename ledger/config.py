@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from ledger.audit_config import AuditConfig, WitnessConfig
+from ledger.dp_config import DpConfig
 from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
 from ledger.limits_config import LimitsConfig
@@ -262,6 +263,7 @@ class Settings(BaseSettings):
     tracing: TracingConfig = TracingConfig()
     logging: LoggingConfig = LoggingConfig()
     tls: TlsConfig = TlsConfig()
+    dp: DpConfig = DpConfig()
 
     @field_validator("regions")
     @classmethod

@@ -2,7 +2,7 @@
 
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
-tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [migrate], [limits],
+tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [dp], [migrate], [limits],
 [tracing] and [logging]) are rendered from the settings model's defaults, so the file shows every
 tunable without holding a second copy of any default.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.config import CrrConfig, DevStackConfig, RegionConfig, WalConfig
+from ledger.dp_config import DpConfig
 from ledger.limits_config import LimitsConfig
 from ledger.logging_config import LoggingConfig
 from ledger.migrate_config import MigrateConfig
@@ -108,6 +109,19 @@ origin_prefix = "{audit.origin_prefix}"
 # its timestamp is at most max_skew_s seconds behind or ahead of the node's clock; inside that
 # window a captured read can be replayed, and reads the same data again.
 max_skew_s = {reads.max_skew_s!r}
+
+[dp]
+# `geoledger export dp` / `geoledger dp budget`: every tenant's privacy budget and the ledger of
+# its spends live in one region's control database (empty: the first region below), so a budget
+# is never spent once per region. Error bars are printed at the confidence level. counts_by_type
+# counts the public types given by --types, or these; counts_by_day the last `days` UTC days
+# unless --since/--until say otherwise. The ops worker samples dp_budget_remaining and
+# dp_exports_total every sample_interval_s.
+budget_region = "{dp.budget_region}"
+confidence = {dp.confidence!r}
+types = [{dp_types}]
+days = {dp.days!r}
+sample_interval_s = {dp.sample_interval_s!r}
 
 [migrate]
 # The copy throttle of `dedup-migrate`, in keys per second: `dedup-migrate plan` estimates the copy
@@ -286,6 +300,8 @@ def render_dev_config(
         audit=DEMO_AUDIT,
         migrate=MigrateConfig(),
         reads=ReadsConfig(),
+        dp=DpConfig(),
+        dp_types=", ".join(f'"{t}"' for t in DpConfig().types),
         limits=LimitsConfig(),
         tracing=TracingConfig(),
         logging=LoggingConfig(),

@@ -22,6 +22,7 @@ def test_versions_are_unique_increasing_and_split_by_target() -> None:
         "0012_control_migration_plans.sql",
         "0013_control_route_nodes.sql",
         "0014_control_retired_streams.sql",
+        "0015_control_dp_budgets.sql",
     ]
     assert [m.file_name for m in load_migrations("shard")] == [
         "0003_shard_dedup.sql",
@@ -52,6 +53,8 @@ def test_each_table_of_the_design_is_created_by_its_target() -> None:
         "dedup_migration_plans",
         "dedup_route_nodes",
         "retired_streams",
+        "dp_budgets",
+        "dp_spends",
     ):
         assert f"CREATE TABLE {table}" in control and table not in shard
     for relation in ("TABLE dedup_events", "TABLE dedup_copies", "VIEW dedup_conflicts"):
