@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 3  # a service the command needs is down
     RESTORING = 4  # what was asked for is being restored from an archive class: retry later
     PENDING = 5  # what was asked for is not there yet (e.g. an event not yet anchored): retry later
+    OVER_BUDGET = 6  # a DP export would exceed the tenant's privacy budget; nothing was changed
 
 
 ConfigOption = Annotated[

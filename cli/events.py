@@ -49,7 +49,7 @@ def get(
     try:
         stored = asyncio.run(read_event(settings.region(region), tenant_id, event_id, tiering))
     except BodyArchived as exc:
-        fail(*asyncio.run(_restoring(settings, region, exc)))
+        fail(*asyncio.run(restoring(settings, region, exc)))
     except TieredReadError as exc:
         code = ExitCode.UNAVAILABLE if exc.reason == "unavailable" else ExitCode.FAILED
         fail(str(exc), code)
@@ -66,7 +66,7 @@ def get(
     console.print(table)
 
 
-async def _restoring(
+async def restoring(
     settings: Settings, region: str, archived: BodyArchived
 ) -> tuple[str, ExitCode]:
     """The message and exit code of a read of an archived body, once its restore is started

@@ -14,8 +14,10 @@ from cli.crr import crr_app
 from cli.db import db_app
 from cli.demo import demo
 from cli.dev import dev_app
+from cli.dp import dp_app
 from cli.drill import drill_app
 from cli.events import events_app
+from cli.export_dp import export_app
 from cli.geo import geo_app
 from cli.ingest import ingest_app
 from cli.ingest_retire import register as register_retire
@@ -77,6 +79,8 @@ app.add_typer(tier_app, name="tier")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
 app.add_typer(ops_app, name="ops")
+app.add_typer(export_app, name="export")
+app.add_typer(dp_app, name="dp")
 app.command("demo")(demo)
 
 if __name__ == "__main__":
