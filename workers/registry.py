@@ -19,6 +19,7 @@ from activities.tier_restore import RestoreActivities
 from activities.tiering import TieringActivities
 from ledger.config import Settings
 from workers.audit_sampler import AuditSampler
+from workers.dp_sampler import DpSampler
 from workers.lag_monitor import LagMonitor
 from workers.migrate_sampler import MigrateSampler
 from workers.tier_sampler import TierSampler
@@ -63,7 +64,12 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
         return QueueRegistration(
             workflows=[SmokeWorkflow],
             activities=[smoke.object_round_trip],
-            background=[sampler.run, audit_sampler.run, migrate_sampler.run],
+            background=[
+                sampler.run,
+                audit_sampler.run,
+                migrate_sampler.run,
+                DpSampler(settings).run,
+            ],
             close=resources.close,
         )
     if queue == queues.CRR:

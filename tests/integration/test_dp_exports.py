@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -34,6 +35,7 @@ from tests.integration.tiering_support import make_cold, make_warm
 from tests.support import tenants
 from tests.support.isolated import fresh_config_file
 from tests.support.tenants import register, tenant
+from workers.dp_sampler import DpSampler
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -43,6 +45,7 @@ ACCOUNTED = tenant("dp-accounted")
 EDGE = tenant("dp-edge")
 RACE = tenant("dp-race")
 UNFUNDED = tenant("dp-unfunded")
+METERED = tenant("dp-metered")
 # (type, UTC day, amount) of each of SHOP's events; "internal" is no public type.
 EVENTS = (
     [("order.created", "2026-11-01T10:00:00Z", 5)] * 12
@@ -60,7 +63,7 @@ async def config(running_stack: RunningStack, tmp_path_factory: pytest.TempPathF
     """Fresh, migrated databases; SHOP's events in `us`, a third of their bodies warm or cold."""
     path = await fresh_config_file(running_stack, tmp_path_factory.mktemp("dp"), "dpx")
     settings = load_settings(path)
-    await register(settings, SHOP, ACCOUNTED, EDGE, RACE, UNFUNDED)
+    await register(settings, SHOP, ACCOUNTED, EDGE, RACE, UNFUNDED, METERED)
     records = [
         signed(SHOP, f"e{i:03d}", i + 1, kind, when, amount)
         for i, (kind, when, amount) in enumerate(EVENTS)
@@ -339,3 +342,16 @@ async def test_concurrent_exports_cannot_overspend(config: Path) -> None:
     refused = [o for o in outcomes if isinstance(o, OverBudgetError)]
     assert (len(released), len(refused)) == (3, 7), outcomes
     assert len(await asyncio.to_thread(spends, config, RACE)) == 3
+
+
+async def test_the_ops_sampler_exports_budgets_and_the_ledger_count(config: Path) -> None:
+    await asyncio.to_thread(set_budget, config, METERED, "2")
+    for _ in range(3):
+        assert (await asyncio.to_thread(counts, config, METERED, "0.25"))[0] == 0
+
+    await DpSampler(load_settings(config)).sample()
+
+    remaining = REGISTRY.get_sample_value("dp_budget_remaining", {"tenant": METERED.tenant_id})
+    assert remaining == 1.25
+    exports = {"tenant": METERED.tenant_id, "mechanism": "laplace"}
+    assert REGISTRY.get_sample_value("dp_exports_total", exports) == 3
