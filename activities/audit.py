@@ -153,9 +153,10 @@ class AuditActivities:
         cursors = (
             dict(request.cursors) if request.cursors is not None else await audited_through(control)
         )
+        # A lost node's stream too: a region rebuilt on new disks appends it to its log again.
         streams = [
-            str(StreamId(request.region, n.name))
-            for n in self._settings.region(request.region).nodes
+            str(StreamId(request.region, node))
+            for node in self._settings.region(request.region).stream_nodes
         ]
         store = self._resources.store(request.region)
         deadline = time.monotonic() + request.wait_s

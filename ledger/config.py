@@ -127,6 +127,10 @@ class NodeConfig(_Strict):
 
 class RegionConfig(_Strict):
     nodes: list[NodeConfig] = Field(min_length=1)
+    # Nodes whose disks were lost (runbooks/geo-failover.md): their streams live on only in the
+    # object stores, so CRR replays them into every region that receives them, this one included,
+    # and no node may take these names again (a fresh WAL would reuse the streams' object keys).
+    lost_nodes: list[str] = Field(default_factory=list)
     wal_dir: Path
     control_dsn: str
     # One DSN per dedup shard; the routing table in the control database says which are live.
@@ -145,6 +149,11 @@ class RegionConfig(_Strict):
     audit_store: ObjectStoreConfig | None = None
     audit_retention_days: int = Field(default=2555, ge=1, le=36_500)
 
+    @property
+    def stream_nodes(self) -> list[str]:
+        """The node names of every stream the region owns: its nodes' and its lost nodes'."""
+        return [*(node.name for node in self.nodes), *self.lost_nodes]
+
     @field_validator("control_dsn", "shard_dsns")
     @classmethod
     def _postgres_dsn(cls, value: str | list[str]) -> str | list[str]:
@@ -158,6 +167,8 @@ class RegionConfig(_Strict):
         names = [node.name for node in self.nodes]
         if len(names) != len(set(names)):
             raise ValueError(f"node names must be unique, got {names}")
+        if reused := sorted(set(names) & set(self.lost_nodes)):
+            raise ValueError(f"nodes {reused} are lost_nodes: a new node needs a new name")
         if (self.initial_ring or 1) > len(self.shard_dsns):
             raise ValueError(f"initial_ring {self.initial_ring} > {len(self.shard_dsns)} shards")
         return self
@@ -327,13 +338,18 @@ def _config_path_from_context() -> Path:
     return _config_path or Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE))
 
 
+def config_file_path(path: Path | None = None) -> Path:
+    """The configuration file `load_settings(path)` reads."""
+    return path or Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE))
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read the configuration, raising one `ConfigError` that lists every bad field by its path.
 
     `path` defaults to `$GEOLEDGER_CONFIG`, then `./geoledger.toml`.
     """
     global _config_path
-    resolved = path or Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE))
+    resolved = config_file_path(path)
     if not resolved.is_file():
         raise ConfigError(f"configuration file {resolved} does not exist")
     _config_path = resolved

@@ -58,7 +58,7 @@ class RegionAudit:
 
 async def region_audit(settings: Settings, region: str) -> RegionAudit:
     """The region's latest checkpoint, backlog, dead-letter queue size and witnesses."""
-    streams = [str(StreamId(region, node.name)) for node in settings.region(region).nodes]
+    streams = [str(StreamId(region, node)) for node in settings.region(region).stream_nodes]
     store = open_object_store(settings.region(region).object_store)
     async with control_db(settings, region) as db:
         return RegionAudit(

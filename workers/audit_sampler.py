@@ -41,7 +41,8 @@ class AuditSampler:
 
     async def sample_region(self, region: str) -> None:
         dedup = await self._resources.dedup(region)
-        streams = [str(StreamId(region, node.name)) for node in self._settings.region(region).nodes]
+        nodes = self._settings.region(region).stream_nodes
+        streams = [str(StreamId(region, node)) for node in nodes]
         sample = await sample_region(dedup.pools.control, self._resources.store(region), streams)
         origin = self._settings.audit.origin(region)
         witnesses = [target.name for target in witness_targets(self._settings, origin)]

@@ -51,7 +51,8 @@ class CrrWorkflowRef:
 
 def crr_workflows(settings: Settings, region: str | None = None) -> list[CrrWorkflowRef]:
     """Every shipper (one per stream) and replayer (one per stream and target region other than
-    the stream's own), optionally only those of `region`."""
+    the stream's own; a lost node's stream into its own region too), optionally only those of
+    `region`."""
     refs: list[CrrWorkflowRef] = []
     for source_region, config in settings.regions.items():
         for node in config.nodes:
@@ -62,18 +63,25 @@ def crr_workflows(settings: Settings, region: str | None = None) -> list[CrrWork
                         "ship", ship_workflow_id(source_region, node.name), source_region, stream
                     )
                 )
-            for target in config.ship_targets:
-                if target != source_region and region in (None, target):
-                    refs.append(
-                        CrrWorkflowRef(
-                            "replay",
-                            replay_workflow_id(source_region, node.name, target),
-                            target,
-                            stream,
-                            target,
-                        )
-                    )
+            refs += [
+                _replayer(stream, target)
+                for target in config.ship_targets
+                if target != source_region and region in (None, target)
+            ]
+        # A lost node's stream: nothing is left to ship, and every receiving region replays
+        # what was shipped, its own region too (its own copy went with the disks).
+        refs += [
+            _replayer(StreamId(source_region, lost), target)
+            for lost in config.lost_nodes
+            for target in config.ship_targets
+            if region in (None, target)
+        ]
     return refs
+
+
+def _replayer(stream: StreamId, target: str) -> CrrWorkflowRef:
+    workflow_id = replay_workflow_id(stream.region, stream.node, target)
+    return CrrWorkflowRef("replay", workflow_id, target, stream, target)
 
 
 async def start_crr(
@@ -86,6 +94,10 @@ async def start_crr(
     position from the dedup store, so nothing is shipped or applied twice (the way out of a
     workflow stuck on code it can no longer replay)."""
     started: list[str] = []
+    for workflow_id in _lost_shippers(settings, region):
+        # Its node's queue has no worker any more: the shipper would wait there for good.
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(workflow_id).terminate("its node's disk was lost")
     for ref in crr_workflows(settings, region):
         if restart:
             with contextlib.suppress(RPCError):
@@ -132,6 +144,15 @@ async def start_crr(
             )
         started.append(ref.workflow_id)
     return started
+
+
+def _lost_shippers(settings: Settings, region: str | None) -> list[str]:
+    return [
+        ship_workflow_id(source, lost)
+        for source, config in settings.regions.items()
+        if region in (None, source)
+        for lost in config.lost_nodes
+    ]
 
 
 def _follow(settings: Settings, poll: LongPoll, batch: int) -> Follow:

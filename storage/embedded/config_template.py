@@ -205,6 +205,9 @@ ship_targets = ["us", "eu"]
 signing_key_file = "{state_dir}/keys/region-us.pem"
 audit_retention_days = {audit_retention_days}
 nodes = [{{ name = "n1", port = {us_port} }}]
+# Nodes whose disks were lost: their streams are replayed from the object stores into every region
+# that receives them, this one included; a new node takes a new name (runbooks/geo-failover.md).
+lost_nodes = []
 
 [regions.us.object_store]
 url = "s3://geoledger-us/ledger"
@@ -229,6 +232,9 @@ ship_targets = ["eu", "us"]
 signing_key_file = "{state_dir}/keys/region-eu.pem"
 audit_retention_days = {audit_retention_days}
 nodes = [{{ name = "n1", port = {eu_port} }}]
+# Nodes whose disks were lost: their streams are replayed from the object stores into every region
+# that receives them, this one included; a new node takes a new name (runbooks/geo-failover.md).
+lost_nodes = []
 
 [regions.eu.object_store]
 url = "gs://geoledger-eu/ledger"

@@ -70,10 +70,10 @@ class RebuildReport:
 
 def streams_shipped_to(settings: Settings, region: str) -> list[str]:
     return [
-        str(StreamId(source, node.name))
+        str(StreamId(source, node))
         for source, config in settings.regions.items()
         if region in config.ship_targets or source == region
-        for node in config.nodes
+        for node in config.stream_nodes
     ]
 
 
