@@ -22,6 +22,7 @@ from cli.geo import geo_app
 from cli.ingest import ingest_app
 from cli.ingest_retire import register as register_retire
 from cli.keys import keys_app
+from cli.keys_restore import register as register_keys_restore
 from cli.ops import ops_app
 from cli.sdk import sdk_app
 from cli.tier import tier_app
@@ -67,6 +68,7 @@ app = _GeoledgerApp(
 app.add_typer(dev_app, name="dev")
 app.add_typer(worker_app, name="worker")
 register_retire(ingest_app)
+register_keys_restore(keys_app)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(events_app, name="events")
 app.add_typer(crr_app, name="crr")
