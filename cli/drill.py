@@ -19,15 +19,11 @@ from cli.common import (
     settings_from,
     temporal_client,
 )
-from ledger.config import Settings
+from ledger.config import Settings, config_file_path
 from storage.embedded.stack import EmbeddedStack
 from workers.drills.rebuild import RebuildReport, rebuild_region
-from workers.drills.region_outage import (
-    DrillPreconditionError,
-    OutageReport,
-    StackRegionProcesses,
-    region_outage,
-)
+from workers.drills.region_outage import DrillPreconditionError, OutageReport, region_outage
+from workers.drills.stack_processes import StackRegionProcesses
 
 drill_app = typer.Typer(help="Drills that codify the runbooks (run against `geoledger demo`).")
 
@@ -36,21 +32,38 @@ drill_app = typer.Typer(help="Drills that codify the runbooks (run against `geol
 def outage(
     region: Annotated[str, typer.Option("--region", "-r", help="Region to take down.")] = "eu",
     events: Annotated[int, typer.Option(help="Events to ingest during the outage.", min=2)] = 400,
+    lose_disk: Annotated[
+        bool,
+        typer.Option(
+            "--lose-disk",
+            help="The region's disks are lost too: rebuild it under new node names, written "
+            "into the configuration file.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Crash a region (SIGKILL its nodes and shippers) while its clients write, fail them over
-    to the other region, restart it on the disks it had, and measure RTO and RPO. Exit 1 when
-    anything acknowledged was lost or the regions diverged."""
+    to the other region, restart it on the disks it had (or, with --lose-disk, rebuild it on
+    empty ones from the shipped WALs), and measure RTO and RPO. Exit 1 when anything
+    acknowledged was lost (with --lose-disk: more than was exposed at the crash), the restored
+    region lacks what the survivor holds, or the regions diverged."""
     settings = settings_from(config)
     settings.region(region)
 
     async def run() -> OutageReport:
         client = await temporal_client(settings)
         state_dir = EmbeddedStack(settings).state_dir
-        processes = StackRegionProcesses(settings, state_dir, region)
+        processes = StackRegionProcesses(settings, state_dir, region, config_file_path(config))
         return await region_outage(
-            client, settings, state_dir, processes, region, events, say=_say(json_output)
+            client,
+            settings,
+            state_dir,
+            processes,
+            region,
+            events,
+            say=_say(json_output),
+            lose_disk=lose_disk,
         )
 
     try:
@@ -62,7 +75,8 @@ def outage(
     if json_output:
         print_json(report.as_dict())
     else:
-        table = Table(title=f"drill region-outage: {region} down, {report.survivor} serving")
+        lost = ", disks lost" if lose_disk else ""
+        table = Table(title=f"drill region-outage: {region} down{lost}, {report.survivor} serving")
         table.add_column("measure")
         table.add_column("value", justify="right")
         for name, value in (
@@ -75,7 +89,7 @@ def outage(
             ("outage until restarted (s)", report.outage_seconds),
             ("converged after restore (s)", report.converge_seconds),
             (f"RPO: acknowledged events missing in {report.survivor}", report.rpo_events),
-            (f"acknowledged events missing in {region} after restore", report.missing_in_restored),
+            *_rebuild_rows(report),
             ("divergent keys", report.divergent_keys),
         ):
             table.add_row(name, str(value))
@@ -127,6 +141,21 @@ def replay_from_scratch(
         )
     if not report.ok:
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _rebuild_rows(report: OutageReport) -> list[tuple[str, object]]:
+    """The rows that differ between a restore on the same disks and a rebuild on empty ones."""
+    region, survivor = report.region, report.survivor
+    if not report.lose_disk:
+        return [
+            (f"acknowledged events missing in {region} after restore", report.missing_in_restored)
+        ]
+    return [
+        (f"{region} rebuilt as", ", ".join(report.nodes_after or [])),
+        ("tenant keys restored from the survivor", report.tenant_keys_restored),
+        ("rebuild until caught up (s)", report.rebuild_seconds),
+        (f"events in {survivor} missing in rebuilt {region}", report.missing_in_restored),
+    ]
 
 
 async def _rebuild(settings: Settings, region: str, keep: bool, quiet: bool) -> RebuildReport:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from ledger.config import Settings
+from ledger.stream_id import StreamId
 from workers.ingest_http import post_signed_batch
 
 # How long a client waits for its home region before it tries the other one. A crashed node
@@ -69,3 +70,14 @@ async def send_with_failover(
                 if sent.first_failover_ack_at is None:
                     sent.first_failover_ack_at = time.monotonic()
     return sent
+
+
+async def node_last_seqs(settings: Settings) -> dict[str, int]:
+    """Every node's newest durable seq, from its health endpoint."""
+    seqs: dict[str, int] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for region, config in settings.regions.items():
+            for node in config.nodes:
+                health = (await client.get(f"http://{node.host}:{node.port}/healthz")).json()
+                seqs[str(StreamId(region, node.name))] = int(health["wal_last_seq"])
+    return seqs

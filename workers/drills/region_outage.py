@@ -9,39 +9,40 @@ region on the disks it had, and measure what ARCHITECTURE §2 (I4) promises:
 - exposure: events the failed region had acknowledged but the survivor had not applied when it
   died, what a lost disk would have cost (the bound on RPO when the disk does not survive).
 
-Then both regions must converge with nothing lost (I4) and nothing diverged (I3)."""
+Then both regions must converge with nothing lost (I4) and nothing diverged (I3).
+
+With `lose_disk` the region's disks are gone after the crash and it is rebuilt under new node
+names (workers/drills/lost_disk.py): RPO may then be above 0 but at most the exposure, the
+rebuilt region must hold everything the survivor holds, and `rebuild_seconds` says how long the
+rebuild took to catch up."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
 from temporalio.client import Client
 
 from ledger.config import Settings
 from ledger.keys import key_id_for
 from ledger.stream_id import StreamId
 from storage.dedup.store import DedupStore
-from storage.embedded.apps import AppProcesses
-from workers.demo_story import (
-    DEMO_TENANT,
-    demo_events,
-    ensure_demo_tenant,
-    wait_converged,
-    wait_for_nodes,
+from workers.audit_control import start_audit
+from workers.crr_control import start_crr
+from workers.demo_story import DEMO_TENANT, demo_events, ensure_demo_tenant, wait_converged
+from workers.drills import lost_disk
+from workers.drills.outage_clients import (
+    ACKNOWLEDGED,
+    SentBatches,
+    node_last_seqs,
+    send,
+    send_with_failover,
 )
-from workers.drills.outage_clients import ACKNOWLEDGED, SentBatches, send, send_with_failover
+from workers.drills.stack_processes import DrillPreconditionError, StackRegionProcesses
 from workers.geo_check import run_geo_check
-from workflows import queues
-
-
-class DrillPreconditionError(Exception):
-    """The stack the drill acts on is not running as `geoledger demo` leaves it."""
 
 
 class RegionProcesses(Protocol):
@@ -54,6 +55,10 @@ class RegionProcesses(Protocol):
 
     async def restore(self) -> None:
         """Start them again on the disks they had; return once every node answers."""
+
+    async def rebuild(self, settings: Settings) -> None:
+        """Start them on empty disks under the node names of `settings` (and restart whatever
+        must read those names anew); return once every node answers."""
 
 
 @dataclass
@@ -73,51 +78,26 @@ class OutageReport:
     missing_in_restored: int
     divergent_keys: int
     check_workflow_id: str
+    lose_disk: bool = False
+    # The region's node names after the drill (new ones when its disks were lost).
+    nodes_after: list[str] | None = None
+    # With the disks lost: from the rebuild's start until the region had caught up.
+    rebuild_seconds: float | None = None
+    tenant_keys_restored: int | None = None
 
     @property
     def ok(self) -> bool:
+        # A lost disk loses at most what the survivor had not applied at the crash (I4).
+        rpo_ok = self.rpo_events <= self.exposed_at_kill if self.lose_disk else self.rpo_events == 0
         return (
             self.accepted == self.events_sent
-            and self.rpo_events == 0
+            and rpo_ok
             and self.missing_in_restored == 0
             and self.divergent_keys == 0
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
-
-
-class StackRegionProcesses:
-    """A region's processes as `geoledger demo` started them (recorded in the stack's state)."""
-
-    def __init__(self, settings: Settings, state_dir: Path, region: str) -> None:
-        self._settings = settings
-        self._apps = AppProcesses(state_dir)
-        self.names = outage_processes(settings, region)
-        running = self._apps.all()
-        missing = [n for n in self.names if n not in running or not running[n].alive]
-        if missing:
-            raise DrillPreconditionError(
-                f"{', '.join(missing)} not running: start the stack with `geoledger demo` first"
-            )
-        self._argv = {name: running[name].argv[1:] for name in self.names}
-
-    def kill(self) -> None:
-        for name in self.names:
-            self._apps.kill(name)
-
-    async def restore(self) -> None:
-        for name in self.names:
-            self._apps.ensure(name, self._argv[name])
-        await asyncio.to_thread(wait_for_nodes, self._settings)
-
-
-def outage_processes(settings: Settings, region: str) -> list[str]:
-    """The app processes that make up a region's ingest and shipping."""
-    names: list[str] = []
-    for node in settings.region(region).nodes:
-        names += [f"ingest-{region}-{node.name}", f"worker-{queues.node_queue(region, node.name)}"]
-    return names
 
 
 async def region_outage(
@@ -128,6 +108,7 @@ async def region_outage(
     region: str,
     events: int,
     say: Callable[[str], None] = lambda line: None,
+    lose_disk: bool = False,
 ) -> OutageReport:
     survivor = next((name for name in settings.regions if name != region), None)
     if survivor is None:
@@ -150,30 +131,44 @@ async def region_outage(
     # 2. The crash, then its clients fail over while the survivor's own clients go on.
     processes.kill()
     killed_at = time.monotonic()
-    say(f"killed {', '.join(processes.names)} (SIGKILL)")
+    killed = list(processes.names)
+    say(f"killed {', '.join(killed)} (SIGKILL)")
+    rebuild = _Rebuild(settings)
+    if lose_disk:
+        rebuild.audited = await lost_disk.stop_region_workflows(client, settings, region)
     try:
         during = await send_with_failover(settings, region, survivor, after_kill)
         local_sent = await send(settings, survivor, local)
         say(f"sent {len(after_kill) + len(local)} events; {during.failovers} batches failed over")
     finally:
-        # 3. Restore on the same disks, whatever happened meanwhile.
-        await processes.restore()
+        # 3. Restore, whatever happened meanwhile: on the same disks, or rebuilt on empty ones.
+        if lose_disk:
+            await rebuild.run(client, processes, region, survivor, say)
+        else:
+            await processes.restore()
     outage_seconds = time.monotonic() - killed_at
     say(f"restored {region} after {outage_seconds:.1f}s")
 
+    after = rebuild.settings
     sent = SentBatches(results=acked_before.results + during.results + local_sent.results)
-    last_seq = await _last_seqs(settings)
+    last_seq = await node_last_seqs(after)
     survivor_stream = str(StreamId(survivor, settings.region(survivor).nodes[0].name))
     survivor_seq = max(during.newest_seq(), local_sent.newest_seq())
     last_seq[survivor_stream] = max(last_seq.get(survivor_stream, 0), survivor_seq)
-    converge_seconds = await wait_converged(settings, last_seq)
+    if lose_disk:
+        converge_seconds = await lost_disk.wait_rebuilt(after, last_seq)
+    else:
+        converge_seconds = await wait_converged(settings, last_seq)
+    rebuild_seconds = None if rebuild.started is None else time.monotonic() - rebuild.started
     acknowledged = sent.acknowledged_ids()
+    lost_in_survivor = await _missing(after, survivor, acknowledged)
+    lost_in_region = await _missing(after, region, acknowledged)
     geo = await run_geo_check(client)
     rto = None if during.first_failover_ack_at is None else during.first_failover_ack_at - killed_at
     return OutageReport(
         region=region,
         survivor=survivor,
-        killed=processes.names,
+        killed=killed,
         events_sent=len(homed) + len(local),
         accepted=sum(1 for r in sent.results if r["status"] in ACKNOWLEDGED),
         acked_before_kill=len(acked_before.acknowledged_ids()),
@@ -182,11 +177,51 @@ async def region_outage(
         rto_seconds=None if rto is None else round(rto, 3),
         outage_seconds=round(outage_seconds, 2),
         converge_seconds=round(converge_seconds, 2),
-        rpo_events=await _missing(settings, survivor, acknowledged),
-        missing_in_restored=await _missing(settings, region, acknowledged),
+        rpo_events=len(lost_in_survivor),
+        # With the disk kept the restored region must hold every acknowledged event; a rebuilt
+        # one everything the survivor holds (what neither holds is the RPO).
+        missing_in_restored=len(lost_in_region - lost_in_survivor if lose_disk else lost_in_region),
         divergent_keys=geo.differing_keys,
         check_workflow_id=geo.workflow_id,
+        lose_disk=lose_disk,
+        nodes_after=[node.name for node in after.region(region).nodes],
+        rebuild_seconds=None if rebuild_seconds is None else round(rebuild_seconds, 2),
+        tenant_keys_restored=rebuild.keys,
     )
+
+
+class _Rebuild:
+    """The region rebuilt on empty disks under new node names, as the runbook says."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started: float | None = None
+        self.keys: int | None = None
+        # Whether the region's audit anchor workflow ran: it is started again on the new disks.
+        self.audited = False
+
+    async def run(
+        self,
+        client: Client,
+        processes: RegionProcesses,
+        region: str,
+        survivor: str,
+        say: Callable[[str], None],
+    ) -> None:
+        await lost_disk.lose_disks(self.settings, region)
+        say(f"{region}'s disks lost: WAL directory deleted, databases empty")
+        self.started = time.monotonic()
+        self.settings = lost_disk.with_new_node_names(self.settings, region)
+        self.keys = await lost_disk.rebuild_control_data(self.settings, region, survivor)
+        await processes.rebuild(self.settings)
+        await start_crr(client, self.settings)
+        if self.audited:
+            # Its log is rebuilt from the shipped segments, the lost streams' first (the order
+            # discovery lists them in), so a single-node region's log extends what its
+            # witnesses cosigned before.
+            await start_audit(client, self.settings, region)
+        nodes = ", ".join(node.name for node in self.settings.region(region).nodes)
+        say(f"{region} rebuilt as {nodes}; {self.keys} tenant keys restored; replay started")
 
 
 async def _exposed(settings: Settings, survivor: str, stream: str, acked: SentBatches) -> int:
@@ -197,25 +232,14 @@ async def _exposed(settings: Settings, survivor: str, stream: str, acked: SentBa
     return sum(1 for r in acked.results if (r.get("seq") or 0) > applied)
 
 
-async def _missing(settings: Settings, region: str, event_ids: set[str]) -> int:
-    """How many of the demo tenant's `event_ids` the region does not hold."""
+async def _missing(settings: Settings, region: str, event_ids: set[str]) -> set[str]:
+    """Those of the demo tenant's `event_ids` that the region does not hold."""
     async with await DedupStore.open(settings.region(region)) as store:
-        missing = 0
-        for event_id in sorted(event_ids):
-            if await store.get_event(DEMO_TENANT, event_id) is None:
-                missing += 1
-        return missing
-
-
-async def _last_seqs(settings: Settings) -> dict[str, int]:
-    """Every node's newest durable seq, from its health endpoint."""
-    seqs: dict[str, int] = {}
-    async with httpx.AsyncClient(timeout=10) as client:
-        for region, config in settings.regions.items():
-            for node in config.nodes:
-                health = (await client.get(f"http://{node.host}:{node.port}/healthz")).json()
-                seqs[str(StreamId(region, node.name))] = int(health["wal_last_seq"])
-    return seqs
+        return {
+            event_id
+            for event_id in sorted(event_ids)
+            if await store.get_event(DEMO_TENANT, event_id) is None
+        }
 
 
 __all__ = [
