@@ -58,3 +58,8 @@ MIGRATE_CLEANUP_RUN = "migrate_cleanup_run"
 MIGRATE_SEAL_POSITIONS = "migrate_seal_positions"
 MIGRATE_CLEAR_POSITIONS = "migrate_clear_positions"
 MIGRATE_FINISH = "migrate_finish"
+
+# Canary rollout of a worker build (the ops queue).
+CANARY_SET_RAMP = "canary_set_ramp"
+CANARY_ANALYZE = "canary_analyze"
+CANARY_ROLL_BACK = "canary_roll_back"

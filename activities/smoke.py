@@ -12,6 +12,7 @@ from activities.names import SMOKE_OBJECT_ROUND_TRIP
 from activities.smoke_models import ObjectRoundTripInput, ObjectRoundTripResult
 from ledger import error_types
 from ledger.config import Settings
+from storage.faults import fail_point
 from storage.objectstore import ObjectStoreError, open_object_store
 
 log = logging.getLogger("geoledger.smoke")
@@ -26,6 +27,7 @@ class SmokeActivities:
     @activity.defn(name=SMOKE_OBJECT_ROUND_TRIP)
     async def object_round_trip(self, request: ObjectRoundTripInput) -> ObjectRoundTripResult:
         """Put a deterministic object, get it back and compare the bytes."""
+        fail_point(SMOKE_OBJECT_ROUND_TRIP)  # a bad build to rehearse a canary rollback
         store = open_object_store(self._settings.region(request.region).object_store)
         data = hashlib.sha256(request.key.encode()).digest() * (request.size // 32 + 1)
         data = data[: request.size]

@@ -24,6 +24,14 @@ def run(
     metrics_host: Annotated[
         str, typer.Option(help="Listen address of /metrics (0.0.0.0 to be scraped from outside).")
     ] = "127.0.0.1",
+    build_id: Annotated[
+        str | None,
+        typer.Option(
+            "--build-id",
+            help="Report this build of the queue's worker deployment (worker versioning; "
+            "default: [deployment] build_id, versioning off while empty).",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Poll one task queue until SIGTERM, then drain gracefully."""
@@ -33,4 +41,4 @@ def run(
     except KeyError as exc:
         fail(str(exc.args[0]), ExitCode.BAD_INPUT)
     configure_logging(settings.logging)
-    asyncio.run(run_worker(settings, queue, metrics_port, metrics_host))
+    asyncio.run(run_worker(settings, queue, metrics_port, metrics_host, build_id or None))

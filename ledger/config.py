@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from ledger.audit_config import AuditConfig, WitnessConfig
+from ledger.deployment_config import DeploymentConfig
 from ledger.dp_config import DpConfig
 from ledger.envelope import check_tenant_id
 from ledger.errors import ConfigError
@@ -275,6 +276,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = LoggingConfig()
     tls: TlsConfig = TlsConfig()
     dp: DpConfig = DpConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
 
     @field_validator("regions")
     @classmethod

@@ -4,6 +4,8 @@ on), and one SDK `Runtime` that exports the SDK's own `temporal_*` metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from opentelemetry import trace
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
@@ -18,13 +20,14 @@ from workers.temporal_tls import temporal_tls
 _runtime: Runtime | None = None
 
 
-def sdk_runtime(bind_address: str | None) -> Runtime:
+def sdk_runtime(bind_address: str | None, tags: Mapping[str, str] | None = None) -> Runtime:
     """The process-wide runtime; with `bind_address`, SDK metrics are served there in Prometheus
-    format. Created once, before the first client connects."""
+    format, each labelled with `tags` (a versioned worker's deployment and build id). Created
+    once, before the first client connects."""
     global _runtime
     if _runtime is None:
         metrics = PrometheusConfig(bind_address=bind_address) if bind_address else None
-        _runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+        _runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics, global_tags=dict(tags or {})))
     return _runtime
 
 
@@ -46,15 +49,19 @@ def client_interceptors(tracer: trace.Tracer | None) -> list[Interceptor]:
 
 
 async def connect(
-    settings: Settings, sdk_metrics_address: str | None = None, tracer: trace.Tracer | None = None
+    settings: Settings,
+    sdk_metrics_address: str | None = None,
+    tracer: trace.Tracer | None = None,
+    sdk_metric_tags: Mapping[str, str] | None = None,
 ) -> Client:
     """A client of `settings.temporal` whose workers trace with `tracer`, by default the
-    process's under [tracing] (no tracing while it is off)."""
+    process's under [tracing] (no tracing while it is off); `sdk_metric_tags` label the SDK
+    metrics of the process when this is its first client."""
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
         tls=temporal_tls(settings.temporal),
         data_converter=pydantic_data_converter,
-        runtime=sdk_runtime(sdk_metrics_address),
+        runtime=sdk_runtime(sdk_metrics_address, sdk_metric_tags),
         interceptors=client_interceptors(tracer or process_tracer(settings.tracing)),
     )

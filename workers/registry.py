@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities import canary
 from activities.audit import AuditActivities
 from activities.geo import GeoActivities
 from activities.migrate import MigrateActivities
@@ -26,6 +27,7 @@ from workers.tier_sampler import TierSampler
 from workflows import queues
 from workflows.audit_anchor import AnchorLogWorkflow
 from workflows.audit_segment import AuditSegmentWorkflow
+from workflows.canary import CanaryWorkflow
 from workflows.dedup_migration import DedupMigrationWorkflow
 from workflows.demotion import DemotionWorkflow
 from workflows.geo_divergence import GeoDivergenceWorkflow
@@ -33,6 +35,8 @@ from workflows.replay_wal import ReplayWalWorkflow
 from workflows.restore import RestoreWorkflow
 from workflows.ship_wal import ShipWalWorkflow
 from workflows.smoke import SmokeWorkflow
+
+CANARY_ACTIVITIES = (canary.set_ramp, canary.analyze, canary.roll_back)
 
 
 async def _nothing() -> None:
@@ -62,8 +66,9 @@ def registration_for(queue: str, settings: Settings) -> QueueRegistration:
         audit_sampler = AuditSampler(settings, resources)
         migrate_sampler = MigrateSampler(settings, resources)
         return QueueRegistration(
-            workflows=[SmokeWorkflow],
-            activities=[smoke.object_round_trip],
+            # The canary's activities export canary_step and canary_rollbacks_total here.
+            workflows=[SmokeWorkflow, CanaryWorkflow],
+            activities=[smoke.object_round_trip, *CANARY_ACTIVITIES],
             background=[
                 sampler.run,
                 audit_sampler.run,

@@ -3,8 +3,8 @@
 The committed `geoledger.toml` is this template rendered with the default ports; tests render it
 with private ports and state directories so they never collide with a running `make demo`. The
 tunable sections ([wal], [crr], [tiering], every [tier_*], [reads], [dp], [migrate], [limits],
-[tracing] and [logging]) are rendered from the settings model's defaults, so the file shows every
-tunable without holding a second copy of any default.
+[tracing], [logging] and [deployment]) are rendered from the settings model's defaults, so the
+file shows every tunable without holding a second copy of any default.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ledger.audit_config import AuditConfig, WitnessConfig
 from ledger.config import CrrConfig, DevStackConfig, RegionConfig, WalConfig
+from ledger.deployment_config import CanaryPolicy, DeploymentConfig
 from ledger.dp_config import DpConfig
 from ledger.limits_config import LimitsConfig
 from ledger.logging_config import LoggingConfig
@@ -182,6 +183,30 @@ sample_ratio = {tracing.sample_ratio!r}
 format = "{logging.format}"
 level = "{logging.level}"
 
+[deployment]
+# Temporal worker versioning, off while build_id is empty (`geoledger worker run --build-id B`
+# sets it for one worker): a versioned worker belongs to deployment `name` ({{queue}} is its task
+# queue) at version build_id, and tags its SDK metrics with both. Read when a worker starts.
+name = "{deployment.name}"
+build_id = "{deployment.build_id}"
+# The /metrics URLs of the workers whose SDK metrics `geoledger canary start` compares.
+metrics_targets = {deployment.metrics_targets!r}
+# Which deployments may ramp, and how (frozen into each canary's workflow input when it starts):
+# percentages held window_s each (analysed every check_interval_s), the SLO error budget, the
+# burn rate and latency ratio against the current build that roll a build back, the executions an
+# analysis needs, and who may promote a paused canary.
+# [deployment.policies.geoledger-geoledger-ops]
+# steps = {policy.steps!r}
+# window_s = {policy.window_s!r}
+# check_interval_s = {policy.check_interval_s!r}
+# slo_error_ratio = {policy.slo_error_ratio!r}
+# max_burn_rate = {policy.max_burn_rate!r}
+# max_latency_ratio = {policy.max_latency_ratio!r}
+# min_latency_delta_ms = {policy.min_latency_delta_ms!r}
+# min_executions = {policy.min_executions!r}
+# min_errors = {policy.min_errors!r}
+# promoters = ["alice"]
+
 [dev]
 state_dir = "{state_dir}"
 temporal_port = {temporal_port}
@@ -311,6 +336,8 @@ def render_dev_config(
         limits=LimitsConfig(),
         tracing=TracingConfig(),
         logging=LoggingConfig(),
+        deployment=DeploymentConfig(),
+        policy=CanaryPolicy(),
         audit_default_age=AuditConfig().batch_max_age_s,
         us_origin=DEMO_AUDIT.origin("us"),
         eu_origin=DEMO_AUDIT.origin("eu"),

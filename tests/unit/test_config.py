@@ -17,6 +17,7 @@ from ledger.config import (
     WalConfig,
     load_settings,
 )
+from ledger.deployment_config import DeploymentConfig
 from ledger.errors import ConfigError
 from ledger.limits_config import LimitsConfig
 from ledger.logging_config import LoggingConfig
@@ -46,6 +47,8 @@ def test_committed_config_shows_every_wal_and_crr_setting() -> None:
     assert set(shown["limits"]) == set(LimitsConfig.model_fields) - {"tenants"}
     assert set(shown["tracing"]) == set(TracingConfig.model_fields)
     assert set(shown["logging"]) == set(LoggingConfig.model_fields)
+    # Canary policies are shown as a commented example.
+    assert set(shown["deployment"]) == set(DeploymentConfig.model_fields) - {"policies"}
 
 
 def test_committed_config_shows_every_tier_status_setting_and_price() -> None:

@@ -51,6 +51,7 @@ WORKFLOW_ACTIVITY_MODULES = {
     "activities.tiering_models",
     "activities.audit_models",
     "activities.migrate_models",
+    "activities.canary_models",
 }
 
 

@@ -1,0 +1,198 @@
+"""Probe workers for the canary tests: one worker per build of a fresh deployment on a fresh task
+queue, each in its own SDK runtime (as in its own process) so its temporal_* metrics carry its
+build id, served on a /metrics port of its own; short probe workflows (AUTO_UPGRADE) and a
+long-running pinned one; traffic; and the deployment's routing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
+from temporalio.client import Client
+from temporalio.common import RetryPolicy, VersioningBehavior, WorkerDeploymentVersion
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from activities import canary
+from activities.canary_models import Routing
+from ledger.config import Settings
+from storage.embedded.process import free_port
+from storage.faults import fail_point
+from workers.deployment import deployment_config, metric_tags
+from workflows.canary import CanaryWorkflow
+
+PROBE_FAULT = "canary-probe"
+PROBE_RETRY = RetryPolicy(maximum_attempts=1)
+
+
+class ProbeActivities:
+    """The probe's activity, run by the worker of one build: it answers with that build."""
+
+    def __init__(self, build_id: str) -> None:
+        self._build = build_id
+
+    @activity.defn(name="canary_probe")
+    async def probe(self) -> str:
+        fail_point(f"{PROBE_FAULT}:{self._build}")  # GEOLEDGER_FAIL_AT names a bad build
+        return self._build
+
+
+@workflow.defn(sandboxed=False)
+class ProbeWorkflow:
+    """Short: one activity. AUTO_UPGRADE, the versioned worker's default."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return str(
+            await workflow.execute_activity(
+                "canary_probe",
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=PROBE_RETRY,
+            )
+        )
+
+
+@workflow.defn(sandboxed=False)
+class WaitingProbeWorkflow:
+    """Waits for `go`, then runs the probe: which build ran it tells where the workflow is."""
+
+    def __init__(self) -> None:
+        self._go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self._go)
+        return str(
+            await workflow.execute_activity(
+                "canary_probe",
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=PROBE_RETRY,
+            )
+        )
+
+    @workflow.signal
+    def go(self) -> None:
+        self._go = True
+
+
+@workflow.defn(
+    name="PinnedProbeWorkflow", sandboxed=False, versioning_behavior=VersioningBehavior.PINNED
+)
+class PinnedProbeWorkflow(WaitingProbeWorkflow):
+    """The same, PINNED like the CRR tailers."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return await super().run()
+
+
+@dataclass(frozen=True)
+class Probes:
+    address: str
+    queue: str
+    deployment: str
+
+    def metrics_url(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}/metrics"
+
+
+@contextlib.asynccontextmanager
+async def build_worker(settings: Settings, probes: Probes, build_id: str) -> AsyncIterator[str]:
+    """Run build `build_id` of the probe deployment; yield its /metrics URL."""
+    version = WorkerDeploymentVersion(deployment_name=probes.deployment, build_id=build_id)
+    port = free_port()
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"),
+            global_tags=metric_tags(version),
+        )
+    )
+    client = await Client.connect(
+        probes.address,
+        namespace=settings.temporal.namespace,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+    )
+    worker = Worker(
+        client,
+        task_queue=probes.queue,
+        workflows=[ProbeWorkflow, WaitingProbeWorkflow, PinnedProbeWorkflow],
+        activities=[ProbeActivities(build_id).probe],
+        deployment_config=deployment_config(version),
+    )
+    async with worker:
+        yield probes.metrics_url(port)
+
+
+@contextlib.asynccontextmanager
+async def canary_worker(client: Client) -> AsyncIterator[str]:
+    """A worker of CanaryWorkflow and its activities on a fresh queue; yield the queue."""
+    queue = f"canary-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[CanaryWorkflow],
+        activities=[canary.set_ramp, canary.analyze, canary.roll_back],
+    ):
+        yield queue
+
+
+async def make_current(client: Client, deployment: str, build_id: str) -> None:
+    """Make `build_id` current once its worker has polled (the server knows it only then)."""
+    for _ in range(100):
+        try:
+            await client.workflow_service.set_worker_deployment_current_version(
+                SetWorkerDeploymentCurrentVersionRequest(
+                    namespace=client.namespace, deployment_name=deployment, build_id=build_id
+                )
+            )
+            return
+        except RPCError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{deployment}:{build_id} never became current")
+
+
+async def routing(client: Client, deployment: str) -> Routing:
+    return await canary.routing_of(client, deployment)
+
+
+@contextlib.asynccontextmanager
+async def traffic(client: Client, queue: str, concurrency: int = 4) -> AsyncIterator[list[str]]:
+    """Probe workflows started back to back while the block runs; yields the builds that
+    answered (a failed probe adds "failed"). In-flight probes finish before it returns."""
+    answers: list[str] = []
+    stop = asyncio.Event()
+
+    async def one_lane() -> None:
+        while not stop.is_set():
+            handle = await client.start_workflow(
+                ProbeWorkflow.run, id=f"probe-{uuid.uuid4().hex}", task_queue=queue
+            )
+            try:
+                answers.append(await handle.result())
+            except Exception:
+                answers.append("failed")
+
+    lanes = [asyncio.create_task(one_lane()) for _ in range(concurrency)]
+    try:
+        yield answers
+    finally:
+        stop.set()
+        await asyncio.gather(*lanes)
+
+
+async def running_on(client: Client, deployment: str, build_id: str) -> int:
+    """How many workflows visibility shows running on the build."""
+    query = (
+        f"TemporalWorkerDeploymentVersion = '{deployment}:{build_id}' "
+        "AND ExecutionStatus = 'Running'"
+    )
+    return (await client.count_workflows(query)).count
