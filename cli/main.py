@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import typer
 
 from cli.audit import audit_app
+from cli.canary import canary_app
 from cli.crr import crr_app
 from cli.db import db_app
 from cli.demo import demo
@@ -83,6 +84,7 @@ app.add_typer(witness_app, name="witness")
 app.add_typer(ops_app, name="ops")
 app.add_typer(export_app, name="export")
 app.add_typer(dp_app, name="dp")
+app.add_typer(canary_app, name="canary")
 app.command("demo")(demo)
 
 if __name__ == "__main__":

@@ -6,13 +6,16 @@
 - a build whose activities fail (GEOLEDGER_FAIL_AT) is rolled back within one analysis window:
   ramp 0, the old build still current, canary_rollbacks_total +1, the reason in the status, memo
   and GeoPhase, and no workflow left running on it;
-- with no traffic the analysis is inconclusive and the canary waits: a promote by someone the
-  policy does not name is refused, one by a promoter finishes it; abort rolls another back.
+- with no traffic the analysis is inconclusive and the canary waits (`geoledger canary status`
+  exits 5): a `geoledger canary promote` by someone the policy does not name is refused (exit 1),
+  one by a promoter finishes it; abort rolls another back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +26,8 @@ from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from activities.canary_models import CanaryPhase, CanaryStatus, Decision
-from ledger.config import Settings
+from cli.common import ExitCode
+from ledger.config import CONFIG_ENV_VAR, Settings
 from ledger.deployment_config import CanaryPolicy, DeploymentConfig
 from storage.faults import FAIL_AT_ENV
 from tests.conftest import RunningStack
@@ -39,6 +43,7 @@ from tests.integration.canary_support import (
     running_on,
     traffic,
 )
+from tests.support.processes import run_geoledger
 from workers.canary_control import (
     CanaryRefused,
     canary_status,
@@ -173,7 +178,7 @@ async def test_a_build_whose_activities_fail_is_rolled_back_within_one_window(
 
 
 async def test_an_inconclusive_canary_waits_for_a_person(
-    client: Client, probes: Probes, stack: tuple[Settings, str]
+    running_stack: RunningStack, client: Client, probes: Probes, stack: tuple[Settings, str]
 ) -> None:
     settings, canary_queue = stack
     # No traffic at all: nothing to judge.
@@ -181,12 +186,23 @@ async def test_an_inconclusive_canary_waits_for_a_person(
     paused = await phase_becomes(client, probes, "v2", CanaryPhase.PAUSED)
     assert paused.percentage == 10 and paused.reason and "executions" in paused.reason
 
-    with pytest.raises(CanaryRefused, match="'mallory' may not promote"):
-        await control_canary(client, probes.deployment, "v2", "promote", Decision(who="mallory"))
-    answer = await control_canary(
-        client, probes.deployment, "v2", "promote", Decision(who="alice", full=True)
-    )
-    assert answer.accepted
+    # As an operator would: `geoledger canary status | promote` (the policy through the
+    # environment, on the stack's configuration).
+    env = {
+        **os.environ,
+        CONFIG_ENV_VAR: str(running_stack.config_path),
+        "GEOLEDGER_DEPLOYMENT__POLICIES": json.dumps(
+            {probes.deployment: POLICY.model_dump(mode="json")}
+        ),
+    }
+    target = ("--deployment", probes.deployment, "--build", "v2")
+    shown = await run_geoledger(env, "canary", "status", *target, "--json")
+    assert shown.code == ExitCode.PENDING, shown.stderr
+    assert json.loads(shown.stdout)["phase"] == "paused"
+    refused = await run_geoledger(env, "canary", "promote", *target, "--who", "mallory")
+    assert refused.code == ExitCode.FAILED and "'mallory' may not promote" in refused.said
+    promoted = await run_geoledger(env, "canary", "promote", *target, "--who", "alice", "--full")
+    assert promoted.code == ExitCode.OK, promoted.stderr
     status = await finished(client, probes, "v2")
     assert (status.phase, status.decided_by) == (CanaryPhase.PROMOTED, "alice")
     assert (await routing(client, probes.deployment)).current_build == "v2"
