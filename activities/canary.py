@@ -26,6 +26,7 @@ from activities.canary_models import (
     RampInput,
     RollbackInput,
     RollbackResult,
+    RollbackTrigger,
     Routing,
     Snapshot,
     Verdict,
@@ -66,6 +67,9 @@ async def set_ramp(step: RampInput) -> Routing:
             )
         )
     CANARY_STEP.labels(step.deployment).set(step.percentage)
+    for trigger in RollbackTrigger:
+        # Exported at 0 from the first ramp, so the first rollback is an increase() to alert on.
+        CANARY_ROLLBACKS.labels(step.deployment, trigger.value)
     return await routing_of(client, step.deployment)
 
 

@@ -43,6 +43,7 @@ FIXED_ALERTS = {
     "AuditForkDetected",
     "MigrationStalled",
     "MigrationVerifyMismatch",
+    "CanaryRolledBack",
     "IngestErrorBudgetBurn",
     "CrrLagErrorBudgetBurn",
     "ScrapeJobAbsent",
