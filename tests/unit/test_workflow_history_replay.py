@@ -13,7 +13,8 @@ batches closed by age and by size, each attested, a continue-as-new); and the
 AuditSegmentWorkflow replayed from the dead-letter queue, which signals the anchor workflow; and
 every run of two DedupMigrationWorkflows (paused, rate changed and a refused approval by signal,
 approved by update and by signal, done; the way back, rolled back during its re-verify), each
-through continue-as-new.
+through continue-as-new; and three CanaryWorkflows (promoted through every step, rolled back by
+its analysis, paused twice - a refused promote signal, a promote update - and aborted).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.audit_models import AnchorLogInput, AuditSegmentInput, AuditSegmentResult
+from activities.canary_models import Analysis, CanaryInput, CanaryStatus, Snapshot, Verdict
 from activities.migrate_models import MigrationInput, MigrationProgress
 from activities.names import TIER_RESTORE_WAIT
 from activities.tiering_models import RestorePackInput
 from workflows.audit_anchor import AnchorLogWorkflow
 from workflows.audit_segment import AuditSegmentWorkflow
+from workflows.canary import CanaryWorkflow
 from workflows.dedup_migration import DedupMigrationWorkflow
 from workflows.demotion import DemotionInput, DemotionStatus, DemotionWorkflow
 from workflows.replay_wal import ReplayWalWorkflow
@@ -51,6 +54,7 @@ WORKFLOWS = (
     AnchorLogWorkflow,
     AuditSegmentWorkflow,
     DedupMigrationWorkflow,
+    CanaryWorkflow,
 )
 CONTINUING = (
     "ShipWalWorkflow",
@@ -173,6 +177,20 @@ class DedupMigrationWorkflowWithoutAcks(DedupMigrationWorkflow):
         return None
 
 
+@workflow.defn(name="CanaryWorkflow", sandboxed=False)
+class CanaryWorkflowWithoutFirstReading(CanaryWorkflow):
+    """A change that is not replay-safe: a window judged without the reading at its start."""
+
+    @workflow.run
+    async def run(self, request: CanaryInput) -> CanaryStatus:
+        return await super().run(request)
+
+    async def _analyze(self, since: Snapshot | None) -> Analysis:
+        if since is None:
+            return Analysis(verdict=Verdict.INCONCLUSIVE, reason="no reading")
+        return await super()._analyze(since)
+
+
 @pytest.mark.parametrize(
     ("name", "changed"),
     [
@@ -184,6 +202,7 @@ class DedupMigrationWorkflowWithoutAcks(DedupMigrationWorkflow):
             ("AnchorLogWorkflow", AnchorLogWorkflowWithoutAttestation),
             ("AuditSegmentWorkflow", AuditSegmentWorkflowWithoutSignal),
             ("DedupMigrationWorkflow", DedupMigrationWorkflowWithoutAcks),
+            ("CanaryWorkflow", CanaryWorkflowWithoutFirstReading),
         )
     ],
 )
