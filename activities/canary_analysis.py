@@ -8,7 +8,7 @@ reads the counters, this decides what they mean.
   activity or workflow latency above `max_latency_ratio` times the baseline's and slower by at
   least `min_latency_delta_ms` (a few milliseconds more on a fast activity are noise).
 - inconclusive: fewer than `min_executions` executions on the candidate, or a high burn rate
-  from fewer than `min_errors` errors.
+  from fewer than `min_errors` errors, or one the baseline burns as fast: a person decides.
 - pass: otherwise.
 """
 
@@ -53,10 +53,15 @@ def judge(
     slow = _slower(candidate, baseline, policy)
     if slow is not None:
         return Verdict.FAIL, slow
-    if burning:
+    if burning and candidate.errors < policy.min_errors:
         return Verdict.INCONCLUSIVE, (
             f"build {candidate.build_id}: burn rate {candidate.burn_rate:.3g}x from "
             f"{candidate.errors:g} errors, fewer than the {policy.min_errors} a rollback needs"
+        )
+    if burning:
+        return Verdict.INCONCLUSIVE, (
+            f"build {candidate.build_id}: burn rate {candidate.burn_rate:.3g}x, but no worse "
+            f"than the current build (a dependency failing both?)" + _against(baseline)
         )
     return Verdict.PASS, (
         f"build {candidate.build_id}: {candidate.executions:g} executions, error ratio "
