@@ -5,7 +5,8 @@
   build keeps it while an AUTO_UPGRADE one moves to the new build;
 - a build whose activities fail (GEOLEDGER_FAIL_AT) is rolled back within one analysis window:
   ramp 0, the old build still current, canary_rollbacks_total +1, the reason in the status, memo
-  and GeoPhase, and no workflow left running on it;
+  and GeoPhase, and no workflow left running on it (a workflow pinned to it moved to the old
+  build);
 - with no traffic the analysis is inconclusive and the canary waits (`geoledger canary status`
   exits 5): a `geoledger canary promote` by someone the policy does not name is refused (exit 1),
   one by a promoter finishes it; abort rolls another back.
@@ -24,6 +25,7 @@ from contextlib import AsyncExitStack
 import pytest
 from prometheus_client import REGISTRY
 from temporalio.client import Client
+from temporalio.common import PinnedVersioningOverride, WorkerDeploymentVersion
 
 from activities.canary_models import CanaryPhase, CanaryStatus, Decision
 from cli.common import ExitCode
@@ -120,6 +122,14 @@ async def phase_becomes(
         await asyncio.sleep(0.2)
 
 
+async def wait_running_on(client: Client, deployment: str, build: str) -> None:
+    for _ in range(100):
+        if await running_on(client, deployment, build):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing runs on {deployment}:{build}")
+
+
 async def test_a_good_build_ramps_to_current_and_pinned_workflows_keep_their_build(
     client: Client, probes: Probes, stack: tuple[Settings, str]
 ) -> None:
@@ -154,6 +164,16 @@ async def test_a_build_whose_activities_fail_is_rolled_back_within_one_window(
     settings, canary_queue = stack
     monkeypatch.setenv(FAIL_AT_ENV, f"{PROBE_FAULT}:v2")
     labels = {"deployment": probes.deployment, "trigger": "analysis"}
+    # A long-running workflow pinned to v2 (as a tailer started during the ramp would be).
+    stranded = await client.start_workflow(
+        PinnedProbeWorkflow.run,
+        id=f"stranded-{uuid.uuid4().hex}",
+        task_queue=probes.queue,
+        versioning_override=PinnedVersioningOverride(
+            WorkerDeploymentVersion(probes.deployment, "v2")
+        ),
+    )
+    await wait_running_on(client, probes.deployment, "v2")
     async with traffic(client, probes.queue) as answers:
         started = time.monotonic()
         await start_canary(client, settings, probes.deployment, "v2", "ci", canary_queue)
@@ -174,7 +194,11 @@ async def test_a_build_whose_activities_fail_is_rolled_back_within_one_window(
     ).describe()
     assert (await described.memo_value(REASON_MEMO)) == status.reason
     assert described.typed_search_attributes.get(GEO_PHASE) == CanaryPhase.ROLLED_BACK.value
+    # Moved onto v1 by the rollback: nothing runs on v2 any more.
+    assert status.moved_workflows == 1
     assert await running_on(client, probes.deployment, "v2") == 0
+    await stranded.signal(PinnedProbeWorkflow.go)
+    assert await stranded.result() == "v1"
 
 
 async def test_an_inconclusive_canary_waits_for_a_person(
