@@ -2,8 +2,9 @@
 CanaryWorkflow (workflows/canary.py) and steer it.
 
 Exit codes: 0 started / accepted / (status) ramping or promoted; 1 refused (the reason is
-printed, nothing changed) or (status) rolled back or aborted; 2 bad input; 3 Temporal
-unreachable; 5 (status) paused, waiting for promote or abort.
+printed, nothing changed) or (status) rolled back or aborted; 2 bad input (no such canary, no
+--deployment where several may ramp); 3 Temporal unreachable; 5 (status) paused, waiting for
+promote or abort.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.canary_models import CanaryPhase, CanaryStatus, ControlAnswer, Decision
 from cli.common import (
@@ -66,6 +67,8 @@ def _run(work: Coroutine[Any, Any, _T]) -> _T:
     except CanaryRefused as exc:
         fail(str(exc), ExitCode.FAILED)
     except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            fail(f"no such canary: {exc}", ExitCode.BAD_INPUT)
         fail(f"Temporal: {exc}", ExitCode.UNAVAILABLE)
 
 

@@ -227,6 +227,8 @@ async def test_an_inconclusive_canary_waits_for_a_person(
     assert refused.code == ExitCode.FAILED and "'mallory' may not promote" in refused.said
     promoted = await run_geoledger(env, "canary", "promote", *target, "--who", "alice", "--full")
     assert promoted.code == ExitCode.OK, promoted.stderr
+    unknown = await run_geoledger(env, "canary", "status", *target[:2], "--build", "v9")
+    assert unknown.code == ExitCode.BAD_INPUT, unknown.stderr
     status = await finished(client, probes, "v2")
     assert (status.phase, status.decided_by) == (CanaryPhase.PROMOTED, "alice")
     assert (await routing(client, probes.deployment)).current_build == "v2"
