@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import activity, workflow
-from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
-from temporalio.client import Client
-from temporalio.common import RetryPolicy, VersioningBehavior, WorkerDeploymentVersion
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkerDeploymentRequest,
+    SetWorkerDeploymentCurrentVersionRequest,
+)
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    PinnedVersioningOverride,
+    RetryPolicy,
+    VersioningBehavior,
+    WorkerDeploymentVersion,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities import canary
@@ -160,12 +168,52 @@ async def make_current(client: Client, deployment: str, build_id: str) -> None:
     raise AssertionError(f"{deployment}:{build_id} never became current")
 
 
+async def registered(client: Client, deployment: str, *builds: str) -> None:
+    """Wait until the server knows every build of the deployment (their workers polled)."""
+    for _ in range(100):
+        try:
+            described = await client.workflow_service.describe_worker_deployment(
+                DescribeWorkerDeploymentRequest(
+                    namespace=client.namespace, deployment_name=deployment
+                )
+            )
+        except RPCError:
+            described = None
+        if described is not None:
+            summaries = described.worker_deployment_info.version_summaries
+            if set(builds) <= {summary.deployment_version.build_id for summary in summaries}:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{deployment}: builds {builds} never registered")
+
+
+async def start_pinned_to(
+    client: Client, probes: Probes, build_id: str
+) -> WorkflowHandle[PinnedProbeWorkflow, str]:
+    """A PinnedProbeWorkflow pinned to `build_id` from its start (as if started while it ramped).
+    The server refuses the pin until the build's membership of the queue has propagated."""
+    version = WorkerDeploymentVersion(deployment_name=probes.deployment, build_id=build_id)
+    for _ in range(100):
+        try:
+            return await client.start_workflow(
+                PinnedProbeWorkflow.run,
+                id=f"pinned-{uuid.uuid4().hex}",
+                task_queue=probes.queue,
+                versioning_override=PinnedVersioningOverride(version),
+            )
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.FAILED_PRECONDITION:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{probes.deployment}:{build_id} never took a pinned workflow")
+
+
 async def routing(client: Client, deployment: str) -> Routing:
     return await canary.routing_of(client, deployment)
 
 
 @contextlib.asynccontextmanager
-async def traffic(client: Client, queue: str, concurrency: int = 4) -> AsyncIterator[list[str]]:
+async def traffic(client: Client, queue: str, concurrency: int = 8) -> AsyncIterator[list[str]]:
     """Probe workflows started back to back while the block runs; yields the builds that
     answered (a failed probe adds "failed"). In-flight probes finish before it returns."""
     answers: list[str] = []

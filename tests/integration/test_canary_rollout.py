@@ -25,7 +25,6 @@ from contextlib import AsyncExitStack
 import pytest
 from prometheus_client import REGISTRY
 from temporalio.client import Client
-from temporalio.common import PinnedVersioningOverride, WorkerDeploymentVersion
 
 from activities.canary_models import CanaryPhase, CanaryStatus, Decision
 from cli.common import ExitCode
@@ -41,8 +40,10 @@ from tests.integration.canary_support import (
     build_worker,
     canary_worker,
     make_current,
+    registered,
     routing,
     running_on,
+    start_pinned_to,
     traffic,
 )
 from tests.support.processes import run_geoledger
@@ -96,6 +97,7 @@ async def stack(
         ]
         queue = await workers.enter_async_context(canary_worker(client))
         await make_current(client, probes.deployment, "v1")
+        await registered(client, probes.deployment, "v1", "v2")
         deployment = DeploymentConfig(metrics_targets=urls, policies={probes.deployment: POLICY})
         yield running_stack.settings.model_copy(update={"deployment": deployment}), queue
 
@@ -165,14 +167,7 @@ async def test_a_build_whose_activities_fail_is_rolled_back_within_one_window(
     monkeypatch.setenv(FAIL_AT_ENV, f"{PROBE_FAULT}:v2")
     labels = {"deployment": probes.deployment, "trigger": "analysis"}
     # A long-running workflow pinned to v2 (as a tailer started during the ramp would be).
-    stranded = await client.start_workflow(
-        PinnedProbeWorkflow.run,
-        id=f"stranded-{uuid.uuid4().hex}",
-        task_queue=probes.queue,
-        versioning_override=PinnedVersioningOverride(
-            WorkerDeploymentVersion(probes.deployment, "v2")
-        ),
-    )
+    stranded = await start_pinned_to(client, probes, "v2")
     await wait_running_on(client, probes.deployment, "v2")
     async with traffic(client, probes.queue) as answers:
         started = time.monotonic()
