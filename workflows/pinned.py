@@ -34,7 +34,7 @@ class PinnedShipWalWorkflow(ShipWalWorkflow):
 
     @workflow.run
     async def run(self, request: ShipWalInput) -> None:
-        """The workflow\'s own run."""
+        """The workflow's own run."""
         await super().run(request)
 
 
@@ -44,7 +44,7 @@ class PinnedReplayWalWorkflow(ReplayWalWorkflow):
 
     @workflow.run
     async def run(self, request: ReplayWalInput) -> None:
-        """The workflow\'s own run."""
+        """The workflow's own run."""
         await super().run(request)
 
 
@@ -54,7 +54,7 @@ class PinnedAnchorLogWorkflow(AnchorLogWorkflow):
 
     @workflow.run
     async def run(self, request: AnchorLogInput) -> None:
-        """The workflow\'s own run."""
+        """The workflow's own run."""
         await super().run(request)
 
 
@@ -64,7 +64,7 @@ class PinnedDemotionWorkflow(DemotionWorkflow):
 
     @workflow.run
     async def run(self, request: DemotionInput) -> DemotionStatus:
-        """The workflow\'s own run."""
+        """The workflow's own run."""
         return await super().run(request)
 
 
@@ -74,7 +74,7 @@ class PinnedDedupMigrationWorkflow(DedupMigrationWorkflow):
 
     @workflow.run
     async def run(self, request: MigrationInput) -> MigrationProgress:
-        """The workflow\'s own run."""
+        """The workflow's own run."""
         return await super().run(request)
 
 
@@ -84,7 +84,7 @@ class PinnedCanaryWorkflow(CanaryWorkflow):
 
     @workflow.run
     async def run(self, request: CanaryInput) -> CanaryStatus:
-        """The workflow\'s own run."""
+        """The workflow's own run."""
         return await super().run(request)
 
 
