@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.dedup.errors import DedupError
+from storage.dedup.errors import DedupError, DedupRecordError
 from storage.dedup.models import ApplyResult, DedupRecord, Origin, Outcome
 
 APPLY = """
@@ -47,6 +47,25 @@ class Position:
 
     stream: str
     seq: int
+
+
+def checked_position(stream: str | None, through_seq: int | None) -> Position | None:
+    """The position `stream`/`through_seq` name (None when neither is given). Raises
+    DedupRecordError when only one is given or either is malformed."""
+    if stream is None and through_seq is None:
+        return None
+    if stream is None or through_seq is None:
+        raise DedupRecordError(
+            f"expected stream and through_seq together, got stream={stream!r}, "
+            f"through_seq={through_seq!r}"
+        )
+    if "/" not in stream:
+        raise DedupRecordError(f"stream: expected '<region>/<node>', got {stream!r}")
+    if isinstance(through_seq, bool) or not 0 <= through_seq <= (1 << 63) - 1:
+        raise DedupRecordError(
+            f"through_seq: expected an integer in 0..2**63-1, got {through_seq!r}"
+        )
+    return Position(stream, through_seq)
 
 
 def _columns(records: Sequence[DedupRecord]) -> list[list[Any]]:

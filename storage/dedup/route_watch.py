@@ -5,11 +5,12 @@ A re-sharding moves writes only after every live writer has acknowledged the epo
 them (storage/dedup/route_epochs.route_acks). A watched `DedupStore` registers its node in
 `dedup_route_nodes` and runs a `RouteWatcher`: every `poll_s` it reads the current route, swaps the
 store's cached one (new applies use it), waits until every apply begun under an older epoch has
-finished, and only then records the new epoch as acknowledged. Each successful poll also records
-`seen_at` (the heartbeat) and extends the node's lease to `lease_s` from the poll's start; an
-apply after the lease ran out raises RouteLeaseExpiredError. So a node cut off from the control
-database, which the migration stops counting as live once it has not been seen for `lease_s`,
-has stopped writing by then rather than writing with a route that may have moved on.
+finished (polling on meanwhile), and only then records the new epoch as acknowledged. Each
+successful poll also records `seen_at` (the heartbeat) and extends the node's lease to `lease_s`
+from the poll's start; an apply after the lease ran out raises RouteLeaseExpiredError. So a node
+cut off from the control database, which the migration stops counting as live once it has not
+been seen for `lease_s`, has stopped writing by then rather than writing with a route that may
+have moved on.
 """
 
 from __future__ import annotations
@@ -97,16 +98,25 @@ class InFlightApplies:
     @contextmanager
     def track(self, epoch: int) -> Iterator[None]:
         """Count an apply under `epoch` while the block runs."""
-        self._counts[epoch] += 1
+        self.hold(epoch)
         try:
             yield
         finally:
-            self._counts[epoch] -= 1
-            if not self._counts[epoch]:
-                del self._counts[epoch]
-            # Wake every waiter, then give later ones a fresh event to wait on.
-            self._finished.set()
-            self._finished = asyncio.Event()
+            self.release(epoch)
+
+    def hold(self, epoch: int) -> None:
+        """Count an apply under `epoch` until `release(epoch)`: for records routed now and
+        written later (the ingest applier's shard lanes, api/ingest/applier.py)."""
+        self._counts[epoch] += 1
+
+    def release(self, epoch: int) -> None:
+        """End one apply counted under `epoch`."""
+        self._counts[epoch] -= 1
+        if not self._counts[epoch]:
+            del self._counts[epoch]
+        # Wake every waiter, then give later ones a fresh event to wait on.
+        self._finished.set()
+        self._finished = asyncio.Event()
 
     async def wait_before(self, epoch: int) -> None:
         """Return once no apply of an epoch older than `epoch` runs."""
@@ -186,8 +196,9 @@ class RouteWatcher:
 
     async def poll(self) -> None:
         """Read the route and heartbeat; on a new epoch, switch to it, wait for older applies
-        and acknowledge it. Raises the driver's error or RoutingError; the lease is extended only
-        by a poll that got this far."""
+        and acknowledge it (when they outlast `poll_s`, a later poll acknowledges it). Raises
+        the driver's error or RoutingError; the lease is extended only by a poll that got this
+        far."""
         started = time.monotonic()
         # Bounded: a poll stuck on a server that stopped answering would outlast the lease anyway.
         async with asyncio.timeout(self._options.lease_s), self._control.acquire() as conn:
@@ -196,8 +207,15 @@ class RouteWatcher:
         self._last_poll = started
         if route.epoch == self._acked:
             return
-        # No connection is held while applies drain: they may need the control pool too.
-        await self._in_flight.wait_before(route.epoch)
+        # No connection is held while applies drain: they may need the control pool too. Records
+        # routed under an older epoch may wait for a shard that is down (their lane holds the
+        # epoch until they are written): the ack waits for them, but the heartbeat and the lease
+        # go on, so the other shards keep being written; the next poll tries again.
+        try:
+            async with asyncio.timeout(self._options.poll_s):
+                await self._in_flight.wait_before(route.epoch)
+        except TimeoutError:
+            return
         await self._control.execute(UPSERT_NODE, self._node.name, self._node.role, route.epoch)
         self._acked = route.epoch
         log.info("route watch %s: acknowledged routing epoch %d", self._node.name, route.epoch)

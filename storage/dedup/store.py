@@ -12,7 +12,7 @@ import asyncpg
 
 from ledger.config import RegionConfig
 from storage.dedup import dump, read
-from storage.dedup.apply import Position, apply_to_shard
+from storage.dedup.apply import apply_to_shard, checked_position
 from storage.dedup.errors import (
     DedupError,
     DedupRecordError,
@@ -171,7 +171,7 @@ class DedupStore:
         anything is written, when the store is watched and has not read its route for longer
         than its lease.
         """
-        position = _position(stream, through_seq)
+        position = checked_position(stream, through_seq)
         for record in records:
             record.check()
         if self._watcher is not None:
@@ -199,6 +199,36 @@ class DedupStore:
                     results[index] = result
         assert all(result is not None for result in results)
         return [result for result in results if result is not None]
+
+    @property
+    def in_flight(self) -> InFlightApplies:
+        """Applies in flight per routing epoch: the route watcher acknowledges a newer epoch only
+        once none of an older one runs. A caller that routes records by `route` now and writes
+        them later, shard by shard, with `apply_shard` (api/ingest/applier.py) holds the route's
+        epoch here from the routing (with no await in between) until they are written."""
+        return self._in_flight
+
+    async def apply_shard(
+        self, shard: int, records: Sequence[DedupRecord], *, stream: str, through_seq: int
+    ) -> list[ApplyResult]:
+        """Apply records routed to `shard` (by a route whose epoch the caller holds in
+        `in_flight`) and record, in the same
+        transaction, that `stream` is applied through `through_seq` there; one result per record,
+        in order. Only this shard is written, so the records routed to it must be every record of
+        the stream up to `through_seq` that it has not applied yet.
+
+        Raises DedupRecordError as `apply` does, RouteLeaseExpiredError (nothing written) when
+        the watched store's lease ran out, DedupShardError when the shard fails (it changed
+        nothing; applying again is safe)."""
+        position = checked_position(stream, through_seq)
+        for record in records:
+            record.check()
+        if self._watcher is not None:
+            self._watcher.check_lease()
+        try:
+            return await apply_to_shard(self._pools.shards[shard], records, position)
+        except Exception as exc:
+            raise DedupShardError(shard, f"apply: {exc}") from exc
 
     @staticmethod
     def _group(
@@ -336,23 +366,6 @@ class DedupStore:
                 raise outcome
             results[shard] = outcome
         return results
-
-
-def _position(stream: str | None, through_seq: int | None) -> Position | None:
-    if stream is None and through_seq is None:
-        return None
-    if stream is None or through_seq is None:
-        raise DedupRecordError(
-            f"expected stream and through_seq together, got stream={stream!r}, "
-            f"through_seq={through_seq!r}"
-        )
-    if "/" not in stream:
-        raise DedupRecordError(f"stream: expected '<region>/<node>', got {stream!r}")
-    if isinstance(through_seq, bool) or not 0 <= through_seq <= (1 << 63) - 1:
-        raise DedupRecordError(
-            f"through_seq: expected an integer in 0..2**63-1, got {through_seq!r}"
-        )
-    return Position(stream, through_seq)
 
 
 async def read_event(
