@@ -25,6 +25,11 @@ class NodeDraining(NodeUnavailable):
     sends the batch to another node of the region."""
 
 
+class ShardBacklogFull(NodeUnavailable):
+    """A dedup shard the batch would write to has not answered for long enough that its apply
+    lane is full (api/ingest/applier.py): the batch is refused before it reaches the WAL."""
+
+
 class StreamRetired(IngestError):
     """The node's stream was retired at a seq its WAL no longer reaches (its volume went): it
     would number new records with seqs already shipped, so the node does not start."""

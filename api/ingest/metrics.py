@@ -50,7 +50,7 @@ VERIFY_SECONDS = Histogram(
 )
 DEDUP_APPLY_SECONDS = Histogram(
     "dedup_apply_seconds",
-    "Duration of one set-based dedup apply (all shards).",
+    "Duration of one set-based dedup apply (one shard's lane: consecutive groups merged).",
     buckets=_LATENCY_BUCKETS,
 )
 WAL_LAST_SEQ = Gauge("wal_last_seq", "Newest durable sequence number of this node's stream.")
@@ -67,4 +67,11 @@ REQUESTS_IN_FLIGHT = Gauge(
     "geoledger_ingest_requests_in_flight",
     "Requests of POST /v1/events and GET /v1/events/... being verified, applied or read now.",
     ["region"],
+)
+APPLY_BACKLOG = Gauge(
+    "geoledger_ingest_apply_backlog_records",
+    "Records of this node's stream durable in its WAL and not yet applied to the dedup shard, by "
+    "shard (its apply lane): grows while the shard does not answer; batches writing to a shard "
+    "whose lane is full are answered 503.",
+    ["region", "shard"],
 )

@@ -120,7 +120,7 @@ class IngestNode:
         await catch_up_dedup(wal, dedup, stream)
         # The applier's task copies the labels now, so its own records name the stream too.
         with log_labels(region=region, node=node):
-            applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1)
+            applier = OrderedApplier(dedup, stream, next_seq=wal.last_seq + 1, region=region)
         return cls(
             region,
             node,
@@ -195,7 +195,7 @@ class IngestNode:
         applied: dict[int, tuple[int, ApplyResult]] = {}
         if valid:
             # Shielded: once records are in the WAL their apply must be queued even if the client
-            # goes away, or the ordered applier would wait for them forever.
+            # goes away, or the applier's lanes would wait for them forever.
             applied = await asyncio.shield(self._write_and_apply(valid))
         results = [_result(item, applied.get(item.index)) for item in items]
         # One increment per distinct label rather than per event: each labelled increment takes
@@ -213,6 +213,10 @@ class IngestNode:
         return results
 
     async def _write_and_apply(self, valid: list[BatchItem]) -> dict[int, tuple[int, ApplyResult]]:
+        # Before the WAL: a shard whose lane is full takes nothing more until it answers again.
+        self._applier.check_room(
+            (item.event.tenant_id, item.event.event_id) for item in valid if item.event is not None
+        )
         accepted_at = _wall_ms()
         records = [
             WalRecord(
