@@ -149,7 +149,10 @@ def _print_status(found: CanaryStatus) -> None:
     rows = [
         ("phase", found.phase.value),
         ("step", f"{found.percentage} % (steps {', '.join(map(str, found.steps))})"),
-        ("current build", found.baseline_build or "(unversioned)"),
+        (
+            "compared with",
+            f"build {found.baseline_build}" if found.baseline_build else "unversioned",
+        ),
         ("window ends", found.window_ends_at.isoformat() if found.window_ends_at else "-"),
         ("last analysis", f"{analysis.verdict.value}: {analysis.reason}" if analysis else "-"),
         ("reason", found.reason or "-"),
