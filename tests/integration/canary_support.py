@@ -1,7 +1,8 @@
 """Probe workers for the canary tests: one worker per build of a fresh deployment on a fresh task
 queue, each in its own SDK runtime (as in its own process) so its temporal_* metrics carry its
 build id, served on a /metrics port of its own; short probe workflows (AUTO_UPGRADE) and a
-long-running pinned one; traffic; and the deployment's routing."""
+long-running pinned one, and the real ReplayWalWorkflow as a versioned worker pins it;
+traffic; and the deployment's routing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.api.workflowservice.v1 import (
@@ -34,8 +36,9 @@ from activities.canary_models import Routing
 from ledger.config import Settings
 from storage.embedded.process import free_port
 from storage.faults import fail_point
-from workers.deployment import deployment_config, metric_tags
+from workers.deployment import deployment_config, metric_tags, versioned_workflows
 from workflows.canary import CanaryWorkflow
+from workflows.replay_wal import ReplayWalWorkflow
 
 PROBE_FAULT = "canary-probe"
 PROBE_RETRY = RetryPolicy(maximum_attempts=1)
@@ -132,7 +135,14 @@ async def build_worker(settings: Settings, probes: Probes, build_id: str) -> Asy
     worker = Worker(
         client,
         task_queue=probes.queue,
-        workflows=[ProbeWorkflow, WaitingProbeWorkflow, PinnedProbeWorkflow],
+        # ReplayWalWorkflow as a versioned worker registers it in production (its PINNED
+        # variant): without its activities here, a run waits on its first one, still running.
+        workflows=[
+            ProbeWorkflow,
+            WaitingProbeWorkflow,
+            PinnedProbeWorkflow,
+            *versioned_workflows([ReplayWalWorkflow], version),
+        ],
         activities=[ProbeActivities(build_id).probe],
         deployment_config=deployment_config(version),
     )
@@ -244,3 +254,9 @@ async def running_on(client: Client, deployment: str, build_id: str) -> int:
         "AND ExecutionStatus = 'Running'"
     )
     return (await client.count_workflows(query)).count
+
+
+async def pinned_build(handle: WorkflowHandle[Any, Any]) -> tuple[str, int]:
+    """The build a running workflow is on and its versioning behaviour (the server's view)."""
+    info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+    return info.deployment_version.build_id, int(info.behavior)

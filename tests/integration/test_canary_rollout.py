@@ -2,7 +2,8 @@
 (tests/integration/canary_support.py), with windows of a couple of seconds:
 
 - a good build ramps 10 -> 50 -> 100 % and becomes current; a PINNED workflow started on the old
-  build keeps it while an AUTO_UPGRADE one moves to the new build;
+  build keeps it while an AUTO_UPGRADE one moves to the new build, and so does a real
+  ReplayWalWorkflow (a CRR tailer) registered as a versioned worker registers it;
 - a build whose activities fail (GEOLEDGER_FAIL_AT) is rolled back within one analysis window:
   ramp 0, the old build still current, canary_rollbacks_total +1, the reason in the status, memo
   and GeoPhase, and no workflow left running on it (a workflow pinned to it moved to the old
@@ -21,12 +22,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import VersioningBehavior
 
 from activities.canary_models import CanaryPhase, CanaryStatus, Decision
+from activities.crr_models import LongPoll
 from cli.common import ExitCode
 from ledger.config import CONFIG_ENV_VAR, Settings
 from ledger.deployment_config import CanaryPolicy, DeploymentConfig
@@ -40,6 +44,7 @@ from tests.integration.canary_support import (
     build_worker,
     canary_worker,
     make_current,
+    pinned_build,
     registered,
     routing,
     running_on,
@@ -56,6 +61,7 @@ from workers.canary_control import (
 from workers.client import connect
 from workflows.canary import GEO_PHASE, REASON_MEMO, CanaryWorkflow
 from workflows.canary_ids import canary_workflow_id
+from workflows.replay_wal import ReplayWalInput, ReplayWalWorkflow
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -132,6 +138,16 @@ async def wait_running_on(client: Client, deployment: str, build: str) -> None:
     raise AssertionError(f"nothing runs on {deployment}:{build}")
 
 
+async def eventually_pinned(handle: WorkflowHandle[Any, Any]) -> tuple[str, int]:
+    """Its build and behaviour once its first workflow task ran (none before that)."""
+    for _ in range(100):
+        build, behavior = await pinned_build(handle)
+        if build:
+            return build, behavior
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{handle.id} never ran a workflow task")
+
+
 async def test_a_good_build_ramps_to_current_and_pinned_workflows_keep_their_build(
     client: Client, probes: Probes, stack: tuple[Settings, str]
 ) -> None:
@@ -142,6 +158,19 @@ async def test_a_good_build_ramps_to_current_and_pinned_workflows_keep_their_bui
     moving = await client.start_workflow(
         WaitingProbeWorkflow.run, id=f"moving-{uuid.uuid4().hex}", task_queue=probes.queue
     )
+    # A real CRR tailer, started on v1 and waiting on its first activity (no CRR activities here).
+    tailer = await client.start_workflow(
+        ReplayWalWorkflow.run,
+        ReplayWalInput(
+            source_region="us",
+            source_node=f"n-{uuid.uuid4().hex[:6]}",
+            into_region="eu",
+            poll=LongPoll(wait_s=1.0, interval_s=0.5),
+        ),
+        id=f"tailer-{uuid.uuid4().hex}",
+        task_queue=probes.queue,
+    )
+    assert await eventually_pinned(tailer) == ("v1", VersioningBehavior.PINNED)
     async with traffic(client, probes.queue) as answers:
         await start_canary(client, settings, probes.deployment, "v2", "ci", canary_queue)
         status = await finished(client, probes, "v2")
@@ -155,6 +184,9 @@ async def test_a_good_build_ramps_to_current_and_pinned_workflows_keep_their_bui
     await moving.signal(WaitingProbeWorkflow.go)
     assert await pinned.result() == "v1"
     assert await moving.result() == "v2"
+    # The CRR tailer stays on the build it started on after v2 became current.
+    assert await pinned_build(tailer) == ("v1", VersioningBehavior.PINNED)
+    await tailer.terminate("test done")
 
 
 async def test_a_build_whose_activities_fail_is_rolled_back_within_one_window(
