@@ -64,7 +64,8 @@ def start(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Start each region's anchor workflow (audit-anchor-<region>); running ones are left alone."""
+    """Start each region's anchor workflow (`audit-anchor-<region>`); running ones are left
+    alone."""
     settings = settings_from(config)
     chosen = chosen_regions(settings, region)
 
@@ -230,7 +231,7 @@ def witnesses(
 
 @audit_app.command("witness-reset")
 def witness_reset(
-    witness: Annotated[str, typer.Argument(help="The witness's name ([witnesses.<name>]).")],
+    witness: Annotated[str, typer.Argument(help="The witness's name (`[witnesses.<name>]`).")],
     region: Annotated[str, typer.Option("--region", "-r", help="Whose log it witnesses.")],
     confirm: Annotated[
         bool, typer.Option(help="Required: only after its checkpoint was compared with the log's.")

@@ -91,7 +91,7 @@ def start(
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Start CanaryWorkflow (canary-<deployment>-<build>): ramp the build by its deployment's
+    """Start CanaryWorkflow (`canary-<deployment>-<build>`): ramp the build by its deployment's
     policy. Refused (exit 1) when no policy names the deployment or the canary already runs."""
     settings = settings_from(config)
     name = _deployment(settings, deployment)

@@ -32,7 +32,12 @@ from ledger.migration_plan import CheckStatus, MigrationPlan, PlanReport
 from storage.dedup.errors import DedupUnavailableError, MigrationError, RoutingError
 from storage.dedup.plan import PlanOutcome, plan_migration, stored_plans
 
-app = typer.Typer(help="Online re-sharding of the dedup store.", no_args_is_help=True)
+app = typer.Typer(
+    help="Online re-sharding of the dedup store.",
+    no_args_is_help=True,
+    # As `geoledger` (cli/main.py): docstring lines joined into paragraphs.
+    rich_markup_mode="markdown",
+)
 
 RegionOption = Annotated[str, typer.Option("--region", "-r", help="The region to re-shard.")]
 

@@ -87,7 +87,7 @@ def start(
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Start DedupMigrationWorkflow for a stored plan (dedup-migrate-<plan id>)."""
+    """Start DedupMigrationWorkflow for a stored plan (`dedup-migrate-<plan id>`)."""
     settings = settings_from(config)
     plan = _plan(settings, plan_id)
 

@@ -32,7 +32,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port (default from config).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run one ingest node: it owns the WAL stream <region>/<node>. A read of a body whose
+    """Run one ingest node: it owns the WAL stream `<region>/<node>`. A read of a body whose
     cold pack is archived starts the pack's RestoreWorkflow through Temporal ([temporal])."""
     from api.ingest.serve import run_node
     from storage.telemetry.json_logs import configure_logging

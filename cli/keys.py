@@ -33,7 +33,7 @@ TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="The tenant th
 OutOption = Annotated[
     Path | None,
     typer.Option(
-        "--out", "-o", help="Private key file to create (default: ./<tenant>-<key id hex>.pem)."
+        "--out", "-o", help="Private key file to create (default: `./<tenant>-<key id hex>.pem`)."
     ),
 ]
 RegionsOption = Annotated[

@@ -65,6 +65,9 @@ app = _GeoledgerApp(
     help="Signed, deduplicated, geo-replicated event ledger.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Help texts are docstrings wrapped at 100 columns: markdown joins their lines into
+    # paragraphs, so the terminal wraps them at its own width.
+    rich_markup_mode="markdown",
 )
 app.add_typer(dev_app, name="dev")
 app.add_typer(worker_app, name="worker")

@@ -32,7 +32,7 @@ def status(
     json_output: JsonOption = False,
 ) -> None:
     """Bodies and bytes by tier per tenant and region, policy, monthly cost estimate from the
-    price table of geoledger.toml, and the tier-demote-<tenant> schedule."""
+    price table of geoledger.toml, and the `tier-demote-<tenant>` schedule."""
     settings = settings_from(config)
     try:
         result = asyncio.run(_status(settings, tenant))

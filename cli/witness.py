@@ -13,7 +13,7 @@ witness_app = typer.Typer(help="Witnesses of the regions' audit logs (C2SP tlog-
 
 @witness_app.command("serve")
 def serve(
-    name: Annotated[str, typer.Option("--name", help="The [witnesses.<name>] section to run.")],
+    name: Annotated[str, typer.Option("--name", help="The `[witnesses.<name>]` section to run.")],
     host: Annotated[str | None, typer.Option(help="Listen address (default from config).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default from config).")] = None,
     config: ConfigOption = None,
