@@ -22,6 +22,10 @@ WHERE tenant_id = $1 AND event_id = $2
 
 SELECT_POSITIONS = "SELECT stream, seq FROM applied_positions"
 
+SELECT_HELD_IDS = """
+SELECT event_id FROM dedup_events WHERE tenant_id = $1 AND event_id = ANY($2::text[])
+"""
+
 SELECT_CONFLICTS = """
 SELECT *
 FROM dedup_conflicts
@@ -76,6 +80,11 @@ async def fetch_event(
         accepted_at_ms=int(found["accepted_at_ms"]),
         digest=row.digest,
     )
+
+
+async def fetch_held_ids(pool: Any, tenant_id: str, event_ids: Sequence[str]) -> set[str]:
+    """Those of the tenant's `event_ids` this shard holds a winner for (rows only, no body)."""
+    return {row["event_id"] for row in await pool.fetch(SELECT_HELD_IDS, tenant_id, event_ids)}
 
 
 async def fetch_positions(pool: Any) -> dict[str, int]:

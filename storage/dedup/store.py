@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
@@ -265,6 +265,22 @@ class DedupStore:
             raise
         except Exception as exc:
             raise DedupShardError(shard, f"read: {exc}") from exc
+
+    async def held_event_ids(self, tenant_id: str, event_ids: Iterable[str]) -> set[str]:
+        """Those of the tenant's `event_ids` the store holds a winner for: one query per read
+        shard, whatever tier the bodies are in."""
+        route = self.route
+        by_shard: dict[int, list[str]] = {}
+        for event_id in event_ids:
+            by_shard.setdefault(route.read_shard(tenant_id, event_id), []).append(event_id)
+        held = await self._each_shard(
+            {
+                shard: read.fetch_held_ids(self._pools.shards[shard], tenant_id, ids)
+                for shard, ids in by_shard.items()
+            },
+            "read held keys",
+        )
+        return set().union(*held.values())
 
     async def applied_positions(self) -> dict[str, int]:
         """Per stream, the highest seq applied on every shard of the read ring (0 where one has

@@ -182,6 +182,20 @@ async def test_results_follow_input_order_across_shards(store: DedupStore) -> No
     assert await store.get_event("other-tenant", "e0") is None
 
 
+async def test_held_event_ids_are_the_applied_keys_of_the_tenant_on_every_shard(
+    store: DedupStore,
+) -> None:
+    await store.apply([record(f"e{i}", hlc=100 + i, seq=i) for i in range(40)])
+    asked = {f"e{i}" for i in range(0, 60, 3)} | {"missing"}
+
+    held = await store.held_event_ids("acme", asked)
+
+    assert held == {f"e{i}" for i in range(0, 40, 3)}
+    assert {store.route.read_shard("acme", e) for e in held} == {0, 1}
+    assert await store.held_event_ids("other-tenant", asked) == set()
+    assert await store.held_event_ids("acme", []) == set()
+
+
 async def test_position_reaches_every_shard_and_never_goes_back(store: DedupStore) -> None:
     # One record lands on one shard, yet the region's watermark needs every shard to move.
     await store.apply([record("only", hlc=1, seq=7)], stream="us/n1", through_seq=7)
