@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -14,8 +14,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.canary_models import (
     CanaryInput,
@@ -27,6 +26,7 @@ from activities.canary_models import (
 from ledger import search_attributes
 from ledger.config import Settings
 from ledger.deployment_config import CanaryPolicy
+from workers.workflow_updates import UpdateRefused, WorkflowNotRunning, execute_control
 from workflows import queues
 from workflows.canary import CanaryWorkflow
 from workflows.canary_ids import canary_workflow_id
@@ -110,19 +110,13 @@ async def control_canary(
     with the validator's reason when the workflow refuses it."""
     if control not in CONTROLS:
         raise ValueError(f"unknown control {control!r}; known: {', '.join(CONTROLS)}")
-    handle = _handle(client, deployment, build_id)
     try:
-        answer: ControlAnswer = await handle.execute_update(
-            control, decision, result_type=ControlAnswer
+        return await execute_control(
+            _handle(client, deployment, build_id), control, [decision], ControlAnswer
         )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        raise CanaryRefused(reason) from None
-    except RPCError as exc:
-        if exc.status is not RPCStatusCode.NOT_FOUND:
-            raise
+    except UpdateRefused as exc:
+        raise CanaryRefused(str(exc)) from None
+    except WorkflowNotRunning:
         raise CanaryRefused(
             f"no running canary of {deployment} build {build_id}: nothing to {control}"
         ) from None
-    return answer

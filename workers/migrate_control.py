@@ -10,7 +10,6 @@ from temporalio.client import (
     Client,
     WorkflowFailureError,
     WorkflowHandle,
-    WorkflowUpdateFailedError,
 )
 from temporalio.common import (
     SearchAttributeKey,
@@ -19,8 +18,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.migrate_models import (
     ControlAnswer,
@@ -32,6 +30,7 @@ from activities.migrate_models import (
 from ledger import search_attributes
 from ledger.config import Settings
 from ledger.migration_plan import MigrationPlan, PlanState
+from workers.workflow_updates import UpdateRefused, WorkflowNotRunning, execute_control
 from workflows import queues
 from workflows.dedup_migration import DedupMigrationWorkflow
 from workflows.migration_ids import migration_workflow_id
@@ -129,24 +128,18 @@ async def control_migration(
     handle = _handle(client, plan_id)
     args = [] if rate_keys_per_s is None else [rate_keys_per_s]
     try:
-        answer: ControlAnswer = await handle.execute_update(
-            control, args=args, result_type=ControlAnswer
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        raise ControlRefused(reason) from None
-    except RPCError as exc:
-        if exc.status is not RPCStatusCode.NOT_FOUND:
-            raise
-        # A closed workflow takes no update: say how it ended, from its result in the history.
-        try:
-            ended = await handle.result()
-        except WorkflowFailureError:
-            raise ControlRefused(
-                f"migration {plan_id} failed or was terminated: nothing to {control}"
-            ) from None
+        return await execute_control(handle, control, args, ControlAnswer)
+    except UpdateRefused as exc:
+        raise ControlRefused(str(exc)) from None
+    except WorkflowNotRunning:
+        pass
+    # A closed workflow takes no update: say how it ended, from its result in the history.
+    try:
+        ended = await handle.result()
+    except WorkflowFailureError:
         raise ControlRefused(
-            f"migration {plan_id} is {ended.stage.value}: it has ended, nothing to {control}"
+            f"migration {plan_id} failed or was terminated: nothing to {control}"
         ) from None
-    return answer
+    raise ControlRefused(
+        f"migration {plan_id} is {ended.stage.value}: it has ended, nothing to {control}"
+    )
