@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from ledger.canary_figures import BuildTotals
 from ledger.deployment_config import CanaryPolicy
+from ledger.deployment_routing import Routing
 
 
 class Verdict(StrEnum):
@@ -96,14 +97,6 @@ class RampInput(BaseModel):
     build_id: str
     # Below 100: the ramping percentage; 100: the build becomes current.
     percentage: int
-
-
-class Routing(BaseModel):
-    """The deployment's routing once the activity changed it."""
-
-    current_build: str | None = None
-    ramping_build: str | None = None
-    ramping_percentage: float = 0.0
 
 
 class RollbackTrigger(StrEnum):

@@ -37,12 +37,12 @@ with workflow.unsafe.imports_passed_through():
         RollbackInput,
         RollbackResult,
         RollbackTrigger,
-        Routing,
         Snapshot,
         Verdict,
     )
     from activities.names import CANARY_ANALYZE, CANARY_ROLL_BACK, CANARY_SET_RAMP
     from ledger import search_attributes
+    from ledger.deployment_routing import Routing
     from workflows.canary_control import CanaryControl
 
 GEO_PHASE = SearchAttributeKey.for_keyword(search_attributes.GEO_PHASE)

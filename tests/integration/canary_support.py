@@ -17,7 +17,6 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
-    SetWorkerDeploymentCurrentVersionRequest,
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
@@ -32,8 +31,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities import canary
-from activities.canary_models import Routing
 from ledger.config import Settings
+from ledger.deployment_routing import Routing
+from storage.deployments.routing import route_to, routing_of
 from storage.embedded.process import free_port
 from storage.faults import fail_point
 from workers.deployment import deployment_config, metric_tags, versioned_workflows
@@ -167,11 +167,7 @@ async def make_current(client: Client, deployment: str, build_id: str) -> None:
     """Make `build_id` current once its worker has polled (the server knows it only then)."""
     for _ in range(100):
         try:
-            await client.workflow_service.set_worker_deployment_current_version(
-                SetWorkerDeploymentCurrentVersionRequest(
-                    namespace=client.namespace, deployment_name=deployment, build_id=build_id
-                )
-            )
+            await route_to(client, deployment, build_id, 100)
             return
         except RPCError:
             await asyncio.sleep(0.1)
@@ -219,7 +215,7 @@ async def start_pinned_to(
 
 
 async def routing(client: Client, deployment: str) -> Routing:
-    return await canary.routing_of(client, deployment)
+    return await routing_of(client, deployment)
 
 
 @contextlib.asynccontextmanager
