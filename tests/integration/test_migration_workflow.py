@@ -173,7 +173,8 @@ async def test_a_rollback_once_cleanup_began_is_refused_and_the_migration_finish
     await populated(settings)
     plan = await stored_plan(settings, REGION, TO_RING)
     async with migrate_worker(client, settings) as queue:
-        await start(client, settings, plan, queue, auto_approve=True, rate=300)
+        # Slow enough that the cleanup (284 keys) outlasts a few polls of a loaded machine.
+        await start(client, settings, plan, queue, auto_approve=True, rate=100)
         await wait_for(client, plan.id, lambda p: p.route_phase == Phase.CLEANUP.value)
         with pytest.raises(ControlRefused, match="no longer complete"):
             await control_migration(client, plan.id, "rollback")
