@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 
@@ -29,35 +26,21 @@ from cli.sdk import sdk_app
 from cli.tier import tier_app
 from cli.witness import witness_app
 from cli.worker import worker_app
-from storage.telemetry.tracing import shutdown_tracing
 from workers.client import sdk_runtime_started
+from workers.process_exit import exit_now
 
 
 class _GeoledgerApp(typer.Typer):
     """The command line entry point. Once a command has used Temporal, the process exits without
-    interpreter finalization: the SDK's native threads can otherwise take the GIL while it is torn
-    down and abort the process (SIGABRT, "PyGILState_Release ... finalizing") after the command
-    succeeded - temporalio/sdk-python#300."""
+    interpreter finalization (workers/process_exit.py says why)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
         except SystemExit as exc:
             if sdk_runtime_started():
-                _exit_now(exc.code)
+                exit_now(exc.code)
             raise
-
-
-def _exit_now(code: object) -> NoReturn:
-    """Exit with SystemExit's meaning of `code`, after flushing what finalization would flush."""
-    if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
-    shutdown_tracing()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code or 0)
 
 
 app = _GeoledgerApp(

@@ -22,12 +22,13 @@ from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
 
 from ledger.config import ObjectStoreConfig, Settings, load_settings
 from ledger.search_attributes import KEYWORD_ATTRIBUTES
 from storage.crr.region_keys import ensure_signing_key_file
 from storage.objectstore.worm_factory import ensure_worm_bucket
+from workers.client import connect
+from workers.process_exit import exit_now
 
 # Temporal's auto-setup creates its schema and namespace before it answers: give it minutes.
 WAIT_S = 300.0
@@ -89,7 +90,7 @@ async def _register_search_attributes(settings: Settings) -> None:
     deadline = time.monotonic() + WAIT_S
     while True:
         try:
-            client = await Client.connect(settings.temporal.address, namespace=namespace)
+            client = await connect(settings)
             listed = await client.operator_service.list_search_attributes(
                 ListSearchAttributesRequest(namespace=namespace)
             )
@@ -125,3 +126,4 @@ def _retry(what: str, step: Callable[[], object]) -> None:
 
 if __name__ == "__main__":
     main()
+    exit_now(0)
